@@ -1,0 +1,50 @@
+"""Map tritonclient's exceptions (HTTP and gRPC flavours) onto our error tree."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from tritonclient.utils import InferenceServerException
+
+from client.errors import (
+    ClientError,
+    InferenceServerError,
+    InferenceTimeoutError,
+    InvalidInputError,
+    ModelNotFoundError,
+    ModelNotReadyError,
+    ServerUnavailableError,
+)
+
+_UNAVAILABLE = ("StatusCode.UNAVAILABLE", "503")
+_TIMEOUT = ("StatusCode.DEADLINE_EXCEEDED", "504", "408")
+_NOT_FOUND = ("StatusCode.NOT_FOUND", "404")
+_INVALID = ("StatusCode.INVALID_ARGUMENT", "400")
+
+
+def translate(exc: BaseException, *, url: str, what: str) -> ClientError:
+    """Return the ClientError for ``exc``; ``what`` says what was attempted (e.g. "infer resnet50")."""
+    if isinstance(exc, ClientError):
+        return exc
+    if isinstance(exc, TimeoutError | socket.timeout | asyncio.TimeoutError) or "timed out" in str(exc).lower():
+        return InferenceTimeoutError(f"{what}: no answer from {url} within the timeout")
+    if isinstance(exc, ConnectionError | OSError) and not isinstance(exc, InferenceServerException):
+        return ServerUnavailableError(f"{what}: cannot reach Triton at {url} ({exc})")
+    if isinstance(exc, InferenceServerException):
+        status = str(exc.status() or "")
+        message = str(exc.message() or exc)
+        lowered = message.lower()
+        full = f"{what}: {message}"
+        if status in _UNAVAILABLE or "failed to connect" in lowered or "connection refused" in lowered:
+            return ServerUnavailableError(f"{what}: cannot reach Triton at {url} ({message})", status=status)
+        if status in _TIMEOUT or "deadline exceeded" in lowered:
+            return InferenceTimeoutError(full, status=status)
+        if "unknown model" in lowered or ("not found" in lowered and status in _NOT_FOUND):
+            return ModelNotFoundError(full, status=status)
+        if "not ready" in lowered or "no available versions" in lowered or "unavailable" in lowered:
+            return ModelNotReadyError(full, status=status)
+        if status in _INVALID or status in _NOT_FOUND:
+            return InvalidInputError(full, status=status)
+        return InferenceServerError(full, status=status)
+    return InferenceServerError(f"{what}: {type(exc).__name__}: {exc}")

@@ -1,0 +1,45 @@
+"""Errors of the client. Every tritonclient exception is wrapped (``raise ... from e``).
+
+    ClientError
+    ├── ServerUnavailableError   nothing answers at the URL, or the server is shutting down
+    ├── InferenceTimeoutError    no answer within the client's timeout
+    ├── ModelNotFoundError       the server does not know the model (or that version)
+    ├── ModelNotReadyError       the model exists but is not loaded / not ready
+    ├── InvalidInputError        the request was refused for its inputs (names, shapes, types)
+    └── InferenceServerError     any other server-side failure (message kept)
+"""
+
+from __future__ import annotations
+
+
+class ClientError(Exception):
+    """Root of the client's errors. ``status`` keeps the transport's status text when there is one."""
+
+    def __init__(self, message: str, *, status: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class ServerUnavailableError(ClientError):
+    """The server cannot be reached."""
+
+
+class InferenceTimeoutError(ClientError):
+    """The call did not finish within its timeout."""
+
+
+class ModelNotFoundError(ClientError):
+    """Unknown model or version."""
+
+
+class ModelNotReadyError(ClientError):
+    """The model is known but not ready to serve."""
+
+
+class InvalidInputError(ClientError):
+    """The server rejected the inputs."""
+
+
+class InferenceServerError(ClientError):
+    """Any other error reported by the server."""

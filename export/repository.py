@@ -1,0 +1,154 @@
+"""Write and read entries of a Triton model repository.
+
+    <repository>/<name>/config.pbtxt
+    <repository>/<name>/labels.txt                  (when an output names a label_filename)
+    <repository>/<name>/<version>/model.onnx
+    <repository>/<name>/<version>/modelserve.json   (source, versions, parity, content hash)
+
+A write validates first and stages the version directory beside its final place (a hidden,
+non-numeric name Triton ignores), then renames it in: a failed export leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import onnx
+from tritonclient.grpc import model_config_pb2 as mc
+
+from export.config import build_config, config_to_text, read_config
+from export.errors import ConfigValidationError, RepositoryWriteError
+from export.onnx_graph import read_signature
+from export.spec import ModelEntry
+from export.validate import validate_config
+
+logger = logging.getLogger(__name__)
+
+CONFIG_NAME = "config.pbtxt"
+METADATA_NAME = "modelserve.json"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WrittenVersion:
+    model_dir: Path
+    version: int
+    model_path: Path
+    sha256: str
+
+
+def versions_of(model_dir: Path) -> list[int]:
+    if not model_dir.is_dir():
+        return []
+    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def _check_labels(config: mc.ModelConfig, labels: Sequence[str] | None) -> None:
+    for output in config.output:
+        if not output.label_filename:
+            continue
+        if not labels:
+            raise ConfigValidationError(f"output '{output.name}' names {output.label_filename} but no labels given")
+        classes = output.dims[-1] if output.dims else -1
+        if classes > 0 and classes != len(labels):
+            raise ConfigValidationError(
+                f"output '{output.name}' has {classes} classes but {len(labels)} labels were given"
+            )
+        if any("\n" in label for label in labels):
+            raise ConfigValidationError("labels must not contain newlines")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_model(
+    repository: Path,
+    entry: ModelEntry,
+    model: onnx.ModelProto,
+    *,
+    version: int | None = None,
+    labels: Sequence[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+) -> WrittenVersion:
+    """Validate ``entry`` against ``model`` and write one version; returns where it went."""
+    config = build_config(entry)
+    validate_config(config, read_signature(model))
+    _check_labels(config, labels)
+    model_dir = repository / entry.name
+    if version is None:
+        version = (versions_of(model_dir) or [0])[-1] + 1
+    if version < 1:
+        raise RepositoryWriteError(f"version {version} must be >= 1")
+    final = model_dir / str(version)
+    if final.exists() and not overwrite:
+        raise RepositoryWriteError(f"{final} already exists; pass overwrite=True or choose another version")
+    payload = model.SerializeToString()
+    digest = hashlib.sha256(payload).hexdigest()
+    staging = model_dir / f".staging-{version}-{uuid.uuid4().hex[:8]}"
+    try:
+        staging.mkdir(parents=True)
+        (staging / entry.default_model_filename).write_bytes(payload)
+        meta = {"name": entry.name, "version": version, "sha256": digest, **(metadata or {})}
+        (staging / METADATA_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+        if labels:
+            _write_atomic(model_dir / _label_file(config), ("\n".join(labels) + "\n").encode())
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+        _write_atomic(model_dir / CONFIG_NAME, config_to_text(config).encode())
+    except OSError as exc:
+        raise RepositoryWriteError(f"writing {final}: {exc}") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(staging)
+    logger.info("wrote %s version %d (sha256 %s)", entry.name, version, digest[:12])
+    return WrittenVersion(model_dir=model_dir, version=version, model_path=final / entry.default_model_filename, sha256=digest)
+
+
+def _label_file(config: mc.ModelConfig) -> str:
+    return next(o.label_filename for o in config.output if o.label_filename)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RepositoryModel:
+    """What the files say about one model, without a server."""
+
+    name: str
+    versions: tuple[int, ...]
+    config: mc.ModelConfig | None
+    problem: str | None  # why the entry is unusable, if it is
+
+
+def list_models(repository: Path) -> list[RepositoryModel]:
+    if not repository.is_dir():
+        raise RepositoryWriteError(f"model repository {repository} does not exist")
+    models = []
+    for model_dir in sorted(p for p in repository.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        config: mc.ModelConfig | None = None
+        problem: str | None = None
+        try:
+            config = read_config(model_dir / CONFIG_NAME)
+        except ConfigValidationError as exc:
+            problem = str(exc)
+        models.append(
+            RepositoryModel(name=model_dir.name, versions=tuple(versions_of(model_dir)), config=config, problem=problem)
+        )
+    return models
+
+
+def read_metadata(model_dir: Path, version: int) -> dict[str, Any]:
+    path = model_dir / str(version) / METADATA_NAME
+    return dict(json.loads(path.read_text())) if path.exists() else {}

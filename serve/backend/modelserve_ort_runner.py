@@ -1,0 +1,305 @@
+"""A generic ONNX Runtime runner driven by a Triton model config (as the JSON Triton hands a backend).
+
+This module runs inside Triton's Python backend stub, so it imports only numpy and onnxruntime: it
+is copied beside ``model.py`` into ``<backend-dir>/onnxruntime/``. Nothing here knows about
+``triton_python_backend_utils``, so it is unit-tested without a server.
+
+Triton's dynamic batcher hands ``execute()`` several requests at once; ``run`` concatenates their
+inputs on the batch axis, runs the session once and splits the outputs back. On GPU instances the
+batch is padded up to a small fixed set of sizes that are all warmed at load, so ONNX Runtime never
+meets a new shape (and its per-shape allocation and cuDNN algorithm search) under load.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+logger = logging.getLogger(__name__)
+
+# Triton config data types -> numpy; TYPE_STRING travels as object arrays of bytes.
+TRITON_TO_NUMPY: dict[str, Any] = {
+    "TYPE_BOOL": np.bool_,
+    "TYPE_UINT8": np.uint8,
+    "TYPE_UINT16": np.uint16,
+    "TYPE_UINT32": np.uint32,
+    "TYPE_UINT64": np.uint64,
+    "TYPE_INT8": np.int8,
+    "TYPE_INT16": np.int16,
+    "TYPE_INT32": np.int32,
+    "TYPE_INT64": np.int64,
+    "TYPE_FP16": np.float16,
+    "TYPE_FP32": np.float32,
+    "TYPE_FP64": np.float64,
+    "TYPE_STRING": np.object_,
+}
+
+_GRAPH_LEVELS = {
+    -1: ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    0: ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    1: ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+}
+
+
+class RunnerError(Exception):
+    """A request or model the runner cannot serve; the message names the problem."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TensorSpec:
+    name: str
+    dtype: Any
+    dims: tuple[int, ...]  # without the batch dim
+    reshape: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunnerSettings:
+    """What the runner takes from a Triton model config (JSON form)."""
+
+    max_batch_size: int
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    use_gpu: bool = False
+    device_id: int = 0
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+    parallel_execution: bool = False
+    enable_mem_arena: bool = True
+    enable_mem_pattern: bool = True
+    graph_level: int | None = None
+    cuda_options: dict[str, str] = field(default_factory=dict)
+    tensorrt: bool = False
+    tensorrt_fp16: bool = False
+    pad_to_buckets: bool = False
+    buckets: tuple[int, ...] = ()
+
+    @classmethod
+    def from_triton(cls, config: Mapping[str, Any], *, kind: str, device_id: int) -> RunnerSettings:
+        params = {k: str(v.get("string_value", "")) for k, v in (config.get("parameters") or {}).items()}
+        use_gpu = kind.upper() in ("GPU", "KIND_GPU")
+        max_batch = int(config.get("max_batch_size", 0))
+        cuda_options: dict[str, str] = {}
+        tensorrt = tensorrt_fp16 = False
+        accel = (config.get("optimization") or {}).get("execution_accelerators") or {}
+        for acc in accel.get("gpu_execution_accelerator", []) or []:
+            acc_params = {str(k): str(v) for k, v in (acc.get("parameters") or {}).items()}
+            if acc.get("name") == "tensorrt":
+                tensorrt = True
+                tensorrt_fp16 = acc_params.get("precision_mode", "").upper() == "FP16"
+            elif acc.get("name") == "cuda":
+                cuda_options.update(acc_params)
+        if "cudnn_conv_algo_search" in params:
+            cuda_options["cudnn_conv_algo_search"] = _cudnn_search(params["cudnn_conv_algo_search"])
+        graph = (config.get("optimization") or {}).get("graph") or {}
+        pad = params.get("pad_batch_to_buckets", "true" if use_gpu else "false").lower() == "true"
+        return cls(
+            max_batch_size=max_batch,
+            inputs=tuple(_spec(t) for t in config.get("input", [])),
+            outputs=tuple(_spec(t) for t in config.get("output", [])),
+            use_gpu=use_gpu,
+            device_id=device_id,
+            intra_op_threads=int(params.get("intra_op_thread_count", 0) or 0),
+            inter_op_threads=int(params.get("inter_op_thread_count", 0) or 0),
+            parallel_execution=params.get("execution_mode", "0") == "1",
+            enable_mem_arena=params.get("enable_mem_arena", "1") != "0",
+            enable_mem_pattern=params.get("enable_mem_pattern", "1") != "0",
+            graph_level=int(graph["level"]) if "level" in graph else None,
+            cuda_options=cuda_options,
+            tensorrt=tensorrt,
+            tensorrt_fp16=tensorrt_fp16,
+            pad_to_buckets=pad and max_batch > 0,
+            buckets=batch_buckets(max_batch, _preferred_sizes(config)),
+        )
+
+
+def _cudnn_search(value: str) -> str:
+    # Triton's ORT backend takes 0/1/2; ORT's CUDA EP takes the names.
+    return {"0": "EXHAUSTIVE", "1": "HEURISTIC", "2": "DEFAULT"}.get(value, value.upper())
+
+
+def _preferred_sizes(config: Mapping[str, Any]) -> tuple[int, ...]:
+    batching = config.get("dynamic_batching") or {}
+    return tuple(int(s) for s in batching.get("preferred_batch_size", []) or [])
+
+
+def _spec(tensor: Mapping[str, Any]) -> TensorSpec:
+    dtype_name = str(tensor.get("data_type", "TYPE_FP32"))
+    if dtype_name not in TRITON_TO_NUMPY:
+        raise RunnerError(f"tensor '{tensor.get('name')}': unsupported data_type {dtype_name}")
+    reshape = tensor.get("reshape")
+    return TensorSpec(
+        name=str(tensor["name"]),
+        dtype=TRITON_TO_NUMPY[dtype_name],
+        dims=tuple(int(d) for d in tensor.get("dims", [])),
+        reshape=tuple(int(d) for d in reshape.get("shape", [])) if reshape is not None else None,
+    )
+
+
+def batch_buckets(max_batch_size: int, preferred: Sequence[int] = ()) -> tuple[int, ...]:
+    """Powers of two up to max_batch_size, plus the preferred sizes and max itself, sorted."""
+    if max_batch_size <= 0:
+        return ()
+    sizes = {max_batch_size, *(p for p in preferred if 0 < p <= max_batch_size)}
+    size = 1
+    while size < max_batch_size:
+        sizes.add(size)
+        size *= 2
+    return tuple(sorted(sizes))
+
+
+def bucket_for(n: int, buckets: Sequence[int]) -> int:
+    for size in buckets:
+        if size >= n:
+            return size
+    return n
+
+
+class OrtRunner:
+    """One ONNX Runtime session serving batches of Triton requests."""
+
+    def __init__(self, model_path: str, settings: RunnerSettings) -> None:
+        if not os.path.isfile(model_path):
+            raise RunnerError(f"model file not found: {model_path}")
+        self.settings = settings
+        self.session = ort.InferenceSession(
+            model_path, sess_options=self._session_options(), providers=self._providers()
+        )
+        self._onnx_inputs = {i.name: i for i in self.session.get_inputs()}
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        missing = [s.name for s in settings.inputs if s.name not in self._onnx_inputs]
+        if missing:
+            raise RunnerError(f"config inputs {missing} are not inputs of {model_path}")
+        self.input_specs = {s.name: s for s in settings.inputs}
+        self.output_specs = {s.name: s for s in settings.outputs}
+        logger.info("loaded %s with providers %s", model_path, self.session.get_providers())
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self.session.get_providers())
+
+    def _session_options(self) -> ort.SessionOptions:
+        s = self.settings
+        opts = ort.SessionOptions()
+        if s.intra_op_threads:
+            opts.intra_op_num_threads = s.intra_op_threads
+        if s.inter_op_threads:
+            opts.inter_op_num_threads = s.inter_op_threads
+        if s.parallel_execution:
+            opts.execution_mode = ort.ExecutionMode.ORT_PARALLEL
+        opts.enable_cpu_mem_arena = s.enable_mem_arena
+        opts.enable_mem_pattern = s.enable_mem_pattern
+        if s.graph_level is not None:
+            opts.graph_optimization_level = _GRAPH_LEVELS.get(
+                s.graph_level, ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            )
+        return opts
+
+    def _providers(self) -> list[Any]:
+        s = self.settings
+        available = ort.get_available_providers()
+        if not s.use_gpu:
+            return ["CPUExecutionProvider"]
+        if "CUDAExecutionProvider" not in available:
+            raise RunnerError(
+                "KIND_GPU instance but this onnxruntime has no CUDAExecutionProvider "
+                f"(available: {available}); install onnxruntime-gpu or use KIND_CPU"
+            )
+        providers: list[Any] = []
+        if s.tensorrt:
+            if "TensorrtExecutionProvider" in available:
+                providers.append(
+                    ("TensorrtExecutionProvider", {"device_id": s.device_id, "trt_fp16_enable": s.tensorrt_fp16})
+                )
+            else:
+                logger.warning("config asks for TensorRT but onnxruntime lacks it; using CUDA")
+        cuda = {"device_id": s.device_id, "cudnn_conv_algo_search": "HEURISTIC", **s.cuda_options}
+        providers.append(("CUDAExecutionProvider", cuda))
+        providers.append("CPUExecutionProvider")
+        return providers
+
+    def warm_up(self) -> list[int]:
+        """Run every batch bucket once so no shape is new under load; returns the sizes warmed."""
+        if not self.settings.pad_to_buckets:
+            return []
+        for size in self.settings.buckets:
+            feed = {name: self._zeros(name, size) for name in self._onnx_inputs}
+            self.session.run(None, feed)
+        return list(self.settings.buckets)
+
+    def _zeros(self, name: str, batch: int) -> np.ndarray:
+        spec = self.input_specs.get(name)
+        if spec is None:
+            raise RunnerError(f"cannot warm up: input '{name}' is not in the config")
+        dims = spec.reshape if spec.reshape is not None else spec.dims
+        if any(d < 0 for d in dims):
+            raise RunnerError(f"cannot warm up input '{name}' with variable dims {list(dims)}")
+        return np.zeros((batch, *dims), dtype=spec.dtype)
+
+    def _prepare(self, name: str, array: np.ndarray) -> np.ndarray:
+        spec = self.input_specs.get(name)
+        if spec is None:
+            raise RunnerError(f"unexpected input '{name}'")
+        if spec.reshape is not None:
+            lead = (array.shape[0],) if self.settings.max_batch_size > 0 else ()
+            array = array.reshape(*lead, *spec.reshape)
+        return array
+
+    def run_one(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        feed = {name: self._prepare(name, arr) for name, arr in inputs.items()}
+        outputs = dict(zip(self.output_names, self.session.run(self.output_names, feed), strict=True))
+        for name, spec in self.output_specs.items():
+            # Config dims are what clients see; `reshape` gives the model's own shape (Triton semantics).
+            if spec.reshape is not None and name in outputs:
+                lead = (outputs[name].shape[0],) if self.settings.max_batch_size > 0 else ()
+                outputs[name] = outputs[name].reshape(*lead, *spec.dims)
+        return outputs
+
+    def run(self, requests: Sequence[Mapping[str, np.ndarray]]) -> list[dict[str, np.ndarray] | Exception]:
+        """Serve several requests: one session run for all when they stack, else one each.
+
+        A request that fails returns its exception in its slot; the others still get answers.
+        """
+        if len(requests) == 1 or self.settings.max_batch_size == 0:
+            return [self._guarded(r) for r in requests]
+        try:
+            return list(self._pad_and_run(requests))
+        except Exception as exc:  # shapes that do not stack, or one bad request: isolate it
+            logger.debug("batched run failed (%s); running requests one by one", exc)
+            return [self._guarded(r) for r in requests]
+
+    def _guarded(self, request: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | Exception:
+        try:
+            if self.settings.max_batch_size == 0:
+                return self.run_one(request)
+            return self._pad_and_run([request])[0]
+        except Exception as exc:
+            return RunnerError(str(exc))
+
+    def _pad_and_run(self, requests: Sequence[Mapping[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+        names = list(requests[0])
+        sizes = [int(next(iter(r.values())).shape[0]) if r else 0 for r in requests]
+        total = sum(sizes)
+        stacked = {
+            name: (requests[0][name] if len(requests) == 1 else np.concatenate([r[name] for r in requests]))
+            for name in names
+        }
+        padded_to = bucket_for(total, self.settings.buckets) if self.settings.pad_to_buckets else total
+        if padded_to > total:
+            stacked = {n: _pad_rows(a, padded_to - total) for n, a in stacked.items()}
+        outputs = self.run_one(stacked)
+        bounds = np.cumsum([0, *sizes])
+        return [
+            {name: out[bounds[i] : bounds[i + 1]] for name, out in outputs.items()} for i in range(len(requests))
+        ]
+
+
+def _pad_rows(array: np.ndarray, extra: int) -> np.ndarray:
+    pad = np.zeros((extra, *array.shape[1:]), dtype=array.dtype)
+    return np.concatenate([array, pad])

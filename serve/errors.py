@@ -1,0 +1,35 @@
+"""Errors of the embedded server.
+
+    ServeError
+    ├── TritonNotInstalledError   the nvidia-pytriton wheel (tritonserver binary) is missing
+    ├── UnsupportedPythonError    no Python backend stub for this interpreter
+    ├── PortInUseError            a requested port is taken
+    ├── ServerStartError          the process exited or never became ready
+    └── RepositoryError           the model repository path is unusable
+"""
+
+from __future__ import annotations
+
+
+class ServeError(Exception):
+    """Root of every error raised by ``serve``."""
+
+
+class TritonNotInstalledError(ServeError):
+    """The ``tritonserver`` binary could not be found."""
+
+
+class UnsupportedPythonError(ServeError):
+    """The running interpreter has no matching Python backend stub."""
+
+
+class PortInUseError(ServeError):
+    """A port the server should bind is already taken."""
+
+
+class ServerStartError(ServeError):
+    """The server process exited early or did not become ready in time."""
+
+
+class RepositoryError(ServeError):
+    """The model repository is missing or unreadable."""

@@ -1,0 +1,31 @@
+"""Port helpers: pick free ports, and refuse taken ones with a message that names them."""
+
+from __future__ import annotations
+
+import socket
+
+from serve.errors import PortInUseError
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def check_free(host: str, port: int, what: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortInUseError(f"{what} port {port} on {host} is already in use ({exc.strerror})") from exc
+
+
+def resolve(host: str, port: int, what: str, taken: set[int]) -> int:
+    """0 -> a free port not in ``taken``; otherwise check ``port`` is free."""
+    if port == 0:
+        while (candidate := free_port(host)) in taken:
+            pass
+        return candidate
+    check_free(host, port, what)
+    return port

@@ -1,0 +1,223 @@
+"""Run the real ``tritonserver`` from the nvidia-pytriton wheel on a model repository.
+
+Choices (documented in the README):
+- model control ``explicit`` with every model loaded at start: load/unload work at run time and a
+  model's files never change under a serving version without someone asking.
+- ``--strict-readiness=false`` and ``--exit-on-error=false``: one model that fails to load must
+  not make the whole server unready or stop it; readiness is checked per model.
+- Each server gets its own shared-memory prefix, so stop() can prove it left no /dev/shm files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from serve import ports
+from serve.errors import RepositoryError, ServerStartError
+from serve.layout import prepare_backend_dir
+from serve.locate import TritonDistribution, libpython_dir, locate_triton
+from serve.settings import ServerSettings
+
+logger = logging.getLogger(__name__)
+
+SHM_DIR = Path("/dev/shm")
+_STOP_GRACE_S = 20.0  # beyond Triton's own exit timeout
+
+
+@dataclass(frozen=True, kw_only=True)
+class Endpoints:
+    host: str
+    http_port: int
+    grpc_port: int
+    metrics_port: int
+
+    @property
+    def http_url(self) -> str:
+        return f"{self.host}:{self.http_port}"
+
+    @property
+    def grpc_url(self) -> str:
+        return f"{self.host}:{self.grpc_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.host}:{self.metrics_port}/metrics"
+
+
+def server_environment(dist: TritonDistribution, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The stub finds Python through PATH and its bundled libs through LD_LIBRARY_PATH."""
+    env = dict(os.environ if base is None else base)
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(p for p in (venv_bin, env.get("PATH", "")) if p)
+    libs = [str(dist.libs_dir), str(libpython_dir()), env.get("LD_LIBRARY_PATH", "")]
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in libs if p)
+    env.pop("PYTHONPATH", None)  # the stub ignores it; do not pretend otherwise
+    return env
+
+
+def build_command(
+    dist: TritonDistribution, settings: ServerSettings, endpoints: Endpoints, backend_dir: Path, shm_prefix: str
+) -> list[str]:
+    cmd = [
+        str(dist.binary),
+        f"--model-repository={settings.repository.resolve()}",
+        f"--backend-directory={backend_dir.resolve()}",
+        f"--http-address={endpoints.host}",
+        f"--http-port={endpoints.http_port}",
+        f"--grpc-address={endpoints.host}",
+        f"--grpc-port={endpoints.grpc_port}",
+        f"--metrics-address={endpoints.host}",
+        f"--metrics-port={endpoints.metrics_port}",
+        "--allow-metrics=true",
+        "--strict-readiness=false",
+        "--exit-on-error=false",
+        f"--model-control-mode={settings.model_control}",
+        f"--backend-config=python,shm-region-prefix-name={shm_prefix}",
+        f"--log-verbose={settings.log_verbose}",
+        f"--exit-timeout-secs={settings.exit_timeout_s}",
+    ]
+    if settings.model_control == "explicit":
+        cmd += [f"--load-model={name}" for name in settings.load_models]
+    elif settings.model_control == "poll":
+        cmd.append(f"--repository-poll-secs={settings.poll_interval_s}")
+    return cmd + list(settings.extra_args)
+
+
+class EmbeddedTriton:
+    """A tritonserver process: ``with EmbeddedTriton(settings) as server: ...``."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._endpoints: Endpoints | None = None
+        self.shm_prefix = f"modelserve_{os.getpid()}_{uuid.uuid4().hex[:8]}_"
+        self.log_path: Path | None = None
+
+    @property
+    def endpoints(self) -> Endpoints:
+        if self._endpoints is None:
+            raise ServerStartError("the server has not been started")
+        return self._endpoints
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def _resolve_endpoints(self) -> Endpoints:
+        s = self.settings
+        taken: set[int] = set()
+        chosen = []
+        for port, what in ((s.http_port, "HTTP"), (s.grpc_port, "gRPC"), (s.metrics_port, "metrics")):
+            chosen.append(ports.resolve(s.host, port, what, taken))
+            taken.add(chosen[-1])
+        return Endpoints(host=s.host, http_port=chosen[0], grpc_port=chosen[1], metrics_port=chosen[2])
+
+    def start(self) -> Endpoints:
+        repo = self.settings.repository
+        if not repo.is_dir():
+            raise RepositoryError(f"model repository {repo} does not exist or is not a directory")
+        dist = locate_triton()
+        work = self.settings.work_dir
+        backend_dir = prepare_backend_dir(dist, work / "backends")
+        self._endpoints = self._resolve_endpoints()
+        (work / "logs").mkdir(parents=True, exist_ok=True)
+        self.log_path = work / "logs" / f"tritonserver-{self._endpoints.http_port}.log"
+        cmd = build_command(dist, self.settings, self._endpoints, backend_dir, self.shm_prefix)
+        logger.info("starting tritonserver (log: %s)", self.log_path)
+        with self.log_path.open("wb") as log:
+            # A session of its own lets stop() signal the server and its stub processes together.
+            self._proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env=server_environment(dist), start_new_session=True
+            )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self._endpoints
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.settings.ready_timeout_s
+        url = f"http://{self.endpoints.http_url}/v2/health/ready"
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise ServerStartError(
+                    f"tritonserver exited with code {self._proc.returncode} during start; "
+                    f"log {self.log_path}:\n{self.log_tail()}"
+                )
+            with contextlib.suppress(urllib.error.URLError, OSError):
+                with urllib.request.urlopen(url, timeout=1.0) as resp:
+                    if resp.status == 200:
+                        return
+            time.sleep(0.1)
+        raise ServerStartError(
+            f"tritonserver not ready after {self.settings.ready_timeout_s:.0f}s; log {self.log_path}:\n"
+            f"{self.log_tail()}"
+        )
+
+    def log_tail(self, lines: int = 30) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def is_running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def wait(self) -> int:
+        """Block until the server exits (used by ``modelserve serve``)."""
+        if self._proc is None:
+            return 0
+        return self._proc.wait()
+
+    def stop(self) -> None:
+        """Graceful stop (SIGTERM, then SIGKILL of the whole group), then remove our shm files."""
+        proc = self._proc
+        if proc is not None:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=self.settings.exit_timeout_s + _STOP_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    logger.warning("tritonserver did not stop in time; killing it")
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)  # stubs left behind by a crash or timeout
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+            self._proc = None
+        removed = remove_shm_files(self.shm_prefix)
+        if removed:
+            logger.debug("removed %d leftover shm files", removed)
+
+    def leftover_shm_files(self) -> list[Path]:
+        return sorted(SHM_DIR.glob(f"{self.shm_prefix}*"))
+
+    def __enter__(self) -> EmbeddedTriton:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def remove_shm_files(prefix: str) -> int:
+    count = 0
+    for path in SHM_DIR.glob(f"{prefix}*"):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            count += 1
+    return count

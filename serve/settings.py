@@ -1,0 +1,42 @@
+"""Settings of the embedded server: ports, model control, paths. Environment prefix ``MODELSERVE_``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+ModelControl = Literal["explicit", "poll", "none"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerSettings:
+    """How to run the embedded tritonserver.
+
+    Port 0 means "pick a free port" (tests); the defaults are Triton's usual 8000/8001/8002.
+    """
+
+    repository: Path
+    http_port: int = 8000
+    grpc_port: int = 8001
+    metrics_port: int = 8002
+    host: str = "127.0.0.1"
+    model_control: ModelControl = "explicit"
+    load_models: tuple[str, ...] = ("*",)  # explicit mode: what to load at start; () loads nothing
+    poll_interval_s: int = 5
+    work_dir: Path = field(default_factory=lambda: Path(".modelserve"))
+    log_verbose: int = 0
+    ready_timeout_s: float = 60.0
+    # Triton waits this long at exit for in-flight requests and open client connections.
+    exit_timeout_s: int = 5
+    extra_args: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("http_port", "grpc_port", "metrics_port"):
+            port = getattr(self, name)
+            if not 0 <= port <= 65535:
+                raise ValueError(f"{name}={port} is not a port number (0-65535; 0 picks a free one)")
+        if self.model_control not in ("explicit", "poll", "none"):
+            raise ValueError(f"model_control={self.model_control!r}; choose explicit, poll or none")
+        if self.ready_timeout_s <= 0:
+            raise ValueError(f"ready_timeout_s={self.ready_timeout_s} must be positive")

@@ -27,7 +27,10 @@ def translate(exc: BaseException, *, url: str, what: str) -> ClientError:
     """Return the ClientError for ``exc``; ``what`` says what was attempted (e.g. "infer resnet50")."""
     if isinstance(exc, ClientError):
         return exc
-    if isinstance(exc, TimeoutError | socket.timeout | asyncio.TimeoutError) or "timed out" in str(exc).lower():
+    if (
+        isinstance(exc, TimeoutError | socket.timeout | asyncio.TimeoutError)
+        or "timed out" in str(exc).lower()
+    ):
         return InferenceTimeoutError(f"{what}: no answer from {url} within the timeout")
     if isinstance(exc, ConnectionError | OSError) and not isinstance(exc, InferenceServerException):
         return ServerUnavailableError(f"{what}: cannot reach Triton at {url} ({exc})")
@@ -36,14 +39,15 @@ def translate(exc: BaseException, *, url: str, what: str) -> ClientError:
         message = str(exc.message() or exc)
         lowered = message.lower()
         full = f"{what}: {message}"
-        if status in _UNAVAILABLE or "failed to connect" in lowered or "connection refused" in lowered:
-            return ServerUnavailableError(f"{what}: cannot reach Triton at {url} ({message})", status=status)
         if status in _TIMEOUT or "deadline exceeded" in lowered:
             return InferenceTimeoutError(full, status=status)
-        if "unknown model" in lowered or ("not found" in lowered and status in _NOT_FOUND):
+        # Model-specific messages first: Triton sends some of them with an UNAVAILABLE status.
+        if "is not found" in lowered or ("unknown model" in lowered and status in _NOT_FOUND):
             return ModelNotFoundError(full, status=status)
-        if "not ready" in lowered or "no available versions" in lowered or "unavailable" in lowered:
+        if any(s in lowered for s in ("no available versions", "not at ready state", "not ready")):
             return ModelNotReadyError(full, status=status)
+        if status in _UNAVAILABLE or "failed to connect" in lowered or "connection refused" in lowered:
+            return ServerUnavailableError(f"{what}: cannot reach Triton at {url} ({message})", status=status)
         if status in _INVALID or status in _NOT_FOUND:
             return InvalidInputError(full, status=status)
         return InferenceServerError(full, status=status)

@@ -42,7 +42,9 @@ class AsyncTritonClient:
         except Exception as exc:
             raise translate(exc, url=self.url, what="connect") from exc
 
-    async def _call(self, what: str, fn: Callable[..., Awaitable[T]], *args: Any, json: bool = False, **kw: Any) -> T:
+    async def _call(
+        self, what: str, fn: Callable[..., Awaitable[T]], *args: Any, json: bool = False, **kw: Any
+    ) -> T:
         if self.protocol == "grpc":
             kw["client_timeout"] = self.timeout_s
             if json:
@@ -78,12 +80,19 @@ class AsyncTritonClient:
         what = f"infer {model}" + (f" version {version}" if version else "")
         built = build_inputs(self._module, inputs)
         result = await self._call(
-            what, self._client.infer, model, built, model_version=version, outputs=build_outputs(self._module, outputs)
+            what,
+            self._client.infer,
+            model,
+            built,
+            model_version=version,
+            outputs=build_outputs(self._module, outputs),
         )
         return result_arrays(result, outputs)
 
     async def metadata(self, model: str, version: str = "") -> ModelMetadata:
-        raw = await self._call(f"metadata {model}", self._client.get_model_metadata, model, version, json=True)
+        raw = await self._call(
+            f"metadata {model}", self._client.get_model_metadata, model, version, json=True
+        )
         return ModelMetadata.parse(raw)
 
     async def config(self, model: str, version: str = "") -> model_config_pb2.ModelConfig:

@@ -1,12 +1,12 @@
 """Errors of the client. Every tritonclient exception is wrapped (``raise ... from e``).
 
-    ClientError
-    ├── ServerUnavailableError   nothing answers at the URL, or the server is shutting down
-    ├── InferenceTimeoutError    no answer within the client's timeout
-    ├── ModelNotFoundError       the server does not know the model (or that version)
-    ├── ModelNotReadyError       the model exists but is not loaded / not ready
-    ├── InvalidInputError        the request was refused for its inputs (names, shapes, types)
-    └── InferenceServerError     any other server-side failure (message kept)
+ClientError
+├── ServerUnavailableError   nothing answers at the URL, or the server is shutting down
+├── InferenceTimeoutError    no answer within the client's timeout
+├── ModelNotFoundError       the server does not know the model (or that version)
+├── ModelNotReadyError       the model exists but is not loaded / not ready
+├── InvalidInputError        the request was refused for its inputs (names, shapes, types)
+└── InferenceServerError     any other server-side failure (message kept)
 """
 
 from __future__ import annotations

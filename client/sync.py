@@ -120,7 +120,9 @@ class TritonClient:
         return parse_config(raw)
 
     def statistics(self, model: str = "", version: str = "") -> list[ModelStatistics]:
-        raw = self._call(f"statistics {model}", self._client.get_inference_statistics, model, version, json=True)
+        raw = self._call(
+            f"statistics {model}", self._client.get_inference_statistics, model, version, json=True
+        )
         return [ModelStatistics.parse(s) for s in raw.get("model_stats", [])]
 
     def repository_index(self) -> list[RepositoryEntry]:

@@ -41,7 +41,9 @@ class ModelMetadata:
 
 def _tensor(raw: Mapping[str, Any]) -> TensorMetadata:
     return TensorMetadata(
-        name=str(raw["name"]), datatype=str(raw["datatype"]), shape=tuple(int(d) for d in raw.get("shape", []))
+        name=str(raw["name"]),
+        datatype=str(raw["datatype"]),
+        shape=tuple(int(d) for d in raw.get("shape", [])),
     )
 
 

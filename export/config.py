@@ -58,7 +58,9 @@ def _set_batching(config: mc.ModelConfig, entry: ModelEntry) -> None:
 
 def _set_instances(config: mc.ModelConfig, entry: ModelEntry) -> None:
     for group in entry.instance_groups:
-        instance = config.instance_group.add(kind=mc.ModelInstanceGroup.Kind.Value(group.kind), count=group.count)
+        instance = config.instance_group.add(
+            kind=mc.ModelInstanceGroup.Kind.Value(group.kind), count=group.count
+        )
         instance.gpus.extend(group.gpus)
 
 
@@ -74,7 +76,9 @@ def _set_version_policy(config: mc.ModelConfig, entry: ModelEntry) -> None:
 
 def _set_warmup(config: mc.ModelConfig, entry: ModelEntry) -> None:
     for size in entry.warmup_batch_sizes:
-        warmup = config.model_warmup.add(name=f"random_batch_{size}", batch_size=size if entry.max_batch_size else 1)
+        warmup = config.model_warmup.add(
+            name=f"random_batch_{size}", batch_size=size if entry.max_batch_size else 1
+        )
         for tensor in entry.inputs:
             dims = tensor.dims
             if any(d < 0 for d in dims):

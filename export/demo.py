@@ -101,7 +101,9 @@ def export_classifier(
             "framework": "scikit-learn",
             "versions": _versions(),
             "opset": {op.domain or "ai.onnx": op.version for op in onnx_model.opset_import},
-            "inputs": {INPUT_NAME: {"dtype": "float32", "shape": [-1, x_test.shape[1]], "columns": feature_names}},
+            "inputs": {
+                INPUT_NAME: {"dtype": "float32", "shape": [-1, x_test.shape[1]], "columns": feature_names}
+            },
             "preprocessing": "none outside the graph: the pipeline's scaling is inside the ONNX model",
             "parity": parity.as_dict(),
         },
@@ -113,7 +115,9 @@ def export_demo_set(repository: Path) -> list[DemoModel]:
     repository.mkdir(parents=True, exist_ok=True)
     models = []
     iris = load_iris()
-    x_tr, x_te, y_tr, _ = train_test_split(iris.data, iris.target, test_size=0.3, random_state=0, stratify=iris.target)
+    x_tr, x_te, y_tr, _ = train_test_split(
+        iris.data, iris.target, test_size=0.3, random_state=0, stratify=iris.target
+    )
     rf = RandomForestClassifier(n_estimators=50, max_depth=6, random_state=0).fit(x_tr, y_tr)
     names = tuple(str(n) for n in iris.feature_names)
     classes = tuple(str(n) for n in iris.target_names)
@@ -121,7 +125,9 @@ def export_demo_set(repository: Path) -> list[DemoModel]:
         repository, "iris_rf", rf, x_te, feature_names=names, class_names=classes,
         source="sklearn.datasets.load_iris", cpu_only=True,
     )  # fmt: skip
-    models.append(DemoModel(name="iris_rf", written=written, feature_names=names, class_names=classes, sample=x_te[:5]))
+    models.append(
+        DemoModel(name="iris_rf", written=written, feature_names=names, class_names=classes, sample=x_te[:5])
+    )
 
     cancer = load_breast_cancer()
     x_tr, x_te, y_tr, _ = train_test_split(
@@ -135,6 +141,12 @@ def export_demo_set(repository: Path) -> list[DemoModel]:
         source="sklearn.datasets.load_breast_cancer", cpu_only=False,
     )  # fmt: skip
     models.append(
-        DemoModel(name="breast_cancer_lr", written=written, feature_names=names, class_names=classes, sample=x_te[:5])
+        DemoModel(
+            name="breast_cancer_lr",
+            written=written,
+            feature_names=names,
+            class_names=classes,
+            sample=x_te[:5],
+        )
     )
     return models

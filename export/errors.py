@@ -1,10 +1,10 @@
 """Errors of the exporters and the repository writer.
 
-    ExportError
-    ├── ConfigValidationError   a config entry does not match its ONNX graph (the message names it)
-    ├── ParityError             the ONNX model disagrees with its source framework
-    ├── RepositoryWriteError    the repository entry could not be written (nothing half-written)
-    └── SourceUnavailableError  weights/data could not be obtained (offline, missing file)
+ExportError
+├── ConfigValidationError   a config entry does not match its ONNX graph (the message names it)
+├── ParityError             the ONNX model disagrees with its source framework
+├── RepositoryWriteError    the repository entry could not be written (nothing half-written)
+└── SourceUnavailableError  weights/data could not be obtained (offline, missing file)
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import onnx
 
 # ONNX TensorProto element type -> Triton data type.
-ONNX_TO_TRITON = {
+ONNX_TO_TRITON: dict[int, str] = {
     onnx.TensorProto.FLOAT: "TYPE_FP32",
     onnx.TensorProto.UINT8: "TYPE_UINT8",
     onnx.TensorProto.INT8: "TYPE_INT8",
@@ -45,11 +45,13 @@ class GraphSignature:
 
 def _tensor(value: onnx.ValueInfoProto) -> GraphTensor:
     tensor_type = value.type.tensor_type
-    elem = tensor_type.elem_type
+    elem = int(tensor_type.elem_type)
     shape: tuple[int, ...] | None = None
     if tensor_type.HasField("shape"):
         shape = tuple(d.dim_value if d.HasField("dim_value") else DYNAMIC for d in tensor_type.shape.dim)
-    return GraphTensor(name=value.name, data_type=ONNX_TO_TRITON.get(elem, f"UNSUPPORTED({elem})"), shape=shape)
+    return GraphTensor(
+        name=value.name, data_type=ONNX_TO_TRITON.get(elem, f"UNSUPPORTED({elem})"), shape=shape
+    )
 
 
 def read_signature(model: onnx.ModelProto) -> GraphSignature:

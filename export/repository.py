@@ -57,7 +57,9 @@ def _check_labels(config: mc.ModelConfig, labels: Sequence[str] | None) -> None:
         if not output.label_filename:
             continue
         if not labels:
-            raise ConfigValidationError(f"output '{output.name}' names {output.label_filename} but no labels given")
+            raise ConfigValidationError(
+                f"output '{output.name}' names {output.label_filename} but no labels given"
+            )
         classes = output.dims[-1] if output.dims else -1
         if classes > 0 and classes != len(labels):
             raise ConfigValidationError(
@@ -115,11 +117,13 @@ def write_model(
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(staging)
     logger.info("wrote %s version %d (sha256 %s)", entry.name, version, digest[:12])
-    return WrittenVersion(model_dir=model_dir, version=version, model_path=final / entry.default_model_filename, sha256=digest)
+    return WrittenVersion(
+        model_dir=model_dir, version=version, model_path=final / entry.default_model_filename, sha256=digest
+    )
 
 
 def _label_file(config: mc.ModelConfig) -> str:
-    return next(o.label_filename for o in config.output if o.label_filename)
+    return str(next(o.label_filename for o in config.output if o.label_filename))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,7 +148,9 @@ def list_models(repository: Path) -> list[RepositoryModel]:
         except ConfigValidationError as exc:
             problem = str(exc)
         models.append(
-            RepositoryModel(name=model_dir.name, versions=tuple(versions_of(model_dir)), config=config, problem=problem)
+            RepositoryModel(
+                name=model_dir.name, versions=tuple(versions_of(model_dir)), config=config, problem=problem
+            )
         )
     return models
 

@@ -43,6 +43,8 @@ def sklearn_to_onnx(model: Any, n_features: int) -> onnx.ModelProto:
         options=options,
         target_opset=TARGET_OPSET,
     )
+    if not isinstance(onnx_model, onnx.ModelProto):
+        raise TypeError(f"skl2onnx returned {type(onnx_model).__name__}, not an ONNX model")
     return onnx_model
 
 
@@ -59,7 +61,9 @@ class ParityReport:
         return asdict(self)
 
 
-def check_parity(model: Any, onnx_model: onnx.ModelProto, features: np.ndarray, *, atol: float = 1e-4) -> ParityReport:
+def check_parity(
+    model: Any, onnx_model: onnx.ModelProto, features: np.ndarray, *, atol: float = 1e-4
+) -> ParityReport:
     """Compare ONNX Runtime against ``predict_proba``/``predict`` on ``features``; raise on failure.
 
     Trees compare float32 thresholds where sklearn compares float64 ones, so a row sitting on a split
@@ -88,7 +92,8 @@ def check_parity(model: Any, onnx_model: onnx.ModelProto, features: np.ndarray, 
     )
     if diff > tolerance or tolerated < len(mismatched):
         raise ParityError(
-            f"ONNX disagrees with scikit-learn on {len(features)} rows: max probability difference {diff:.3g} "
+            f"ONNX disagrees with scikit-learn on {len(features)} rows: "
+            f"max probability difference {diff:.3g} "
             f"(allowed {tolerance:.3g}), {len(mismatched) - tolerated} label mismatches on clear-cut rows"
         )
     return report

@@ -23,7 +23,9 @@ def normalise_data_type(value: str) -> str:
     name = value.upper()
     name = name if name.startswith("TYPE_") else f"TYPE_{name}"
     if name not in DATA_TYPES:
-        raise ConfigValidationError(f"data type {value!r} is not a Triton type; choose one of {', '.join(DATA_TYPES)}")
+        raise ConfigValidationError(
+            f"data type {value!r} is not a Triton type; choose one of {', '.join(DATA_TYPES)}"
+        )
     return name
 
 
@@ -43,7 +45,9 @@ class TensorConfig:
         object.__setattr__(self, "data_type", normalise_data_type(self.data_type))
         object.__setattr__(self, "dims", tuple(int(d) for d in self.dims))
         if any(d == 0 or d < -1 for d in self.dims):
-            raise ConfigValidationError(f"tensor '{self.name}': dims {list(self.dims)} must be positive or -1")
+            raise ConfigValidationError(
+                f"tensor '{self.name}': dims {list(self.dims)} must be positive or -1"
+            )
         if self.reshape is not None:
             object.__setattr__(self, "reshape", tuple(int(d) for d in self.reshape))
 
@@ -58,7 +62,9 @@ class InstanceGroup:
 
     def __post_init__(self) -> None:
         if self.kind not in ("KIND_AUTO", "KIND_CPU", "KIND_GPU"):
-            raise ConfigValidationError(f"instance kind {self.kind!r}; choose KIND_AUTO, KIND_CPU or KIND_GPU")
+            raise ConfigValidationError(
+                f"instance kind {self.kind!r}; choose KIND_AUTO, KIND_CPU or KIND_GPU"
+            )
         if self.count < 1:
             raise ConfigValidationError(f"instance count {self.count} must be at least 1")
         if self.gpus and self.kind != "KIND_GPU":
@@ -74,7 +80,9 @@ class DynamicBatching:
         if self.max_queue_delay_us < 0:
             raise ConfigValidationError(f"max_queue_delay_us {self.max_queue_delay_us} must be >= 0")
         if any(s < 1 for s in self.preferred_batch_sizes):
-            raise ConfigValidationError(f"preferred batch sizes {list(self.preferred_batch_sizes)} must be >= 1")
+            raise ConfigValidationError(
+                f"preferred batch sizes {list(self.preferred_batch_sizes)} must be >= 1"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,7 +134,10 @@ class ModelEntry:
             raise ConfigValidationError(f"model '{self.name}': dynamic batching needs max_batch_size > 0")
         too_big = [
             s
-            for s in (*self.warmup_batch_sizes, *(self.dynamic_batching.preferred_batch_sizes if self.dynamic_batching else ()))
+            for s in (
+                *self.warmup_batch_sizes,
+                *(self.dynamic_batching.preferred_batch_sizes if self.dynamic_batching else ()),
+            )
             if self.max_batch_size and s > self.max_batch_size
         ]
         if too_big:

@@ -36,7 +36,8 @@ def _check_dims(
             return
         if graph_shape[0] != DYNAMIC:
             problems.append(
-                f"{where}: max_batch_size > 0 needs a variable first (batch) dim; the graph fixes it to {graph_shape[0]}"
+                f"{where}: max_batch_size > 0 needs a variable first (batch) dim; "
+                f"the graph fixes it to {graph_shape[0]}"
             )
         graph_shape = graph_shape[1:]
     if len(graph_shape) != len(config_shape):
@@ -81,7 +82,9 @@ def _check_tensor(
     if tensor.HasField("reshape"):
         a, b = _numel(dims), _numel(model_shape)
         if a is not None and b is not None and a != b:
-            problems.append(f"{where}: dims {dims} ({a} elements) cannot reshape to {model_shape} ({b} elements)")
+            problems.append(
+                f"{where}: dims {dims} ({a} elements) cannot reshape to {model_shape} ({b} elements)"
+            )
     _check_dims(where, model_shape, graph, batched, problems)
 
 
@@ -96,7 +99,9 @@ def validate_config(config: mc.ModelConfig, signature: GraphSignature) -> None:
     for domain, limit in MAX_OPSET.items():
         version = signature.opsets.get(domain)
         if version is not None and version > limit:
-            problems.append(f"opset {domain or 'ai.onnx'} {version} is newer than {limit}, the newest NGC's ORT runs")
+            problems.append(
+                f"opset {domain or 'ai.onnx'} {version} is newer than {limit}, the newest NGC's ORT runs"
+            )
     if signature.ir_version > MAX_IR_VERSION:
         problems.append(f"ONNX IR version {signature.ir_version} is newer than {MAX_IR_VERSION}")
     batched = config.max_batch_size > 0
@@ -105,7 +110,9 @@ def validate_config(config: mc.ModelConfig, signature: GraphSignature) -> None:
         problems.append(f"graph input '{name}' is missing from the config")
     for name, tensor in config_inputs.items():
         if name not in signature.inputs:
-            problems.append(f"config input '{name}' is not a graph input (graph has {sorted(signature.inputs)})")
+            problems.append(
+                f"config input '{name}' is not a graph input (graph has {sorted(signature.inputs)})"
+            )
         else:
             _check_tensor("input", tensor, signature.inputs[name], batched, problems)
     for tensor in config.output:

@@ -1,11 +1,11 @@
 """Errors of the embedded server.
 
-    ServeError
-    ├── TritonNotInstalledError   the nvidia-pytriton wheel (tritonserver binary) is missing
-    ├── UnsupportedPythonError    no Python backend stub for this interpreter
-    ├── PortInUseError            a requested port is taken
-    ├── ServerStartError          the process exited or never became ready
-    └── RepositoryError           the model repository path is unusable
+ServeError
+├── TritonNotInstalledError   the nvidia-pytriton wheel (tritonserver binary) is missing
+├── UnsupportedPythonError    no Python backend stub for this interpreter
+├── PortInUseError            a requested port is taken
+├── ServerStartError          the process exited or never became ready
+└── RepositoryError           the model repository path is unusable
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Lay out the backend directory the embedded tritonserver loads backends from.
 
-    <backend-dir>/python/        real copies of libtriton_python.so, triton_python_backend_utils.py
-                                  and the stub for this Python (Triton refuses symlinks here)
-    <backend-dir>/onnxruntime/   our Python-based ONNX Runtime backend (model.py + runner)
+<backend-dir>/python/        real copies of libtriton_python.so, triton_python_backend_utils.py
+                              and the stub for this Python (Triton refuses symlinks here)
+<backend-dir>/onnxruntime/   our Python-based ONNX Runtime backend (model.py + runner)
 """
 
 from __future__ import annotations

@@ -68,7 +68,11 @@ def server_environment(dist: TritonDistribution, base: dict[str, str] | None = N
 
 
 def build_command(
-    dist: TritonDistribution, settings: ServerSettings, endpoints: Endpoints, backend_dir: Path, shm_prefix: str
+    dist: TritonDistribution,
+    settings: ServerSettings,
+    endpoints: Endpoints,
+    backend_dir: Path,
+    shm_prefix: str,
 ) -> list[str]:
     cmd = [
         str(dist.binary),
@@ -104,6 +108,7 @@ class EmbeddedTriton:
         self._endpoints: Endpoints | None = None
         self.shm_prefix = f"modelserve_{os.getpid()}_{uuid.uuid4().hex[:8]}_"
         self.log_path: Path | None = None
+        self.shm_left_by_server = 0
 
     @property
     def endpoints(self) -> Endpoints:
@@ -139,7 +144,11 @@ class EmbeddedTriton:
         with self.log_path.open("wb") as log:
             # A session of its own lets stop() signal the server and its stub processes together.
             self._proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, env=server_environment(dist), start_new_session=True
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=server_environment(dist),
+                start_new_session=True,
             )
         try:
             self._wait_ready()
@@ -157,10 +166,12 @@ class EmbeddedTriton:
                     f"tritonserver exited with code {self._proc.returncode} during start; "
                     f"log {self.log_path}:\n{self.log_tail()}"
                 )
-            with contextlib.suppress(urllib.error.URLError, OSError):
-                with urllib.request.urlopen(url, timeout=1.0) as resp:
-                    if resp.status == 200:
-                        return
+            with (
+                contextlib.suppress(urllib.error.URLError, OSError),
+                urllib.request.urlopen(url, timeout=1.0) as resp,
+            ):
+                if resp.status == 200:
+                    return
             time.sleep(0.1)
         raise ServerStartError(
             f"tritonserver not ready after {self.settings.ready_timeout_s:.0f}s; log {self.log_path}:\n"
@@ -197,9 +208,10 @@ class EmbeddedTriton:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
             self._proc = None
-        removed = remove_shm_files(self.shm_prefix)
-        if removed:
-            logger.debug("removed %d leftover shm files", removed)
+        # Counted before cleaning, so tests can tell a clean exit from one we had to tidy after.
+        self.shm_left_by_server = remove_shm_files(self.shm_prefix)
+        if self.shm_left_by_server:
+            logger.warning("removed %d shm files the server left behind", self.shm_left_by_server)
 
     def leftover_shm_files(self) -> list[Path]:
         return sorted(SHM_DIR.glob(f"{self.shm_prefix}*"))

@@ -21,7 +21,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils  # provided by the stub
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from modelserve_ort_runner import OrtRunner, RunnerError, RunnerSettings  # noqa: E402
+from modelserve_ort_runner import OrtRunner, RunnerError, RunnerSettings
 
 # The stub renames a consumed capsule to "used_dlpack"; numpy's capsule destructor only recognises
 # "used_dltensor" and otherwise prints an error per output. Rename it back after the stub took it.
@@ -54,7 +54,9 @@ class TritonPythonModel:
     def initialize(self, args: dict[str, str]) -> None:
         config = json.loads(args["model_config"])
         settings = RunnerSettings.from_triton(
-            config, kind=args.get("model_instance_kind", "CPU"), device_id=int(args.get("model_instance_device_id", 0))
+            config,
+            kind=args.get("model_instance_kind", "CPU"),
+            device_id=int(args.get("model_instance_device_id", 0)),
         )
         filename = config.get("default_model_filename") or "model.onnx"
         path = os.path.join(args["model_repository"], args["model_version"], filename)
@@ -82,7 +84,7 @@ class TritonPythonModel:
         return responses
 
     def finalize(self) -> None:
-        self.runner = None  # type: ignore[assignment]
+        del self.runner
 
 
 __all__ = ["RunnerError", "TritonPythonModel"]

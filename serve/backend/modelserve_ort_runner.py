@@ -215,7 +215,10 @@ class OrtRunner:
         if s.tensorrt:
             if "TensorrtExecutionProvider" in available:
                 providers.append(
-                    ("TensorrtExecutionProvider", {"device_id": s.device_id, "trt_fp16_enable": s.tensorrt_fp16})
+                    (
+                        "TensorrtExecutionProvider",
+                        {"device_id": s.device_id, "trt_fp16_enable": s.tensorrt_fp16},
+                    )
                 )
             else:
                 logger.warning("config asks for TensorRT but onnxruntime lacks it; using CUDA")
@@ -296,7 +299,8 @@ class OrtRunner:
         outputs = self.run_one(stacked)
         bounds = np.cumsum([0, *sizes])
         return [
-            {name: out[bounds[i] : bounds[i + 1]] for name, out in outputs.items()} for i in range(len(requests))
+            {name: out[bounds[i] : bounds[i + 1]] for name, out in outputs.items()}
+            for i in range(len(requests))
         ]
 
 

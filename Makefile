@@ -1,0 +1,43 @@
+# The two commands: `make demo` (set up, export the demo set, serve it, answer) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# nvidia-pytriton carries the tritonserver binary; it declares numpy<2, which we never import it
+# with, so it goes in with --no-deps (README: "Why --no-deps").
+PYTRITON := nvidia-pytriton==0.7.0
+
+.PHONY: demo setup test lint typecheck unit integration up clean
+
+demo: setup
+	$(BIN)/modelserve demo
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[all]'
+	$(BIN)/python -m pip install --quiet --no-deps $(PYTRITON)
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest tests/unit -q
+
+integration: setup
+	$(BIN)/pytest tests/integration -q
+
+test: lint typecheck
+	$(BIN)/pytest -q
+
+up: setup
+	$(BIN)/modelserve up
+
+clean:
+	rm -rf $(VENV) .modelserve .mypy_cache .ruff_cache .pytest_cache

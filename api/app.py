@@ -1,0 +1,68 @@
+"""``create_app(settings)``: the FastAPI front. This issue gives it the operational routes; the
+inference routes (tabular, vision, text) grow in their own modules and call ``client/``."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.security import APIKeyHeader
+
+from api.errors import UnauthorizedError, UnavailableError, install_handlers
+from api.settings import ApiSettings
+from client import AsyncTritonClient
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # grpc.aio channels belong to the loop that made them: create the client inside it.
+        app.state.triton = AsyncTritonClient(
+            settings.triton_url, protocol=settings.triton_protocol, timeout_s=settings.request_timeout_s
+        )
+        try:
+            yield
+        finally:
+            await app.state.triton.close()
+
+    async def require_key(key: str | None = Depends(_api_key_header)) -> None:
+        if settings.api_key and not (key and hmac.compare_digest(key, settings.api_key)):
+            raise UnauthorizedError("missing or wrong X-API-Key header")
+
+    app = FastAPI(title="modelserve", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    install_handlers(app)
+
+    @app.get("/health", summary="The API process is up")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", summary="Triton is reachable and ready")
+    async def ready(request: Request) -> dict[str, Any]:
+        triton: AsyncTritonClient = request.app.state.triton
+        if not await triton.is_server_ready():
+            raise UnavailableError(f"Triton at {settings.triton_url} is not ready")
+        return {"status": "ready", "triton": settings.triton_url}
+
+    @app.get(
+        "/v1/models",
+        summary="Models Triton knows, with versions and states",
+        dependencies=[Depends(require_key)],
+    )
+    async def models(request: Request) -> dict[str, Any]:
+        triton: AsyncTritonClient = request.app.state.triton
+        entries = await triton.repository_index()
+        return {
+            "models": [
+                {"name": e.name, "version": e.version, "state": e.state, "reason": e.reason} for e in entries
+            ]
+        }
+
+    return app

@@ -1,0 +1,17 @@
+"""API settings from the environment (prefix ``MODELSERVE_``), e.g. MODELSERVE_TRITON_URL."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MODELSERVE_", frozen=True, extra="ignore")
+
+    triton_url: str = Field(default="127.0.0.1:8001", description="Triton endpoint the API calls")
+    triton_protocol: Literal["grpc", "http"] = "grpc"
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    api_key: str | None = Field(default=None, description="when set, required in the X-API-Key header")

@@ -1,0 +1,52 @@
+"""The first command's job: export the demo set, start the embedded Triton, answer requests."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from client import TritonClient
+from export.demo import DemoModel, export_demo_set
+from serve.server import EmbeddedTriton, Endpoints
+from serve.settings import ServerSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoAnswer:
+    model: str
+    protocol: str
+    row: list[float]
+    predicted: str
+    confidence: float
+
+
+def ask(endpoints: Endpoints, models: list[DemoModel]) -> list[DemoAnswer]:
+    """One request per model and protocol, through our client, answers decoded with the labels."""
+    answers = []
+    for protocol, url in (("grpc", endpoints.grpc_url), ("http", endpoints.http_url)):
+        with TritonClient(url, protocol=protocol, timeout_s=10.0) as client:
+            for model in models:
+                rows = np.asarray(model.sample[:1], dtype=np.float32)
+                out = client.infer(model.name, {"features": rows})
+                proba = out["probabilities"][0]
+                label = int(out["label"].reshape(-1)[0])
+                answers.append(
+                    DemoAnswer(
+                        model=model.name,
+                        protocol=protocol,
+                        row=[round(float(v), 3) for v in rows[0][:4]],
+                        predicted=model.class_names[label],
+                        confidence=float(proba.max()),
+                    )
+                )
+    return answers
+
+
+def run_demo(settings: ServerSettings) -> tuple[list[DemoModel], Endpoints, list[DemoAnswer]]:
+    models = export_demo_set(settings.repository)
+    with EmbeddedTriton(settings) as server:
+        return models, server.endpoints, ask(server.endpoints, models)

@@ -1,0 +1,148 @@
+"""Start, stop and failure behaviour of the server and the client."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from client import AsyncTritonClient, InferenceTimeoutError, ServerUnavailableError, TritonClient
+from modelserve.cli import app
+from serve.ports import free_port
+from serve.server import EmbeddedTriton
+from serve.settings import ServerSettings
+from tests.helpers import save, scale_model
+
+pytestmark = pytest.mark.integration
+
+
+def _session_members(sid: int) -> list[int]:
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid:  # field 6 of stat: session id
+                members.append(int(entry))
+    return members
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_client_raises_server_unavailable_when_nothing_listens(protocol):
+    with TritonClient(f"127.0.0.1:{free_port()}", protocol=protocol, timeout_s=3) as client:
+        assert client.is_server_ready() is False
+        with pytest.raises(ServerUnavailableError, match="cannot reach Triton"):
+            client.infer("m", {"x": np.ones((1, 4), dtype=np.float32)})
+
+
+def test_async_client_raises_server_unavailable_when_nothing_listens():
+    async def main() -> None:
+        async with AsyncTritonClient(f"127.0.0.1:{free_port()}", timeout_s=3) as client:
+            with pytest.raises(ServerUnavailableError):
+                await client.infer("m", {"x": np.ones((1, 4), dtype=np.float32)})
+
+    asyncio.run(main())
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """Accepts connections and never answers: a hung server."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(sock.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    sock.close()
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_client_gives_up_on_a_hung_server_with_a_typed_error(silent_server, protocol):
+    with (
+        TritonClient(
+            f"127.0.0.1:{silent_server}", protocol=protocol, timeout_s=1, connect_timeout_s=1
+        ) as client,
+        pytest.raises((InferenceTimeoutError, ServerUnavailableError)),
+    ):
+        client.infer("m", {"x": np.ones((1, 4), dtype=np.float32)})
+
+
+def test_shutdown_leaves_no_process_and_no_shm_file(tmp_path):
+    repo = tmp_path / "repo"
+    save(scale_model(2.0), repo / "scale" / "1" / "model.onnx")
+    (repo / "scale" / "config.pbtxt").write_text(
+        'backend: "onnxruntime" max_batch_size: 4 '
+        'input [{name: "x" data_type: TYPE_FP32 dims: [4]}] '
+        'output [{name: "y" data_type: TYPE_FP32 dims: [4]}]'
+    )
+    settings = ServerSettings(
+        repository=repo, http_port=0, grpc_port=0, metrics_port=0, work_dir=tmp_path / "w"
+    )
+    server = EmbeddedTriton(settings)
+    server.start()
+    pid = server.pid
+    assert pid is not None
+    with TritonClient(server.endpoints.grpc_url) as client:
+        client.infer("scale", {"x": np.ones((1, 4), dtype=np.float32)})
+    assert len(_session_members(pid)) >= 2  # the server and its backend stub
+    assert server.leftover_shm_files(), "the Python backend should be using shared memory while up"
+    server.stop()
+    assert _session_members(pid) == []
+    assert server.leftover_shm_files() == []
+    assert server.shm_left_by_server == 0, "the server itself should clean its shm on a graceful stop"
+
+
+def test_demo_command_exports_serves_and_answers(tmp_path):
+    result = CliRunner().invoke(
+        app,
+        [
+            "demo",
+            "-r",
+            str(tmp_path / "repo"),
+            "--work-dir",
+            str(tmp_path / "w"),
+            "--http-port",
+            "0",
+            "--grpc-port",
+            "0",
+            "--metrics-port",
+            "0",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "iris_rf            grpc" in result.output and "iris_rf            http" in result.output
+    assert (tmp_path / "repo" / "iris_rf" / "1" / "model.onnx").is_file()
+
+
+def test_serve_refuses_a_taken_port_with_a_one_line_error(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        (tmp_path / "repo").mkdir()
+        result = CliRunner().invoke(app, ["serve", "-r", str(tmp_path / "repo"), "--http-port", str(port)])
+    assert result.exit_code == 1
+    assert f"HTTP port {port}" in result.output

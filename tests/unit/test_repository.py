@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from export.config import read_config
+from export.errors import ConfigValidationError, RepositoryWriteError
+from export.repository import list_models, read_metadata, versions_of, write_model
+from export.spec import ModelEntry, TensorConfig
+from tests.helpers import scale_model
+
+ENTRY = ModelEntry(
+    name="scale",
+    max_batch_size=8,
+    inputs=(TensorConfig(name="x", data_type="FP32", dims=(4,)),),
+    outputs=(TensorConfig(name="y", data_type="FP32", dims=(4,)),),
+)
+
+
+def test_write_model_lays_out_config_version_and_metadata(tmp_path):
+    written = write_model(tmp_path, ENTRY, scale_model(2.0), metadata={"source": "test"})
+    assert written.version == 1
+    assert (tmp_path / "scale" / "1" / "model.onnx").is_file()
+    assert read_config(tmp_path / "scale" / "config.pbtxt").name == "scale"
+    meta = read_metadata(tmp_path / "scale", 1)
+    assert meta["source"] == "test" and meta["sha256"] == written.sha256
+
+
+def test_versions_count_up_and_existing_versions_are_not_overwritten(tmp_path):
+    write_model(tmp_path, ENTRY, scale_model(2.0))
+    assert write_model(tmp_path, ENTRY, scale_model(3.0)).version == 2
+    assert versions_of(tmp_path / "scale") == [1, 2]
+    with pytest.raises(RepositoryWriteError, match="already exists"):
+        write_model(tmp_path, ENTRY, scale_model(4.0), version=1)
+
+
+def test_invalid_config_writes_nothing(tmp_path):
+    bad = ModelEntry(
+        name="bad",
+        max_batch_size=8,
+        inputs=(TensorConfig(name="x", data_type="FP32", dims=(5,)),),
+        outputs=(TensorConfig(name="y", data_type="FP32", dims=(4,)),),
+    )
+    with pytest.raises(ConfigValidationError, match="dim 0 is 5"):
+        write_model(tmp_path, bad, scale_model(2.0))
+    assert not (tmp_path / "bad").exists()
+
+
+def test_label_count_must_match_the_output(tmp_path):
+    entry = ModelEntry(
+        name="scale",
+        max_batch_size=8,
+        inputs=(TensorConfig(name="x", data_type="FP32", dims=(4,)),),
+        outputs=(TensorConfig(name="y", data_type="FP32", dims=(4,), label_filename="labels.txt"),),
+    )
+    with pytest.raises(ConfigValidationError, match="4 classes but 3 labels"):
+        write_model(tmp_path, entry, scale_model(2.0), labels=["a", "b", "c"])
+    write_model(tmp_path, entry, scale_model(2.0), labels=["a", "b", "c", "d"])
+    assert (tmp_path / "scale" / "labels.txt").read_text().split() == ["a", "b", "c", "d"]
+
+
+def test_no_staging_directory_is_left_behind(tmp_path):
+    write_model(tmp_path, ENTRY, scale_model(2.0))
+    assert [p.name for p in (tmp_path / "scale").iterdir() if p.name.startswith(".")] == []
+
+
+def test_list_models_reports_unusable_entries(tmp_path):
+    write_model(tmp_path, ENTRY, scale_model(2.0))
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.pbtxt").write_text("max_batch_size: {")
+    listed = {m.name: m for m in list_models(tmp_path)}
+    assert listed["scale"].versions == (1,) and listed["scale"].problem is None
+    assert listed["broken"].problem is not None
+    assert json.loads(json.dumps(listed["scale"].versions)) == [1]

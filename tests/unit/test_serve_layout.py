@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from serve.errors import PortInUseError, RepositoryError
+from serve.layout import prepare_backend_dir
+from serve.locate import TritonDistribution, locate_triton
+from serve.ports import check_free, free_port, resolve
+from serve.server import EmbeddedTriton, Endpoints, build_command, server_environment
+from serve.settings import ServerSettings
+
+
+def _fake_dist(tmp_path: Path) -> TritonDistribution:
+    root = tmp_path / "wheel"
+    (root / "backends" / "python").mkdir(parents=True)
+    (root / "backends" / "python" / "libtriton_python.so").write_bytes(b"so")
+    (root / "backends" / "python" / "triton_python_backend_utils.py").write_text("# utils")
+    (root / "stub").write_bytes(b"stub")
+    return TritonDistribution(
+        root=root, binary=root / "tritonserver", python_backend_dir=root / "backends" / "python",
+        stub=root / "stub", libs_dir=tmp_path / "libs",
+    )  # fmt: skip
+
+
+def test_backend_dir_holds_real_copies_not_links(tmp_path):
+    backend = prepare_backend_dir(_fake_dist(tmp_path), tmp_path / "backends")
+    expected = (
+        "python/libtriton_python.so",
+        "python/triton_python_backend_utils.py",
+        "python/triton_python_backend_stub",
+        "onnxruntime/model.py",
+        "onnxruntime/modelserve_ort_runner.py",
+    )
+    for rel in expected:
+        path = backend / rel
+        assert path.is_file() and not path.is_symlink(), rel
+    assert os.access(backend / "python" / "triton_python_backend_stub", os.X_OK)
+
+
+def test_backend_dir_refresh_is_idempotent_and_picks_up_changes(tmp_path):
+    dist = _fake_dist(tmp_path)
+    backend = prepare_backend_dir(dist, tmp_path / "backends")
+    (dist.python_backend_dir / "triton_python_backend_utils.py").write_text("# new")
+    prepare_backend_dir(dist, backend)
+    assert (backend / "python" / "triton_python_backend_utils.py").read_text() == "# new"
+
+
+def test_the_installed_wheel_is_located():
+    dist = locate_triton()
+    assert (
+        dist.binary.is_file()
+        and dist.stub.parent.name == f"{sys.version_info.major}.{sys.version_info.minor}"
+    )
+
+
+def test_environment_puts_the_venv_first_and_the_bundled_libs_on_the_loader_path(tmp_path):
+    dist = _fake_dist(tmp_path)
+    env = server_environment(dist, {"PATH": "/usr/bin", "PYTHONPATH": "/x"})
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    assert str(dist.libs_dir) in env["LD_LIBRARY_PATH"].split(os.pathsep)
+    assert "PYTHONPATH" not in env
+
+
+def test_command_chooses_explicit_control_and_per_model_readiness(tmp_path):
+    settings = ServerSettings(repository=tmp_path, load_models=("a", "b"))
+    endpoints = Endpoints(host="127.0.0.1", http_port=1, grpc_port=2, metrics_port=3)
+    cmd = build_command(_fake_dist(tmp_path), settings, endpoints, tmp_path / "b", "pfx_")
+    assert "--model-control-mode=explicit" in cmd and "--strict-readiness=false" in cmd
+    assert "--load-model=a" in cmd and "--load-model=b" in cmd
+    assert "--backend-config=python,shm-region-prefix-name=pfx_" in cmd
+    assert "--http-port=1" in cmd and "--grpc-port=2" in cmd and "--metrics-port=3" in cmd
+
+
+def test_settings_refuse_bad_values(tmp_path):
+    with pytest.raises(ValueError, match="http_port=70000"):
+        ServerSettings(repository=tmp_path, http_port=70000)
+    with pytest.raises(ValueError, match="explicit, poll or none"):
+        ServerSettings(repository=tmp_path, model_control="sometimes")  # type: ignore[arg-type]
+
+
+def test_taken_port_is_named(tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(PortInUseError, match=f"HTTP port {port}"):
+            check_free("127.0.0.1", port, "HTTP")
+    assert resolve("127.0.0.1", 0, "HTTP", set()) > 0 and free_port() > 0
+
+
+def test_missing_repository_is_a_clear_error(tmp_path):
+    with pytest.raises(RepositoryError, match="does not exist"):
+        EmbeddedTriton(ServerSettings(repository=tmp_path / "nope")).start()

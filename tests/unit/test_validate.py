@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import pytest
+
+from export.config import build_config
+from export.errors import ConfigValidationError
+from export.onnx_graph import read_signature
+from export.spec import ModelEntry, TensorConfig
+from export.validate import validate_config
+from tests.helpers import scale_model
+
+
+def _config(inputs, outputs, max_batch_size=8):
+    return build_config(ModelEntry(name="m", max_batch_size=max_batch_size, inputs=inputs, outputs=outputs))
+
+
+X = TensorConfig(name="x", data_type="FP32", dims=(4,))
+Y = TensorConfig(name="y", data_type="FP32", dims=(4,))
+
+
+def test_matching_config_passes():
+    validate_config(_config((X,), (Y,)), read_signature(scale_model(2.0)))
+
+
+def test_missing_graph_input_and_unknown_config_input_are_both_named():
+    bad = TensorConfig(name="z", data_type="FP32", dims=(4,))
+    with pytest.raises(ConfigValidationError) as err:
+        validate_config(_config((bad,), (Y,)), read_signature(scale_model(2.0)))
+    assert "graph input 'x' is missing" in str(err.value)
+    assert "config input 'z' is not a graph input" in str(err.value)
+
+
+def test_type_mismatch_is_named():
+    with pytest.raises(
+        ConfigValidationError, match="input 'x': data_type TYPE_FP64 in the config but TYPE_FP32"
+    ):
+        validate_config(
+            _config((TensorConfig(name="x", data_type="FP64", dims=(4,)),), (Y,)),
+            read_signature(scale_model(2.0)),
+        )
+
+
+def test_dim_mismatch_is_named():
+    with pytest.raises(
+        ConfigValidationError, match="output 'y': dim 0 is 5 in the config but 4 in the graph"
+    ):
+        validate_config(
+            _config((X,), (TensorConfig(name="y", data_type="FP32", dims=(5,)),)),
+            read_signature(scale_model(2.0)),
+        )
+
+
+def test_batching_config_needs_a_variable_batch_dim_in_the_graph():
+    with pytest.raises(ConfigValidationError, match="variable first \\(batch\\) dim"):
+        validate_config(_config((X,), (Y,)), read_signature(scale_model(2.0, batch=False)))
+
+
+def test_non_batching_config_compares_the_full_shape():
+    x = TensorConfig(name="x", data_type="FP32", dims=(1, 4))
+    y = TensorConfig(name="y", data_type="FP32", dims=(1, 4))
+    validate_config(_config((x,), (y,), max_batch_size=0), read_signature(scale_model(2.0, batch=False)))
+    with pytest.raises(ConfigValidationError, match="rank 1"):
+        validate_config(_config((X,), (Y,), max_batch_size=0), read_signature(scale_model(2.0, batch=False)))
+
+
+def test_reshape_with_different_element_count_is_refused():
+    x = TensorConfig(name="x", data_type="FP32", dims=(2, 3), reshape=(4,))
+    with pytest.raises(ConfigValidationError, match="6 elements.*4 elements"):
+        validate_config(_config((x,), (Y,)), read_signature(scale_model(2.0)))
+
+
+def test_reshape_compares_the_model_side_shape():
+    x = TensorConfig(name="x", data_type="FP32", dims=(2, 2), reshape=(4,))
+    validate_config(_config((x,), (Y,)), read_signature(scale_model(2.0)))
+
+
+def test_string_tensors_are_refused_with_the_reason():
+    x = TensorConfig(name="x", data_type="STRING", dims=(4,))
+    with pytest.raises(ConfigValidationError, match="BYTES.*numpy 2"):
+        validate_config(_config((x,), (Y,)), read_signature(scale_model(2.0)))
+
+
+def test_opset_newer_than_the_ngc_runtime_is_refused():
+    with pytest.raises(ConfigValidationError, match="opset ai.onnx 22 is newer than 21"):
+        validate_config(_config((X,), (Y,)), read_signature(scale_model(2.0, opset=22)))
+
+
+def test_all_problems_are_reported_at_once():
+    x = TensorConfig(name="x", data_type="INT32", dims=(3,))
+    with pytest.raises(ConfigValidationError) as err:
+        validate_config(_config((x,), (Y,)), read_signature(scale_model(2.0)))
+    assert "data_type TYPE_INT32" in str(err.value) and "dim 0 is 3" in str(err.value)

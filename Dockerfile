@@ -1,0 +1,18 @@
+# The API image (the GPU compose file's `api` service). Triton itself is NGC's image.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+RUN useradd --create-home --uid 10001 --user-group modelserve
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY api ./api
+COPY client ./client
+COPY export ./export
+COPY serve ./serve
+COPY modelserve ./modelserve
+COPY benchmarks ./benchmarks
+RUN pip install .
+
+USER modelserve
+EXPOSE 8080
+CMD ["uvicorn", "api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8080"]

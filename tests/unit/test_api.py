@@ -1,0 +1,51 @@
+"""The API in process (no Triton running): health, errors as JSON with the right status."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+from serve.ports import free_port
+
+
+def _client(**settings: object) -> TestClient:
+    url = f"127.0.0.1:{free_port()}"  # nothing listens there
+    return TestClient(create_app(ApiSettings(triton_url=url, request_timeout_s=2, **settings)))  # type: ignore[arg-type]
+
+
+def test_health_answers_without_triton():
+    with _client() as client:
+        assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_ready_is_503_with_retry_after_when_triton_is_down():
+    with _client() as client:
+        resp = client.get("/ready")
+    assert resp.status_code == 503
+    assert resp.headers["Retry-After"] == "1"
+    assert resp.json()["error"]["code"] == "unavailable"
+
+
+def test_models_is_503_when_triton_is_down_never_500():
+    with _client() as client:
+        resp = client.get("/v1/models")
+    assert resp.status_code == 503
+    assert "cannot reach Triton" in resp.json()["error"]["message"]
+
+
+def test_api_key_is_required_when_configured():
+    with _client(api_key="s3cret") as client:
+        assert client.get("/v1/models").status_code == 401
+        assert (
+            client.get("/v1/models", headers={"X-API-Key": "wrong"}).json()["error"]["code"] == "unauthorized"
+        )
+        assert client.get("/v1/models", headers={"X-API-Key": "s3cret"}).status_code == 503
+        assert client.get("/health").status_code == 200
+
+
+def test_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("MODELSERVE_TRITON_URL", "triton:8001")
+    monkeypatch.setenv("MODELSERVE_TRITON_PROTOCOL", "http")
+    settings = ApiSettings()
+    assert settings.triton_url == "triton:8001" and settings.triton_protocol == "http"

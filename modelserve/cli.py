@@ -37,6 +37,12 @@ WorkDir = Annotated[Path, typer.Option(envvar="MODELSERVE_WORK_DIR", help="backe
 Url = Annotated[str, typer.Option("--url", envvar="MODELSERVE_TRITON_URL", help="Triton host:port")]
 Proto = Annotated[str, typer.Option("--protocol", help="grpc or http (match the port)")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log progress")]
+Control = Annotated[
+    str,
+    typer.Option(
+        "--model-control", envvar="MODELSERVE_MODEL_CONTROL", help="explicit (load/unload on request) or poll"
+    ),
+]
 
 HANDLED = (ClientError, ServeError, ExportError, ValueError, FileNotFoundError)
 
@@ -61,9 +67,18 @@ def _run(fn: Callable[[], T]) -> T:
         return fn()
 
 
-def _server_settings(repository: Path, http: int, grpc: int, metrics: int, work_dir: Path) -> ServerSettings:
-    return ServerSettings(
-        repository=repository, http_port=http, grpc_port=grpc, metrics_port=metrics, work_dir=work_dir
+def _server_settings(
+    repository: Path, http: int, grpc: int, metrics: int, work_dir: Path, control: str = "explicit"
+) -> ServerSettings:
+    return _run(
+        lambda: ServerSettings(
+            repository=repository,
+            http_port=http,
+            grpc_port=grpc,
+            metrics_port=metrics,
+            work_dir=work_dir,
+            model_control=control,  # type: ignore[arg-type]  # validated by ServerSettings
+        )
     )
 
 
@@ -110,12 +125,14 @@ def serve(
     http_port: HttpPort = 8000,
     grpc_port: GrpcPort = 8001,
     metrics_port: MetricsPort = 8002,
+    model_control: Control = "explicit",
     work_dir: WorkDir = Path(".modelserve"),
     verbose: Verbose = False,
 ) -> None:
     """Run the embedded Triton on a repository until Ctrl-C / SIGTERM."""
     _setup_logging(verbose)
-    server = EmbeddedTriton(_server_settings(repository, http_port, grpc_port, metrics_port, work_dir))
+    settings = _server_settings(repository, http_port, grpc_port, metrics_port, work_dir, model_control)
+    server = EmbeddedTriton(settings)
     with _sigterm_as_interrupt():
         try:
             e = _run(server.start)
@@ -140,6 +157,7 @@ def up(
     api_host: Annotated[
         str, typer.Option(envvar="MODELSERVE_API_HOST", help="API bind address")
     ] = "127.0.0.1",
+    model_control: Control = "explicit",
     work_dir: WorkDir = Path(".modelserve"),
     verbose: Verbose = False,
 ) -> None:
@@ -150,7 +168,8 @@ def up(
     from api.settings import ApiSettings
 
     _setup_logging(verbose)
-    server = EmbeddedTriton(_server_settings(repository, http_port, grpc_port, metrics_port, work_dir))
+    settings = _server_settings(repository, http_port, grpc_port, metrics_port, work_dir, model_control)
+    server = EmbeddedTriton(settings)
     try:
         e = _run(server.start)
         typer.echo(f"Triton ready: HTTP {e.http_url}  gRPC {e.grpc_url}  metrics {e.metrics_url}")

@@ -1,0 +1,100 @@
+"""Tabular (scikit-learn) classifiers into the repository: config, conversion, parity, metadata.
+
+Every exported classifier has one float input ``features`` [N, F] and two outputs, ``label`` [N, 1]
+and ``probabilities`` [N, C] with the class names in labels.txt. Tree ensembles get KIND_CPU
+instances: ONNX Runtime has no CUDA kernel for TreeEnsemble, so a GPU instance would only add copies.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import sklearn
+
+from export.repository import WrittenVersion, write_model
+from export.sklearn_onnx import (
+    INPUT_NAME,
+    LABEL_OUTPUT,
+    PROBA_OUTPUT,
+    check_parity,
+    sklearn_to_onnx,
+    tree_count,
+)
+from export.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 128
+
+
+def classifier_entry(name: str, n_features: int, n_classes: int, *, cpu_only: bool) -> ModelEntry:
+    """The config every exported tabular classifier gets."""
+    return ModelEntry(
+        name=name,
+        max_batch_size=MAX_BATCH,
+        inputs=(TensorConfig(name=INPUT_NAME, data_type="FP32", dims=(n_features,)),),
+        outputs=(
+            # The graph's label is [N]; clients see [N, 1] (Triton cannot show a batched scalar).
+            TensorConfig(name=LABEL_OUTPUT, data_type="INT64", dims=(1,), reshape=()),
+            TensorConfig(name=PROBA_OUTPUT, data_type="FP32", dims=(n_classes,), label_filename="labels.txt"),
+        ),
+        dynamic_batching=DynamicBatching(max_queue_delay_us=100),
+        instance_groups=(InstanceGroup(kind="KIND_CPU", count=1),) if cpu_only else (),
+        warmup_batch_sizes=(1,),
+    )
+
+
+def _versions() -> dict[str, str]:
+    import skl2onnx
+
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "skl2onnx": skl2onnx.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": ort.__version__,
+    }
+
+
+def export_classifier(
+    repository: Path,
+    name: str,
+    model: Any,
+    x_test: np.ndarray,
+    *,
+    feature_names: tuple[str, ...],
+    class_names: tuple[str, ...],
+    source: str,
+    version: int | None = 1,
+    overwrite: bool = True,
+) -> WrittenVersion:
+    """Convert ``model`` (fitted), check it on ``x_test`` and write it; trees are pinned to CPU."""
+    cpu_only = tree_count(model) is not None
+    onnx_model = sklearn_to_onnx(model, x_test.shape[1])
+    parity = check_parity(model, onnx_model, x_test)
+    entry = classifier_entry(name, x_test.shape[1], len(class_names), cpu_only=cpu_only)
+    return write_model(
+        repository,
+        entry,
+        onnx_model,
+        version=version,
+        labels=class_names,
+        overwrite=overwrite,
+        metadata={
+            "source": source,
+            "framework": "scikit-learn",
+            "versions": _versions(),
+            "opset": {op.domain or "ai.onnx": op.version for op in onnx_model.opset_import},
+            "inputs": {
+                INPUT_NAME: {"dtype": "float32", "shape": [-1, x_test.shape[1]], "columns": feature_names}
+            },
+            "preprocessing": "none outside the graph: the pipeline's scaling is inside the ONNX model",
+            "parity": parity.as_dict(),
+        },
+    )

@@ -54,9 +54,15 @@ def build_model(kind: str) -> tuple[onnx.ModelProto, tuple[int, ...]]:
         net = torchvision.models.resnet50(weights=None).eval()
         buf = io.BytesIO()
         torch.onnx.export(
-            net, (torch.randn(1, 3, 224, 224),), buf, input_names=["x"], output_names=["y"],
-            dynamic_axes={"x": {0: "N"}, "y": {0: "N"}}, opset_version=17, dynamo=False,
-        )  # fmt: skip
+            net,
+            (torch.randn(1, 3, 224, 224),),
+            buf,
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes={"x": {0: "N"}, "y": {0: "N"}},
+            opset_version=17,
+            dynamo=False,
+        )
         return onnx.load_from_string(buf.getvalue()), (3, 224, 224)
     rng = np.random.default_rng(0)
     w1 = helper.make_tensor(
@@ -71,11 +77,12 @@ def build_model(kind: str) -> tuple[onnx.ModelProto, tuple[int, ...]]:
         helper.make_node("MatMul", ["r", "w2"], ["y"]),
     ]
     graph = helper.make_graph(
-        nodes, "mlp",
+        nodes,
+        "mlp",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 256])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 16])],
         initializer=[w1, w2],
-    )  # fmt: skip
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model, (256,)
@@ -119,8 +126,15 @@ def direct(
                 latencies.append(time.perf_counter() - t0)
                 items += n
             s = summarise(latencies, errors=0, seconds=time.perf_counter() - began)
-            rows.append({"path": f"direct {variant}", "shape": label, "batch": batch, **asdict(s),
-                         "items_per_s": items / s.seconds})  # fmt: skip
+            rows.append(
+                {
+                    "path": f"direct {variant}",
+                    "shape": label,
+                    "batch": batch,
+                    **asdict(s),
+                    "items_per_s": items / s.seconds,
+                }
+            )
     return rows
 
 
@@ -152,13 +166,24 @@ async def closed_loop(url: str, item: tuple[int, ...], concurrency: int, seconds
     inferences = after.inference_count - before.inference_count
     infer_ns = after.compute_infer.ns - before.compute_infer.ns
     s = summarise(latencies, errors=errors, seconds=elapsed)
-    return {**asdict(s), "items_per_s": s.throughput, "effective_batch": inferences / executions,
-            "compute_infer_ms_per_exec": infer_ns / executions / 1e6,
-            "queue_ms_per_req": (after.queue.ns - before.queue.ns) / max(inferences, 1) / 1e6}  # fmt: skip
+    return {
+        **asdict(s),
+        "items_per_s": s.throughput,
+        "effective_batch": inferences / executions,
+        "compute_infer_ms_per_exec": infer_ns / executions / 1e6,
+        "queue_ms_per_req": (after.queue.ns - before.queue.ns) / max(inferences, 1) / 1e6,
+    }
 
 
-def served(model: onnx.ModelProto, item: tuple[int, ...], out: tuple[int, ...], device: str,
-           concurrency: list[int], seconds: float, work: Path) -> list[dict[str, Any]]:  # fmt: skip
+def served(
+    model: onnx.ModelProto,
+    item: tuple[int, ...],
+    out: tuple[int, ...],
+    device: str,
+    concurrency: list[int],
+    seconds: float,
+    work: Path,
+) -> list[dict[str, Any]]:
     rows = []
     kind: InstanceKind = "KIND_GPU" if device == "cuda" else "KIND_CPU"
     variants = {
@@ -169,15 +194,23 @@ def served(model: onnx.ModelProto, item: tuple[int, ...], out: tuple[int, ...], 
     for name, (pad, batching) in variants.items():
         repo = work / name.replace(" ", "_").replace(",", "")
         entry = ModelEntry(
-            name="m", max_batch_size=MAX_BATCH,
+            name="m",
+            max_batch_size=MAX_BATCH,
             inputs=(TensorConfig(name="x", data_type="FP32", dims=item),),
             outputs=(TensorConfig(name="y", data_type="FP32", dims=out),),
             dynamic_batching=DynamicBatching(max_queue_delay_us=200) if batching else None,
-            instance_groups=(InstanceGroup(kind=kind),), parameters={"pad_batch_to_buckets": pad},
-        )  # fmt: skip
+            instance_groups=(InstanceGroup(kind=kind),),
+            parameters={"pad_batch_to_buckets": pad},
+        )
         write_model(repo, entry, model, version=1)
-        settings = ServerSettings(repository=repo, http_port=0, grpc_port=0, metrics_port=0,
-                                  work_dir=work / "w", ready_timeout_s=300)  # fmt: skip
+        settings = ServerSettings(
+            repository=repo,
+            http_port=0,
+            grpc_port=0,
+            metrics_port=0,
+            work_dir=work / "w",
+            ready_timeout_s=300,
+        )
         with EmbeddedTriton(settings) as server:
             for c in concurrency:
                 row = asyncio.run(closed_loop(server.endpoints.grpc_url, item, c, seconds))

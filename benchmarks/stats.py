@@ -36,9 +36,14 @@ def summarise(latencies_s: Sequence[float], *, errors: int, seconds: float) -> S
     ms = np.asarray(latencies_s) * 1e3
     p50, p90, p99 = np.percentile(ms, [50, 90, 99])
     return Summary(
-        count=len(ms), errors=errors, seconds=seconds,
-        p50_ms=float(p50), p90_ms=float(p90), p99_ms=float(p99), max_ms=float(ms.max()),
-    )  # fmt: skip
+        count=len(ms),
+        errors=errors,
+        seconds=seconds,
+        p50_ms=float(p50),
+        p90_ms=float(p90),
+        p99_ms=float(p99),
+        max_ms=float(ms.max()),
+    )
 
 
 def _cpu_model() -> str:

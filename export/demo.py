@@ -57,9 +57,14 @@ def export_demo_set(repository: Path) -> list[DemoModel]:
         features = tuple(str(n) for n in data.feature_names)
         classes = tuple(str(n) for n in data.target_names)
         written = export_classifier(
-            repository, name, make_model().fit(x_tr, y_tr), x_te,
-            feature_names=features, class_names=classes, source=f"sklearn.datasets.{load.__name__}",
-        )  # fmt: skip
+            repository,
+            name,
+            make_model().fit(x_tr, y_tr),
+            x_te,
+            feature_names=features,
+            class_names=classes,
+            source=f"sklearn.datasets.{load.__name__}",
+        )
         models.append(
             DemoModel(
                 name=name, written=written, feature_names=features, class_names=classes, sample=x_te[:5]

@@ -31,6 +31,7 @@ from export.errors import ConfigValidationError, RepositoryWriteError
 from export.onnx_graph import read_signature
 from export.spec import ModelEntry
 from export.validate import validate_config
+from export.versioning import content_id, now_utc, record_version
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class WrittenVersion:
     version: int
     model_path: Path
     sha256: str
+    model_id: str
 
 
 def versions_of(model_dir: Path) -> list[int]:
@@ -103,7 +105,14 @@ def write_model(
     try:
         staging.mkdir(parents=True)
         (staging / entry.default_model_filename).write_bytes(payload)
-        meta = {"name": entry.name, "version": version, "sha256": digest, **(metadata or {})}
+        meta = {
+            "name": entry.name,
+            "version": version,
+            "id": content_id(entry.name, digest),
+            "sha256": digest,
+            "created": now_utc(),
+            **(metadata or {}),
+        }
         (staging / METADATA_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
         if labels:
             _write_atomic(model_dir / _label_file(config), ("\n".join(labels) + "\n").encode())
@@ -116,9 +125,17 @@ def write_model(
     finally:
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(staging)
-    logger.info("wrote %s version %d (sha256 %s)", entry.name, version, digest[:12])
+    record: dict[str, Any] = {
+        k: meta[k] for k in ("id", "sha256", "created", "source", "framework", "metrics") if k in meta
+    }
+    record_version(repository, entry.name, version, record)
+    logger.info("wrote %s version %d (%s)", entry.name, version, meta["id"])
     return WrittenVersion(
-        model_dir=model_dir, version=version, model_path=final / entry.default_model_filename, sha256=digest
+        model_dir=model_dir,
+        version=version,
+        model_path=final / entry.default_model_filename,
+        sha256=digest,
+        model_id=str(meta["id"]),
     )
 
 

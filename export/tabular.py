@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import platform
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,8 @@ from export.sklearn_onnx import (
     tree_count,
 )
 from export.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
+from export.tabular_data import clean, infer_spec, load_table
+from export.tabular_train import CANDIDATES, TrainResult, train
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +77,7 @@ def export_classifier(
     source: str,
     version: int | None = 1,
     overwrite: bool = True,
+    extra: Mapping[str, Any] | None = None,
 ) -> WrittenVersion:
     """Convert ``model`` (fitted), check it on ``x_test`` and write it; trees are pinned to CPU."""
     cpu_only = tree_count(model) is not None
@@ -96,5 +101,49 @@ def export_classifier(
             },
             "preprocessing": "none outside the graph: the pipeline's scaling is inside the ONNX model",
             "parity": parity.as_dict(),
+            **(extra or {}),
         },
     )
+
+
+def export_tabular(
+    repository: Path,
+    name: str,
+    data: Path,
+    target: str,
+    *,
+    models: Sequence[str] = tuple(CANDIDATES),
+    drop: Sequence[str] = (),
+    grid_search: bool = False,
+    test_size: float = 0.2,
+    version: int | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> tuple[TrainResult, WrittenVersion]:
+    """The seed's training pipeline end to end: load, clean, train, pick, convert, check, write."""
+    progress(f"loading {data}")
+    frame = clean(load_table(data), target, drop=drop)
+    spec = infer_spec(frame, target)
+    result = train(
+        frame, spec, models=models, grid_search=grid_search, test_size=test_size, progress=progress
+    )
+    progress(f"converting {result.best} to ONNX and checking parity")
+    written = export_classifier(
+        repository,
+        name,
+        result.pipeline,
+        result.x_test,
+        feature_names=spec.columns,
+        class_names=spec.classes,
+        source=str(data),
+        version=version,
+        overwrite=False,
+        extra={
+            "features": spec.as_dict(),
+            "preprocessing": "encode records with the feature spec (categories -> index, created_at -> "
+            "hour/day_of_week/month, null -> NaN); imputation, scaling, interaction and one-hot are "
+            "in the graph",
+            "model": result.best,
+            "metrics": {n: asdict(m) for n, m in result.metrics.items()},
+        },
+    )
+    return result, written

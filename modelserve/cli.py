@@ -15,6 +15,7 @@ import numpy as np
 import typer
 
 from client import ClientError, TritonClient
+from export.cli import app as export_app
 from export.errors import ExportError
 from serve.errors import ServeError
 from serve.server import EmbeddedTriton
@@ -22,7 +23,6 @@ from serve.settings import ServerSettings
 
 app = typer.Typer(help="Serve ONNX models with NVIDIA Triton: export, serve, query.", no_args_is_help=True)
 models_app = typer.Typer(help="List and control the models of a repository or a running server.")
-export_app = typer.Typer(help="Export models to ONNX into the Triton model repository.")
 app.add_typer(models_app, name="models")
 app.add_typer(export_app, name="export")
 
@@ -183,30 +183,16 @@ def up(
 @models_app.command("list")
 def models_list(
     repository: Repo = Path("model_repository"),
-    url: Annotated[str | None, typer.Option("--url", help="ask a running Triton (host:port) instead")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="also ask a running Triton (host:port)")] = None,
     protocol: Proto = "grpc",
 ) -> None:
-    """List models: from a running server's repository index, or from the files."""
-    if url:
+    """List models, versions and content ids from the files; with --url, also what the server serves."""
+    from modelserve.inventory import inventory
 
-        def index() -> list[Any]:
-            with TritonClient(url, protocol=protocol, timeout_s=10) as client:
-                return client.repository_index()
-
-        for e in _run(index):
-            typer.echo(f"{e.name:<24} version {e.version or '-':<4} {e.state:<12} {e.reason}")
-        return
-    from export.repository import list_models
-
-    for m in _run(lambda: list_models(repository)):
-        if m.problem or m.config is None:
-            typer.echo(f"{m.name:<24} UNUSABLE: {m.problem}")
-            continue
-        kind = m.config.backend or m.config.platform
-        typer.echo(
-            f"{m.name:<24} versions {list(m.versions)!s:<10} {kind:<12} "
-            f"max_batch_size {m.config.max_batch_size}"
-        )
+    rows = _run(lambda: inventory(repository, url=url, protocol=protocol))
+    typer.echo(f"{'model':<22} {'ver':>3}  {'id':<30} {'created':<25} {'state':<12} note")
+    for r in rows:
+        typer.echo(f"{r.name:<22} {r.version:>3}  {r.model_id:<30} {r.created:<25} {r.state:<12} {r.note}")
 
 
 def _control(url: str, protocol: str, action: str, name: str) -> None:
@@ -269,16 +255,6 @@ def infer(
             return {k: v.tolist() for k, v in client.infer(model, inputs, version=version).items()}
 
     typer.echo(json.dumps(_run(go)))
-
-
-@export_app.command("demo")
-def export_demo(repository: Repo = Path("model_repository"), verbose: Verbose = False) -> None:
-    """Export the demo set (scikit-learn models on bundled data sets)."""
-    from export.demo import export_demo_set
-
-    _setup_logging(verbose)
-    for m in _run(lambda: export_demo_set(repository)):
-        typer.echo(f"exported {m.name} v{m.written.version} -> {m.written.model_path}")
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -48,9 +48,9 @@ def build_repository(root: Path) -> list[DemoModel]:
     versioned = ModelEntry(name="versioned", version_policy=VersionPolicy(kind="all"), **SCALE_IO)
     write_model(root, versioned, scale_model(2.0), version=1)
     write_model(root, versioned, scale_model(3.0), version=2)
-    # One that batches, for the batching test.
+    # One that batches, for the batching test: a 20 ms window so a loaded CI box still batches.
     batched = ModelEntry(
-        name="batched", dynamic_batching=DynamicBatching(max_queue_delay_us=2000), **SCALE_IO
+        name="batched", dynamic_batching=DynamicBatching(max_queue_delay_us=20000), **SCALE_IO
     )
     write_model(root, batched, scale_model(5.0), version=1)
     # A model that serves v1 and later receives a corrupt v2.

@@ -88,8 +88,13 @@ def backend(monkeypatch, tmp_path):
     }
     model = module.TritonPythonModel()
     model.initialize(
-        {"model_config": json.dumps(config), "model_repository": str(tmp_path), "model_version": "1",
-         "model_instance_kind": "CPU", "model_instance_device_id": "0"}  # fmt: skip
+        {
+            "model_config": json.dumps(config),
+            "model_repository": str(tmp_path),
+            "model_version": "1",
+            "model_instance_kind": "CPU",
+            "model_instance_device_id": "0",
+        }
     )
     return model
 

@@ -103,9 +103,14 @@ def test_statistics_parse_the_same_from_http_and_grpc_json():
 
 def test_metadata_and_config_parse():
     meta = ModelMetadata.parse(
-        {"name": "m", "versions": ["1"], "platform": "onnxruntime_onnx",
-         "inputs": [{"name": "x", "datatype": "FP32", "shape": ["-1", "4"]}], "outputs": []}
-    )  # fmt: skip
+        {
+            "name": "m",
+            "versions": ["1"],
+            "platform": "onnxruntime_onnx",
+            "inputs": [{"name": "x", "datatype": "FP32", "shape": ["-1", "4"]}],
+            "outputs": [],
+        }
+    )
     assert meta.inputs[0].shape == (-1, 4)
     config = parse_config({"config": {"name": "m", "max_batch_size": 8, "unknown_field": 1}})
     assert config.name == "m" and config.max_batch_size == 8

@@ -21,9 +21,12 @@ def _fake_dist(tmp_path: Path) -> TritonDistribution:
     (root / "backends" / "python" / "triton_python_backend_utils.py").write_text("# utils")
     (root / "stub").write_bytes(b"stub")
     return TritonDistribution(
-        root=root, binary=root / "tritonserver", python_backend_dir=root / "backends" / "python",
-        stub=root / "stub", libs_dir=tmp_path / "libs",
-    )  # fmt: skip
+        root=root,
+        binary=root / "tritonserver",
+        python_backend_dir=root / "backends" / "python",
+        stub=root / "stub",
+        libs_dir=tmp_path / "libs",
+    )
 
 
 def test_backend_dir_holds_real_copies_not_links(tmp_path):

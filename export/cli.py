@@ -1,0 +1,88 @@
+"""``modelserve export ...`` / ``python -m export ...``: one verb per model family.
+
+Each verb parses, calls one export function, prints what was written. Errors exit 1 with one line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from export.errors import ExportError
+
+app = typer.Typer(help="Export models to ONNX into the Triton model repository.", no_args_is_help=True)
+T = TypeVar("T")
+Repo = Annotated[
+    Path, typer.Option("--repository", "-r", envvar="MODELSERVE_REPOSITORY", help="model repository")
+]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log details")]
+
+
+def run(fn: Callable[[], T]) -> T:
+    """Run ``fn``; a known failure becomes one red line on stderr and exit code 1."""
+    try:
+        return fn()
+    except (ExportError, ValueError, FileNotFoundError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+
+
+def progress(message: str) -> None:
+    typer.echo(f"  ... {message}", err=True)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command("demo")
+def demo(repository: Repo = Path("model_repository"), verbose: Verbose = False) -> None:
+    """Export the demo set (scikit-learn models on data sets that ship with scikit-learn)."""
+    from export.demo import export_demo_set
+
+    _logging(verbose)
+    for m in run(lambda: export_demo_set(repository)):
+        typer.echo(f"exported {m.name} v{m.written.version} ({m.written.model_id}) -> {m.written.model_path}")
+
+
+@app.command("tabular")
+def tabular(
+    data: Annotated[Path, typer.Argument(help="CSV, JSON or Parquet file")],
+    target: Annotated[str, typer.Option("--target", "-t", help="label column")],
+    name: Annotated[str, typer.Option("--name", "-n", help="model name in the repository")],
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="candidates (repeat); default: all four")
+    ] = None,
+    drop: Annotated[
+        list[str] | None, typer.Option("--drop", help="columns to ignore, e.g. ids (repeat)")
+    ] = None,
+    grid_search: Annotated[bool, typer.Option(help="grid-search the winner (forest or boosting)")] = False,
+    test_size: Annotated[float, typer.Option(min=0.05, max=0.5, help="held-out share")] = 0.2,
+    version: Annotated[int | None, typer.Option(help="version number (default: next)")] = None,
+    repository: Repo = Path("model_repository"),
+    verbose: Verbose = False,
+) -> None:
+    """Train the seed's classifiers on a table, keep the best (weighted F1), export it."""
+    from export.tabular import export_tabular
+    from export.tabular_train import CANDIDATES
+
+    _logging(verbose)
+    result, written = run(
+        lambda: export_tabular(
+            repository, name, data, target, models=model or tuple(CANDIDATES), drop=drop or (),
+            grid_search=grid_search, test_size=test_size, version=version, progress=progress,
+        )
+    )  # fmt: skip
+    typer.echo(f"{'model':<20} {'accuracy':>8} {'precision':>9} {'recall':>7} {'F1 (w)':>7}")
+    for candidate, m in result.metrics.items():
+        mark = " <- best" if candidate == result.best else ""
+        typer.echo(
+            f"{candidate:<20} {m.accuracy:>8.4f} {m.precision:>9.4f} {m.recall:>7.4f} {m.f1:>7.4f}{mark}"
+        )
+    typer.echo(f"exported {name} v{written.version} ({written.model_id}) -> {written.model_path}")

@@ -1,0 +1,133 @@
+"""The feature contract of a tabular model: which fields a record has, how each becomes numbers.
+
+Strings cannot cross the embedded server (no BYTES), so records are encoded to one float tensor
+*before* Triton: numeric fields as they are (null -> NaN, imputed inside the graph), categorical
+fields as their index in the training vocabulary (unknown -> -1, one-hot inside the graph ignores
+it), and the seed's ``created_at`` as hour, day of week and month. The spec is stored in the
+version's metadata so the API encodes requests exactly as training did.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from export.errors import ExportError
+
+FieldKind = Literal["numeric", "categorical", "datetime"]
+DATETIME_PARTS = ("hour", "day_of_week", "month")
+UNKNOWN_CATEGORY = -1.0
+
+
+class FeatureValidationError(ExportError, ValueError):
+    """A record does not fit the feature spec; ``field`` names the culprit."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True, kw_only=True)
+class FieldSpec:
+    name: str
+    kind: FieldKind
+    categories: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        if self.kind == "datetime":
+            return tuple(f"{self.name}.{part}" for part in DATETIME_PARTS)
+        return (self.name,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeatureSpec:
+    fields: tuple[FieldSpec, ...]
+    target: str
+    classes: tuple[str, ...]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The tensor's column order."""
+        return tuple(c for f in self.fields for c in f.columns)
+
+    def column_index(self, name: str) -> int:
+        return self.columns.index(name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "fields": [asdict(f) for f in self.fields],
+            "target": self.target,
+            "classes": list(self.classes),
+            "columns": list(self.columns),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> FeatureSpec:
+        return cls(
+            fields=tuple(
+                FieldSpec(name=f["name"], kind=f["kind"], categories=tuple(f.get("categories", ())))
+                for f in raw["fields"]
+            ),
+            target=str(raw["target"]),
+            classes=tuple(raw["classes"]),
+        )
+
+    def encode(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Records -> float64 matrix [len(records), len(columns)]; errors name the field and row."""
+        if not records:
+            raise FeatureValidationError("no records given")
+        known = {f.name for f in self.fields}
+        out = np.empty((len(records), len(self.columns)), dtype=np.float64)
+        for row, record in enumerate(records):
+            if not isinstance(record, Mapping):
+                raise FeatureValidationError(f"record {row} is a {type(record).__name__}, not an object")
+            extra = sorted(set(record) - known - {self.target})
+            if extra:
+                raise FeatureValidationError(f"record {row}: unknown field '{extra[0]}'", field=extra[0])
+            col = 0
+            for spec in self.fields:
+                if spec.name not in record:
+                    raise FeatureValidationError(
+                        f"record {row}: missing field '{spec.name}'", field=spec.name
+                    )
+                values = _encode_field(spec, record[spec.name], row)
+                out[row, col : col + len(values)] = values
+                col += len(values)
+        return out
+
+
+def _encode_field(spec: FieldSpec, value: Any, row: int) -> list[float]:
+    where = f"record {row}: field '{spec.name}'"
+    if spec.kind == "numeric":
+        if value is None:
+            return [math.nan]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise FeatureValidationError(
+                f"{where} must be a number, got {type(value).__name__}", field=spec.name
+            )
+        return [float(value)]
+    if spec.kind == "categorical":
+        if value is None:
+            return [UNKNOWN_CATEGORY]
+        text = str(value)
+        return [float(spec.categories.index(text)) if text in spec.categories else UNKNOWN_CATEGORY]
+    if value is None:
+        return [math.nan] * len(DATETIME_PARTS)
+    return list(_datetime_parts(value, where, spec.name))
+
+
+def _datetime_parts(value: Any, where: str, name: str) -> tuple[float, float, float]:
+    import pandas as pd
+
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise FeatureValidationError(f"{where} is not a date/time: {value!r}", field=name) from exc
+    if pd.isna(stamp):
+        return (math.nan, math.nan, math.nan)
+    return (float(stamp.hour), float(stamp.day_of_week), float(stamp.month))

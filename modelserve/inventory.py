@@ -1,0 +1,48 @@
+"""What a repository holds and what a server serves, side by side (``modelserve models list``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from client import TritonClient
+from export.repository import list_models
+from export.versioning import read_index
+
+
+@dataclass(frozen=True, kw_only=True)
+class InventoryRow:
+    name: str
+    version: str
+    model_id: str
+    created: str
+    state: str  # READY / UNAVAILABLE / ... from the server; "-" without one
+    note: str  # why a model is unusable or unavailable
+
+
+def inventory(repository: Path, *, url: str | None = None, protocol: str = "grpc") -> list[InventoryRow]:
+    index = read_index(repository)
+    served: dict[tuple[str, str], tuple[str, str]] = {}
+    if url:
+        with TritonClient(url, protocol=protocol, timeout_s=10) as client:
+            for e in client.repository_index():
+                served[(e.name, e.version)] = (e.state, e.reason)
+    rows = []
+    for model in list_models(repository):
+        versions = [str(v) for v in model.versions] or ["-"]
+        for version in versions:
+            record = index.get(model.name, {}).get(version, {})
+            state, reason = served.get((model.name, version), served.get((model.name, ""), ("-", "")))
+            if url and (model.name, version) not in served and (model.name, "") not in served:
+                state = "NOT LOADED"
+            rows.append(
+                InventoryRow(
+                    name=model.name,
+                    version=version,
+                    model_id=str(record.get("id", "-")),
+                    created=str(record.get("created", "-")),
+                    state=state,
+                    note=model.problem or reason,
+                )
+            )
+    return rows

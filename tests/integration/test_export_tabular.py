@@ -1,0 +1,75 @@
+"""Tabular family: export through the library and the CLI, serve, compare with scikit-learn."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from sklearn.datasets import load_breast_cancer
+from tritonclient.grpc import model_config_pb2 as mc
+from typer.testing import CliRunner
+
+from client import TritonClient
+from export.cli import app as export_app
+from export.repository import read_metadata
+from export.tabular import export_tabular
+from export.tabular_data import seed_like_table
+from export.versioning import read_index
+
+pytestmark = pytest.mark.integration
+
+
+def test_seed_table_export_serves_the_same_answers_as_the_sklearn_pipeline(server, repository, tmp_path):
+    root, _ = repository
+    data = tmp_path / "events.csv"
+    seed_like_table(500, seed=3).to_csv(data, index=False)
+    result, written = export_tabular(root, "segments", data, "segment", drop=["user_id"])
+    x = result.x_test
+    with TritonClient(server.endpoints.grpc_url) as client:
+        client.load("segments")
+        out = client.infer("segments", {"features": x.astype(np.float32)})
+    np.testing.assert_allclose(out["probabilities"], result.pipeline.predict_proba(x), atol=1e-4)
+    assert (out["label"].reshape(-1) == result.pipeline.predict(x)).mean() >= 0.99
+    meta = read_metadata(written.model_dir, written.version)
+    assert meta["model"] == result.best and meta["features"]["target"] == "segment"
+    assert read_index(root)["segments"][str(written.version)]["id"] == written.model_id
+
+
+def test_cli_export_of_a_bundled_data_set_is_served(server, repository, tmp_path):
+    root, _ = repository
+    frame = load_breast_cancer(as_frame=True).frame
+    data = tmp_path / "cancer.parquet"
+    frame.to_parquet(data)
+    result = CliRunner().invoke(
+        export_app,
+        ["tabular", str(data), "-t", "target", "-n", "cancer_cli", "-r", str(root), "-m", "random_forest"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "exported cancer_cli v1" in result.output
+    meta = json.loads((root / "cancer_cli" / "1" / "modelserve.json").read_text())
+    columns = meta["features"]["columns"]
+    rows = frame.drop(columns=["target"]).head(20)[columns].to_numpy(np.float32)
+    session = ort.InferenceSession(str(root / "cancer_cli" / "1" / "model.onnx"))
+    with TritonClient(server.endpoints.http_url, protocol="http") as client:
+        client.load("cancer_cli")
+        assert (
+            client.config("cancer_cli").instance_group[0].kind == mc.ModelInstanceGroup.KIND_CPU
+        )  # a forest
+        out = client.infer("cancer_cli", {"features": rows})
+    np.testing.assert_allclose(out["probabilities"], session.run(["probabilities"], {"features": rows})[0])
+    assert meta["parity"]["label_mismatches"] == meta["parity"]["tolerated_label_mismatches"]
+
+
+def test_a_bad_source_leaves_the_repository_as_it_was(repository, tmp_path):
+    root, _ = repository
+    before = sorted(p.name for p in root.iterdir())
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    result = CliRunner().invoke(
+        export_app, ["tabular", str(bad), "-t", "label", "-n", "nope", "-r", str(root)]
+    )
+    assert result.exit_code == 1
+    assert "target column 'label' not in the data" in result.output
+    assert sorted(p.name for p in root.iterdir()) == before

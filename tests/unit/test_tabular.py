@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_wine
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from export.errors import ParityError, SourceUnavailableError
+from export.sklearn_onnx import check_parity, sklearn_to_onnx
+from export.tabular_data import clean, infer_spec, load_table, seed_like_table
+from export.tabular_features import FeatureSpec, FeatureValidationError, FieldSpec
+from export.tabular_train import build_pipeline, train
+
+SPEC = FeatureSpec(
+    fields=(
+        FieldSpec(name="age", kind="numeric"),
+        FieldSpec(name="category", kind="categorical", categories=("books", "games")),
+        FieldSpec(name="created_at", kind="datetime"),
+    ),
+    target="y",
+    classes=("a", "b"),
+)
+
+
+def test_records_encode_in_column_order():
+    x = SPEC.encode([{"age": 30, "category": "games", "created_at": "2026-03-04T18:30:00"}])
+    assert SPEC.columns == (
+        "age",
+        "category",
+        "created_at.hour",
+        "created_at.day_of_week",
+        "created_at.month",
+    )
+    assert x.tolist() == [[30.0, 1.0, 18.0, 2.0, 3.0]]
+
+
+def test_nulls_and_unknown_categories_encode_to_what_the_graph_handles():
+    x = SPEC.encode([{"age": None, "category": "toys", "created_at": None}])
+    assert math.isnan(x[0, 0]) and x[0, 1] == -1.0 and all(math.isnan(v) for v in x[0, 2:])
+
+
+@pytest.mark.parametrize(
+    ("record", "field", "message"),
+    [
+        ({"category": "books", "created_at": "2026-01-01"}, "age", "missing field 'age'"),
+        ({"age": 1, "category": "books", "created_at": "2026-01-01", "zip": 1}, "zip", "unknown field 'zip'"),
+        ({"age": "old", "category": "books", "created_at": "2026-01-01"}, "age", "must be a number"),
+        ({"age": True, "category": "books", "created_at": "2026-01-01"}, "age", "must be a number"),
+        ({"age": 1, "category": "books", "created_at": "yesterday-ish"}, "created_at", "not a date"),
+    ],
+)
+def test_bad_records_name_the_field(record, field, message):
+    with pytest.raises(FeatureValidationError, match=message) as err:
+        SPEC.encode([record])
+    assert err.value.field == field
+
+
+def test_spec_round_trips_through_its_dict_form():
+    assert FeatureSpec.from_dict(SPEC.as_dict()) == SPEC
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet"])
+def test_tables_load_from_csv_json_and_parquet(tmp_path, suffix):
+    frame = seed_like_table(50)
+    path = tmp_path / f"t{suffix}"
+    {".csv": lambda: frame.to_csv(path, index=False), ".json": lambda: frame.to_json(path),
+     ".parquet": lambda: frame.to_parquet(path)}[suffix]()  # fmt: skip
+    assert len(load_table(path)) == 50
+
+
+def test_unsupported_format_and_missing_file_are_named(tmp_path):
+    with pytest.raises(SourceUnavailableError, match="unsupported format '.xlsx'"):
+        load_table(tmp_path / "t.xlsx")
+    with pytest.raises(SourceUnavailableError, match="no such file"):
+        load_table(tmp_path / "t.csv")
+
+
+def test_clean_drops_duplicates_fills_numbers_and_drops_outliers():
+    frame = pd.DataFrame({"v": [1.0, 2.0, 2.0, 3.0, None, 2.5, 1000.0, 2.2, 1.8], "y": list("abbabaaba")})
+    frame = pd.concat([frame, frame.iloc[[0]]])
+    cleaned = clean(frame, "y")
+    assert cleaned["v"].notna().all()
+    assert 1000.0 not in cleaned["v"].tolist()
+    assert not cleaned.duplicated().any()
+
+
+def test_spec_inference_finds_the_seed_kinds():
+    spec = infer_spec(seed_like_table(80), "segment")
+    kinds = {f.name: f.kind for f in spec.fields}
+    assert kinds["user_age"] == "numeric" and kinds["category"] == "categorical"
+    assert kinds["created_at"] == "datetime" and spec.classes == ("casual", "engaged")
+
+
+def test_the_seed_interaction_is_part_of_the_pipeline():
+    spec = infer_spec(seed_like_table(80), "segment")
+    names = [name for name, _, _ in build_pipeline(spec, None).steps[0][1].transformers]
+    assert names == ["numeric", "age_x_activity", "categorical"]
+
+
+def test_training_picks_the_best_weighted_f1_on_a_bundled_data_set():
+    wine = load_wine(as_frame=True).frame
+    spec = infer_spec(wine, "target")
+    result = train(wine, spec, models=("logistic_regression", "random_forest"), test_size=0.3)
+    assert set(result.metrics) == {"logistic_regression", "random_forest"}
+    assert result.best == max(result.metrics, key=lambda n: result.metrics[n].f1)
+    assert result.metrics[result.best].accuracy > 0.8
+
+
+def test_a_single_class_target_is_refused():
+    frame = seed_like_table(40).assign(segment="same")
+    with pytest.raises(SourceUnavailableError, match="at least 2 classes"):
+        train(frame, infer_spec(frame, "segment"), models=("logistic_regression",))
+
+
+def test_parity_fails_when_the_onnx_model_is_not_the_source():
+    wine = load_wine()
+    x = wine.data.astype(np.float64)
+    first = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x, wine.target)
+    other = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1e-3)).fit(x, wine.target)
+    with pytest.raises(ParityError, match="max probability difference"):
+        check_parity(first, sklearn_to_onnx(other, x.shape[1]), x)

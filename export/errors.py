@@ -28,3 +28,15 @@ class RepositoryWriteError(ExportError):
 
 class SourceUnavailableError(ExportError):
     """A model source (weights, data set, hub id) is not available here."""
+
+
+class DarknetFormatError(SourceUnavailableError):
+    """A Darknet .cfg/.weights file is malformed or unsupported; the message names file, line, section."""
+
+
+class YoloContractError(ExportError):
+    """An ONNX graph does not have the output layout a YOLO decoding contract describes."""
+
+
+class YoloParityError(ParityError):
+    """Our ONNX model's outputs differ from OpenCV's Darknet importer beyond tolerance."""

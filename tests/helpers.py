@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 
 def scale_model(factor: float, *, features: int = 4, batch: bool = True, opset: int = 17) -> onnx.ModelProto:
@@ -27,3 +28,37 @@ def save(model: onnx.ModelProto, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
     return path
+
+
+def fake_yolov8(classes: int = 80, size: int = 64, transposed: bool = False) -> onnx.ModelProto:
+    """A tiny anchor-free-head-shaped graph: three strided convs -> [N, 4+C, sum(h*w)]."""
+    rng = np.random.default_rng(0)
+    channels, nodes, inits, flats = 4 + classes, [], [], []
+    for stride in (8, 16, 32):
+        weight = numpy_helper.from_array(
+            rng.normal(size=(channels, 3, stride, stride)).astype(np.float32), f"w{stride}"
+        )
+        inits.append(weight)
+        nodes.append(
+            helper.make_node("Conv", ["images", weight.name], [f"c{stride}"], strides=[stride, stride])
+        )
+        nodes.append(helper.make_node("Reshape", [f"c{stride}", "flat_shape"], [f"f{stride}"]))
+        flats.append(f"f{stride}")
+    inits.append(numpy_helper.from_array(np.array([0, channels, -1], dtype=np.int64), "flat_shape"))
+    nodes.append(helper.make_node("Concat", flats, ["cat"], axis=2))
+    nodes.append(helper.make_node("Sigmoid", ["cat"], ["output0"] if not transposed else ["sig"]))
+    if transposed:
+        nodes.append(helper.make_node("Transpose", ["sig"], ["output0"], perm=[0, 2, 1]))
+    boxes = sum((size // s) ** 2 for s in (8, 16, 32))
+    out_shape: list[str | int] = ["N", boxes, channels] if transposed else ["N", channels, boxes]
+    graph = helper.make_graph(
+        nodes,
+        "fake_v8",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, size, size])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, out_shape)],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model

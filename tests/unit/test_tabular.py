@@ -68,8 +68,11 @@ def test_spec_round_trips_through_its_dict_form():
 def test_tables_load_from_csv_json_and_parquet(tmp_path, suffix):
     frame = seed_like_table(50)
     path = tmp_path / f"t{suffix}"
-    {".csv": lambda: frame.to_csv(path, index=False), ".json": lambda: frame.to_json(path),
-     ".parquet": lambda: frame.to_parquet(path)}[suffix]()  # fmt: skip
+    {
+        ".csv": lambda: frame.to_csv(path, index=False),
+        ".json": lambda: frame.to_json(path),
+        ".parquet": lambda: frame.to_parquet(path),
+    }[suffix]()
     assert len(load_table(path)) == 50
 
 

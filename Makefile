@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # with, so it goes in with --no-deps (README: "Why --no-deps").
 PYTRITON := nvidia-pytriton==0.7.0
 
-.PHONY: demo setup test lint typecheck unit integration up clean
+.PHONY: demo setup test test-fast lint typecheck unit integration up clean
 
 demo: setup
 	$(BIN)/modelserve demo
@@ -35,6 +35,9 @@ integration: setup
 
 test: lint typecheck
 	$(BIN)/pytest -q
+
+test-fast: lint typecheck
+	$(BIN)/pytest -q -m "not slow"
 
 up: setup
 	$(BIN)/modelserve up

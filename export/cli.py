@@ -155,3 +155,36 @@ def yolov8(
 
     written = run(lambda: export_yolov8(repository, name, onnx_file, names=names, version=version))
     typer.echo(f"exported {name} v{written.version} ({written.model_id}) -> {written.model_path}")
+
+
+@app.command("vision")
+def vision(
+    arch: Annotated[str, typer.Argument(help="resnet50 | vgg16 | tiny (a small CNN for tests)")],
+    name: Annotated[str, typer.Option("--name", "-n", help="model name in the repository")],
+    variant: Annotated[str, typer.Option(help="classifier (ImageNet top) or features (pooled embedding)")] = (
+        "classifier"
+    ),
+    weights: Annotated[str, typer.Option(help="random | imagenet | PATH.weights.h5")] = "random",
+    fp16: Annotated[bool, typer.Option(help="also write <name>_fp16 (fp16 compute, fp32 I/O)")] = False,
+    version: Annotated[int | None, typer.Option(help="version number (default: next)")] = None,
+    repository: Repo = Path("model_repository"),
+    verbose: Verbose = False,
+) -> None:
+    """Export Keras ResNet50 / VGG16 (classifier or feature extractor) via tf2onnx, checked against Keras."""
+    from export.vision import export_keras_vision
+
+    _logging(verbose)
+    written = run(
+        lambda: export_keras_vision(
+            repository,
+            name,
+            arch,
+            variant=variant,
+            weights=weights,
+            fp16=fp16,
+            version=version,
+            progress=progress,
+        )
+    )
+    for w in written:
+        typer.echo(f"exported {w.model_dir.name} v{w.version} ({w.model_id}) -> {w.model_path}")

@@ -37,6 +37,8 @@ def build(arch: str, variant: str, weights: str) -> Any:
     import keras
 
     top = variant == "classifier"
+    if arch == "tiny" and weights == "imagenet":
+        raise SourceError("the tiny test CNN has no ImageNet weights; use random or a .weights.h5 file")
     keras_weights = None if weights == "random" else ("imagenet" if weights == "imagenet" else None)
     kwargs: dict[str, Any] = {"weights": keras_weights, "include_top": top}
     if not top:

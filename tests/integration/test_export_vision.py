@@ -109,3 +109,17 @@ def test_full_size_classifiers_serve_keras_answers(server, repository, tmp_path,
         client.unload(f"{arch}_full")
     np.testing.assert_allclose(served, expected, atol=1e-4)
     assert (served.argmax(-1) == expected.argmax(-1)).all()
+
+
+def test_imagenet_weights_offline_fail_with_one_line_naming_the_way_out(repository, tmp_path, monkeypatch):
+    root, _ = repository
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # no cached weights: Keras must download
+    runner = CliRunner()
+    result = runner.invoke(
+        export_app, ["vision", "resnet50", "-n", "x", "--weights", "imagenet", "-r", str(root)]
+    )
+    assert result.exit_code == 1
+    assert "could not download the ImageNet weights for resnet50" in result.output
+    tiny = runner.invoke(export_app, ["vision", "tiny", "-n", "x", "--weights", "imagenet", "-r", str(root)])
+    assert tiny.exit_code == 1 and "no ImageNet weights" in tiny.output
+    assert not (root / "x").exists()

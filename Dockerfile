@@ -10,6 +10,7 @@ COPY client ./client
 COPY export ./export
 COPY serve ./serve
 COPY modelserve ./modelserve
+COPY contracts ./contracts
 COPY benchmarks ./benchmarks
 RUN pip install .
 

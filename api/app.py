@@ -1,5 +1,5 @@
-"""``create_app(settings)``: the FastAPI front. This issue gives it the operational routes; the
-inference routes (tabular, vision, text) grow in their own modules and call ``client/``."""
+"""``create_app(settings)``: the FastAPI front. Operational routes here; inference routes live in
+their own modules (api/tabular.py, ...) as routers over plain pre/post-processing functions."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
-from api.errors import UnauthorizedError, UnavailableError, install_handlers
+from api import tabular
+from api.catalog import Catalog
+from api.errors import PayloadTooLargeError, UnauthorizedError, UnavailableError, install_handlers
+from api.metrics import install_metrics
 from api.settings import ApiSettings
 from client import AsyncTritonClient
 
@@ -38,7 +42,18 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="modelserve", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.catalog = Catalog(settings.repository)
+    app.state.metrics = install_metrics(app)
     install_handlers(app)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        # Refuse by the declared length, before anything reads the body into memory.
+        declared = request.headers.get("content-length", "0")
+        if declared.isdigit() and int(declared) > settings.max_body_bytes:
+            error = PayloadTooLargeError(f"body of {declared} bytes; the limit is {settings.max_body_bytes}")
+            return JSONResponse({"error": {"code": error.code, "message": error.message}}, status_code=413)
+        return await call_next(request)
 
     @app.get("/health", summary="The API process is up")
     async def health() -> dict[str, str]:
@@ -65,4 +80,5 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             ]
         }
 
+    app.include_router(tabular.router, dependencies=[Depends(require_key)])
     return app

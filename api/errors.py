@@ -9,7 +9,10 @@ ApiError
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from client import (
@@ -53,6 +56,14 @@ class UnauthorizedError(ApiError):
     status, code = 401, "unauthorized"
 
 
+class PayloadTooLargeError(ApiError):
+    status, code = 413, "payload_too_large"
+
+
+class UnprocessableError(ApiError):
+    status, code = 422, "invalid_input"
+
+
 def from_client_error(exc: ClientError) -> ApiError:
     if isinstance(exc, ModelNotFoundError):
         return NotFoundError(exc.message)
@@ -66,13 +77,25 @@ def from_client_error(exc: ClientError) -> ApiError:
 
 
 def install_handlers(app: FastAPI) -> None:
-    async def render(_: Request, exc: Exception) -> JSONResponse:
+    async def render(request: Request, exc: Exception) -> JSONResponse:
         error = exc if isinstance(exc, ApiError) else from_client_error(exc)  # type: ignore[arg-type]
+        metrics = getattr(request.app.state, "metrics", None)
+        if isinstance(exc, ClientError) and metrics is not None:
+            metrics.triton_errors.labels(type(exc).__name__).inc()
         return JSONResponse(
             {"error": {"code": error.code, "message": error.message}},
             status_code=error.status,
             headers=error.headers,
         )
 
+    async def render_validation(_: Request, exc: Exception) -> JSONResponse:
+        # FastAPI's own body validation: name the first bad field, in our error shape.
+        errors: list[dict[str, Any]] = list(getattr(exc, "errors", list)())
+        first = errors[0] if errors else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+        message = f"{where}: {first.get('msg', 'invalid request')}"
+        return JSONResponse({"error": {"code": "invalid_input", "message": message}}, status_code=422)
+
     app.add_exception_handler(ApiError, render)
     app.add_exception_handler(ClientError, render)
+    app.add_exception_handler(RequestValidationError, render_validation)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -15,3 +16,9 @@ class ApiSettings(BaseSettings):
     triton_protocol: Literal["grpc", "http"] = "grpc"
     request_timeout_s: float = Field(default=30.0, gt=0)
     api_key: str | None = Field(default=None, description="when set, required in the X-API-Key header")
+    repository: Path = Field(
+        default=Path("model_repository"),
+        description="read-only view of the model repository (metadata, tokenizers)",
+    )
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0, description="413 above this Content-Length")
+    max_records: int = Field(default=1024, gt=0, description="413 above this many records per request")

@@ -28,7 +28,7 @@ def run(fn: Callable[[], T]) -> T:
     """Run ``fn``; a known failure becomes one red line on stderr and exit code 1."""
     try:
         return fn()
-    except (ExportError, ValueError, FileNotFoundError) as exc:
+    except (ExportError, ValueError, FileNotFoundError) as exc:  # ValueError: contract violations too
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from contracts.tabular import FeatureSpec, FieldSpec
 from export.errors import SourceUnavailableError
-from export.tabular_features import FeatureSpec, FieldSpec
 
 logger = logging.getLogger(__name__)
 

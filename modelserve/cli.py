@@ -174,7 +174,7 @@ def up(
         e = _run(server.start)
         typer.echo(f"Triton ready: HTTP {e.http_url}  gRPC {e.grpc_url}  metrics {e.metrics_url}")
         typer.echo(f"API on http://{api_host}:{api_port} (docs at /docs); Ctrl-C stops both")
-        api = create_app(ApiSettings(triton_url=e.grpc_url, triton_protocol="grpc"))
+        api = create_app(ApiSettings(triton_url=e.grpc_url, triton_protocol="grpc", repository=repository))
         uvicorn.run(api, host=api_host, port=api_port, log_level="info" if verbose else "warning")
     finally:
         server.stop()

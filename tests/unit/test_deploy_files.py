@@ -45,6 +45,10 @@ def test_api_waits_for_a_healthy_triton_and_talks_grpc_inside_the_network():
     assert api["depends_on"]["triton"]["condition"] == "service_healthy"
     assert api["environment"]["MODELSERVE_TRITON_URL"] == "triton:8001"
     assert api["build"]["dockerfile"] == "Dockerfile"
+    assert (
+        "./model_repository:/models:ro" in api["volumes"]
+        and api["environment"]["MODELSERVE_REPOSITORY"] == "/models"
+    )
 
 
 def test_api_image_runs_as_a_non_root_user():

@@ -10,10 +10,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from contracts.tabular import FeatureSpec, FeatureValidationError, FieldSpec
 from export.errors import ParityError, SourceUnavailableError
 from export.sklearn_onnx import check_parity, sklearn_to_onnx
 from export.tabular_data import clean, infer_spec, load_table, seed_like_table
-from export.tabular_features import FeatureSpec, FeatureValidationError, FieldSpec
 from export.tabular_train import build_pipeline, train
 
 SPEC = FeatureSpec(

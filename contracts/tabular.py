@@ -16,14 +16,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from export.errors import ExportError
-
 FieldKind = Literal["numeric", "categorical", "datetime"]
 DATETIME_PARTS = ("hour", "day_of_week", "month")
 UNKNOWN_CATEGORY = -1.0
 
 
-class FeatureValidationError(ExportError, ValueError):
+class FeatureValidationError(ValueError):
     """A record does not fit the feature spec; ``field`` names the culprit."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:

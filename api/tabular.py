@@ -1,0 +1,75 @@
+"""``POST /v1/models/{name}/predict``: the seed's ModelDeployment.predict, served.
+
+One record (a JSON object) or a list of records. The exported feature spec validates and encodes
+them (a missing, unknown or mistyped field is a 422 naming it); Triton runs the pipeline; the
+answer gives each record's predicted class, per-class probabilities and confidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Body, Request
+from pydantic import BaseModel
+
+from api.errors import NotFoundError, PayloadTooLargeError, UnprocessableError
+from contracts.tabular import FeatureSpec, FeatureValidationError
+
+router = APIRouter()
+
+
+class Prediction(BaseModel):
+    prediction: str
+    probabilities: dict[str, float]
+    confidence: float
+
+
+class PredictResponse(BaseModel):
+    model: str
+    version: str
+    predictions: list[Prediction]
+
+
+def records_from_body(body: Any, max_records: int) -> list[Mapping[str, Any]]:
+    records = [body] if isinstance(body, Mapping) else body
+    if not isinstance(records, list) or not records:
+        raise UnprocessableError("body must be a record (JSON object) or a non-empty list of records")
+    if len(records) > max_records:
+        raise PayloadTooLargeError(f"{len(records)} records in one request; the limit is {max_records}")
+    return records
+
+
+def encode(spec: FeatureSpec, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    try:
+        return spec.encode(records).astype(np.float32)
+    except FeatureValidationError as exc:
+        raise UnprocessableError(str(exc)) from exc
+
+
+def postprocess(classes: Sequence[str], labels: np.ndarray, probabilities: np.ndarray) -> list[Prediction]:
+    return [
+        Prediction(
+            prediction=classes[int(label)],
+            probabilities={c: float(p) for c, p in zip(classes, row, strict=True)},
+            confidence=float(row.max()),
+        )
+        for label, row in zip(labels.reshape(-1), probabilities, strict=True)
+    ]
+
+
+@router.post("/v1/models/{name}/predict", response_model=PredictResponse, summary="Tabular prediction")
+async def predict(request: Request, name: str, body: Any = Body(...)) -> PredictResponse:  # noqa: B008
+    state = request.app.state
+    served = await state.catalog.served(state.triton, name)
+    if "features" not in served.metadata:
+        raise NotFoundError(f"model '{name}' is not a tabular model (no feature spec)")
+    spec = FeatureSpec.from_dict(served.metadata["features"])
+    x = encode(spec, records_from_body(body, state.settings.max_records))
+    out = await state.triton.infer(name, {"features": x}, version=served.version)
+    return PredictResponse(
+        model=name,
+        version=served.version,
+        predictions=postprocess(spec.classes, out["label"], out["probabilities"]),
+    )

@@ -1,0 +1,67 @@
+"""POST /v1/models/{name}/predict through the real API and the real embedded Triton."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+from client import TritonClient
+from export.tabular import export_tabular
+from export.tabular_data import seed_like_table
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def exported(server, repository, tmp_path_factory):
+    root, _ = repository
+    data = tmp_path_factory.mktemp("api") / "events.csv"
+    frame = seed_like_table(400, seed=9)
+    frame.to_csv(data, index=False)
+    result, _ = export_tabular(
+        root, "api_segments", data, "segment", drop=["user_id"], models=("logistic_regression",)
+    )
+    with TritonClient(server.endpoints.grpc_url) as client:
+        client.load("api_segments")
+    return root, result, frame
+
+
+def _api(server, root):
+    return TestClient(create_app(ApiSettings(triton_url=server.endpoints.grpc_url, repository=root)))
+
+
+def test_records_get_the_pipelines_answers(server, exported):
+    root, result, frame = exported
+    records = frame.drop(columns=["user_id", "segment"]).head(5).to_dict("records")
+    records[0]["user_age"] = None  # a null is imputed inside the graph
+    with _api(server, root) as api:
+        one = api.post("/v1/models/api_segments/predict", json=records[1])
+        many = api.post("/v1/models/api_segments/predict", json=records)
+    assert one.status_code == 200 and many.status_code == 200, many.text
+    x = result.spec.encode(records)
+    expected = result.pipeline.predict_proba(x)
+    got = np.array([[p["probabilities"][c] for c in result.spec.classes] for p in many.json()["predictions"]])
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert one.json()["predictions"][0] == many.json()["predictions"][1]
+    assert [p["prediction"] for p in many.json()["predictions"]] == [
+        result.spec.classes[i] for i in result.pipeline.predict(x)
+    ]
+
+
+def test_bad_records_and_unknown_models_get_clear_errors(server, exported):
+    root, _, frame = exported
+    record = frame.drop(columns=["user_id", "segment"]).iloc[0].to_dict()
+    with _api(server, root) as api:
+        missing = api.post(
+            "/v1/models/api_segments/predict", json={k: v for k, v in record.items() if k != "category"}
+        )
+        extra = api.post("/v1/models/api_segments/predict", json={**record, "zip": 1})
+        unknown = api.post("/v1/models/no_such_model/predict", json=record)
+        not_tabular = api.post("/v1/models/prod_scale/predict", json=record)
+    assert missing.status_code == 422 and "missing field 'category'" in missing.json()["error"]["message"]
+    assert extra.status_code == 422 and "unknown field 'zip'" in extra.json()["error"]["message"]
+    assert unknown.status_code == 404
+    assert not_tabular.status_code == 404 and "no export metadata" in not_tabular.json()["error"]["message"]

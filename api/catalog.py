@@ -38,3 +38,13 @@ class Catalog:
                 raise NotFoundError(f"model '{name}' v{version} has no export metadata at {path}")
             self._cache[key] = ServedModel(name=name, version=version, metadata=json.loads(path.read_text()))
         return self._cache[key]
+
+    def labels(self, served: ServedModel) -> list[str]:
+        """Class names (labels.txt beside config.pbtxt, or in the version directory)."""
+        for path in (
+            self.repository / served.name / "labels.txt",
+            self.repository / served.name / served.version / "labels.txt",
+        ):
+            if path.is_file():
+                return path.read_text().splitlines()
+        return []

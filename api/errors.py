@@ -1,10 +1,14 @@
 """API errors carry their HTTP status; one handler renders ``{"error": {"code", "message"}}``.
 
-ApiError
-├── NotFoundError           404  unknown model
+ApiError (500)
+├── BadRequestError         400  Triton refused the tensors; empty or corrupt image
+├── UnauthorizedError       401  missing or wrong API key
+├── NotFoundError           404  unknown model, or not the kind the route serves
+├── PayloadTooLargeError    413  body, image, pixel or record count over the limit
+├── UnsupportedMediaError   415  not an image in a supported format
+├── UnprocessableError      422  a field is missing, unknown or of the wrong type
 ├── UnavailableError        503  Triton down or model not ready (with Retry-After)
-├── GatewayTimeoutError     504  Triton did not answer in time
-└── UnauthorizedError       401  missing or wrong API key
+└── GatewayTimeoutError     504  Triton did not answer in time
 """
 
 from __future__ import annotations
@@ -58,6 +62,10 @@ class UnauthorizedError(ApiError):
 
 class PayloadTooLargeError(ApiError):
     status, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaError(ApiError):
+    status, code = 415, "unsupported_media_type"
 
 
 class UnprocessableError(ApiError):

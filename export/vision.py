@@ -159,6 +159,7 @@ def export_keras_vision(
             "size": info["input_shape"][:2],
             "channel_order": "RGB",
             "range": [0, 255],
+            "resize": "nearest",  # keras.utils.load_img's default; the API resizes the same way
             "in_graph": "caffe: RGB->BGR, minus BGR mean [103.939, 116.779, 123.68]",
         },
     }

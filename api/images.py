@@ -1,0 +1,62 @@
+"""Image bytes -> the tensor a vision model's contract asks for. Plain functions, no HTTP.
+
+Decoding and resizing follow Keras' own ``keras.utils.load_img(path, target_size=...)``: PIL,
+converted to RGB, nearest-neighbour resize (Keras' default), float32 0..255, NHWC. The rest of the
+preprocessing is inside the exported graph.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from api.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaError
+
+FORMATS = ("JPEG", "PNG", "WEBP")
+RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR}
+
+
+def decode_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
+    if not data:
+        raise BadRequestError("empty image")
+    if len(data) > max_bytes:
+        raise PayloadTooLargeError(f"image of {len(data)} bytes; the limit is {max_bytes}")
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError as exc:
+        raise UnsupportedMediaError(f"not an image in a supported format ({', '.join(FORMATS)})") from exc
+    if image.format not in FORMATS:
+        raise UnsupportedMediaError(f"image format {image.format}; supported: {', '.join(FORMATS)}")
+    width, height = image.size
+    if width * height > max_pixels:  # checked before decoding the pixels: no decompression bombs
+        raise PayloadTooLargeError(f"image of {width}x{height} pixels; the limit is {max_pixels} pixels")
+    try:
+        image.load()
+    except (OSError, ValueError) as exc:
+        raise BadRequestError(f"corrupt {image.format} image: {exc}") from exc
+    return image.convert("RGB")
+
+
+def to_tensor(image: Image.Image, contract: Mapping[str, Any]) -> np.ndarray:
+    """[1, H, W, 3] float32 RGB 0..255 at the contract's size, resized as the contract says."""
+    height, width = (int(v) for v in contract["size"])
+    method = RESAMPLE.get(str(contract.get("resize", "nearest")), Image.Resampling.NEAREST)
+    if image.size != (width, height):
+        image = image.resize((width, height), method)
+    return np.asarray(image, dtype=np.float32)[None, ...]
+
+
+def top_k(probabilities: np.ndarray, labels: list[str], k: int) -> list[dict[str, Any]]:
+    order = np.argsort(-probabilities)[:k]
+    return [
+        {
+            "label": labels[i] if i < len(labels) else str(i),
+            "index": int(i),
+            "confidence": float(probabilities[i]),
+        }
+        for i in order
+    ]

@@ -1,0 +1,92 @@
+"""Vision routes: ``POST /v1/vision/{name}/classify`` (top-k ImageNet labels) and
+``POST /v1/vision/{name}/features`` (the pooled embedding). The image comes as the raw body
+(``Content-Type: image/jpeg|png|webp``) or as the ``image`` field of a multipart form.
+Decoding and resizing run in a worker thread so the event loop keeps serving."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from api.catalog import ServedModel
+from api.errors import BadRequestError, NotFoundError
+from api.images import decode_image, to_tensor, top_k
+
+router = APIRouter()
+
+
+class Label(BaseModel):
+    label: str
+    index: int
+    confidence: float
+
+
+class ClassifyResponse(BaseModel):
+    model: str
+    version: str
+    predictions: list[Label]
+
+
+class FeaturesResponse(BaseModel):
+    model: str
+    version: str
+    dim: int
+    embedding: list[float]
+
+
+async def _image_bytes(request: Request) -> bytes:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("image")
+        if upload is None or isinstance(upload, str):
+            raise BadRequestError("multipart body needs a file field named 'image'")
+        return bytes(await upload.read())
+    return await request.body()
+
+
+async def _served_vision(request: Request, name: str, variant: str) -> ServedModel:
+    state = request.app.state
+    served: ServedModel = await state.catalog.served(state.triton, name)
+    if served.metadata.get("framework") != "keras" or not isinstance(
+        served.metadata.get("preprocessing"), dict
+    ):
+        raise NotFoundError(f"model '{name}' is not a vision model")
+    if served.metadata.get("source", {}).get("variant") != variant:
+        what = "an image classifier" if variant == "classifier" else "a feature extractor"
+        raise NotFoundError(f"model '{name}' is not {what}")
+    return served
+
+
+async def _run(request: Request, served: ServedModel, output: str) -> Any:
+    state = request.app.state
+    data = await _image_bytes(request)
+    settings = state.settings
+    image = await run_in_threadpool(
+        decode_image, data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
+    )
+    tensor = await run_in_threadpool(to_tensor, image, served.metadata["preprocessing"])
+    out = await state.triton.infer(served.name, {"images": tensor}, outputs=[output], version=served.version)
+    return out[output][0]
+
+
+@router.post("/v1/vision/{name}/classify", response_model=ClassifyResponse, summary="Top-k image classes")
+async def classify(request: Request, name: str, k: int = Query(5, ge=1, le=100)) -> ClassifyResponse:
+    served = await _served_vision(request, name, "classifier")
+    probabilities = await _run(request, served, "probabilities")
+    labels = request.app.state.catalog.labels(served)
+    return ClassifyResponse(
+        model=name, version=served.version, predictions=[Label(**p) for p in top_k(probabilities, labels, k)]
+    )
+
+
+@router.post("/v1/vision/{name}/features", response_model=FeaturesResponse, summary="Pooled image embedding")
+async def features(request: Request, name: str) -> FeaturesResponse:
+    served = await _served_vision(request, name, "features")
+    embedding = await _run(request, served, "embedding")
+    return FeaturesResponse(
+        model=name, version=served.version, dim=len(embedding), embedding=embedding.tolist()
+    )

@@ -1,0 +1,63 @@
+"""Image decoding and tensor preparation for the vision routes (no server)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from api.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaError
+from api.images import decode_image, to_tensor, top_k
+
+LIMITS = {"max_bytes": 1_000_000, "max_pixels": 1_000_000}
+
+
+def _encoded(fmt: str, size=(40, 30), mode="RGB") -> bytes:
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).convert(mode)
+    buf = io.BytesIO()
+    image.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_supported_formats_decode_to_rgb(fmt):
+    image = decode_image(_encoded(fmt), **LIMITS)
+    assert image.mode == "RGB" and image.size == (40, 30)
+
+
+def test_grey_and_alpha_images_become_rgb():
+    assert decode_image(_encoded("PNG", mode="L"), **LIMITS).mode == "RGB"
+    assert decode_image(_encoded("PNG", mode="RGBA"), **LIMITS).mode == "RGB"
+
+
+def test_empty_corrupt_and_foreign_inputs_are_named():
+    with pytest.raises(BadRequestError, match="empty"):
+        decode_image(b"", **LIMITS)
+    with pytest.raises(UnsupportedMediaError, match="supported"):
+        decode_image(b"hello, not an image", **LIMITS)
+    with pytest.raises(UnsupportedMediaError, match="GIF"):
+        decode_image(_encoded("GIF"), **LIMITS)
+    with pytest.raises(BadRequestError, match="corrupt PNG"):
+        decode_image(_encoded("PNG")[:200], **LIMITS)
+
+
+def test_limits_on_bytes_and_pixels():
+    with pytest.raises(PayloadTooLargeError, match="bytes"):
+        decode_image(_encoded("PNG"), max_bytes=100, max_pixels=10**6)
+    with pytest.raises(PayloadTooLargeError, match="40x30 pixels"):
+        decode_image(_encoded("PNG"), max_bytes=10**6, max_pixels=1000)
+
+
+def test_tensor_follows_the_contract_size_and_keeps_0_255_rgb():
+    image = decode_image(_encoded("PNG"), **LIMITS)
+    same = to_tensor(image, {"size": [30, 40], "resize": "nearest"})
+    np.testing.assert_array_equal(same[0], np.asarray(image, dtype=np.float32))
+    assert to_tensor(image, {"size": [8, 16]}).shape == (1, 8, 16, 3)
+
+
+def test_top_k_orders_by_confidence():
+    top = top_k(np.array([0.1, 0.6, 0.3], dtype=np.float32), ["a", "b", "c"], 2)
+    assert [t["label"] for t in top] == ["b", "c"] and top[0]["index"] == 1

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tokenizers import Tokenizer
+
 from api.errors import NotFoundError
+from api.text_prep import load_tokenizer
 from client import AsyncTritonClient
 
 
@@ -23,6 +26,7 @@ class Catalog:
     def __init__(self, repository: Path) -> None:
         self.repository = repository
         self._cache: dict[tuple[str, str], ServedModel] = {}
+        self._tokenizers: dict[tuple[str, str], Tokenizer] = {}
 
     async def served(self, triton: AsyncTritonClient, name: str) -> ServedModel:
         """The newest version Triton serves for ``name``, with its contract."""
@@ -38,6 +42,19 @@ class Catalog:
                 raise NotFoundError(f"model '{name}' v{version} has no export metadata at {path}")
             self._cache[key] = ServedModel(name=name, version=version, metadata=json.loads(path.read_text()))
         return self._cache[key]
+
+    def tokenizer(self, served: ServedModel) -> Tokenizer:
+        key = (served.name, served.version)
+        if key not in self._tokenizers:
+            directory = (
+                self.repository / served.name / served.version / served.metadata.get("tokenizer", "tokenizer")
+            )
+            if not (directory / "tokenizer.json").is_file():
+                raise NotFoundError(
+                    f"model '{served.name}' v{served.version} has no tokenizer at {directory}"
+                )
+            self._tokenizers[key] = load_tokenizer(directory, int(served.metadata.get("max_length", 512)))
+        return self._tokenizers[key]
 
     def labels(self, served: ServedModel) -> list[str]:
         """Class names (labels.txt beside config.pbtxt, or in the version directory)."""

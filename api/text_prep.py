@@ -1,0 +1,112 @@
+"""Plain text pre/post-processing for the text routes: tokenising with the exported tokenizer,
+softmax, zero-shot scoring from NLI logits, entity spans from token logits, cosine similarity.
+
+The arithmetic follows transformers' own pipelines (zero-shot classification, token
+classification with aggregation "simple"), so the served answers can be checked against them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tokenizers import Encoding, Tokenizer
+
+from api.errors import UnprocessableError
+
+
+def load_tokenizer(directory: Path, max_length: int) -> Tokenizer:
+    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    pad_id = tokenizer.token_to_id("[PAD]")
+    tokenizer.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token="[PAD]")  # to the longest
+    tokenizer.enable_truncation(max_length=max_length)
+    return tokenizer
+
+
+def check_texts(texts: Sequence[str], *, max_texts: int, max_chars: int) -> None:
+    if not texts:
+        raise UnprocessableError("no texts given")
+    if len(texts) > max_texts:
+        raise UnprocessableError(f"{len(texts)} texts in one request; the limit is {max_texts}")
+    for i, text in enumerate(texts):
+        if not text.strip():
+            raise UnprocessableError(f"text {i} is empty")
+        if len(text) > max_chars:
+            raise UnprocessableError(f"text {i} has {len(text)} characters; the limit is {max_chars}")
+
+
+def tensors(encodings: Sequence[Encoding], inputs: Sequence[str]) -> dict[str, np.ndarray]:
+    """The model's inputs (only those it declares) as int64 [N, L]."""
+    fields = {
+        "input_ids": [e.ids for e in encodings],
+        "attention_mask": [e.attention_mask for e in encodings],
+        "token_type_ids": [e.type_ids for e in encodings],
+    }
+    return {name: np.asarray(fields[name], dtype=np.int64) for name in inputs}
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return np.asarray(shifted / shifted.sum(axis=-1, keepdims=True))
+
+
+def zero_shot_scores(logits: np.ndarray, entailment: int, *, multi_label: bool) -> np.ndarray:
+    """``logits`` [labels, 3] for (text, hypothesis_i) pairs -> one score per candidate label."""
+    if multi_label or len(logits) == 1:
+        contradiction = -1 if entailment == 0 else 0
+        pair = logits[:, [contradiction, entailment]]
+        return softmax(pair)[:, 1]
+    return softmax(logits[:, entailment])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entity:
+    entity: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+def _tag(label: str) -> tuple[str, str]:
+    if label.startswith(("B-", "I-")):
+        return label[0], label[2:]
+    return "I", label
+
+
+def entity_spans(text: str, encoding: Encoding, logits: np.ndarray, labels: Sequence[str]) -> list[Entity]:
+    """Token predictions grouped into spans with character offsets (B-/I- tags; "O" dropped)."""
+    probabilities = softmax(logits)
+    tokens: list[dict[str, Any]] = []
+    for i, (start, end) in enumerate(encoding.offsets):
+        if encoding.special_tokens_mask[i] or not encoding.attention_mask[i]:
+            continue
+        best = int(probabilities[i].argmax())
+        tokens.append(
+            {"label": labels[best], "score": float(probabilities[i, best]), "start": start, "end": end}
+        )
+    groups: list[list[dict[str, Any]]] = []
+    for token in tokens:
+        bi, tag = _tag(token["label"])
+        if groups and bi != "B" and _tag(groups[-1][-1]["label"])[1] == tag:
+            groups[-1].append(token)
+        else:
+            groups.append([token])
+    spans = []
+    for group in groups:
+        tag = _tag(group[0]["label"])[1]
+        if tag == "O":
+            continue
+        start, end = group[0]["start"], group[-1]["end"]
+        score = float(np.mean([t["score"] for t in group]))
+        spans.append(Entity(entity=tag, text=text[start:end], start=start, end=end, score=score))
+    return spans
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    return np.asarray(a @ b.T)

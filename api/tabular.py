@@ -60,7 +60,7 @@ def postprocess(classes: Sequence[str], labels: np.ndarray, probabilities: np.nd
 
 
 @router.post("/v1/models/{name}/predict", response_model=PredictResponse, summary="Tabular prediction")
-async def predict(request: Request, name: str, body: Any = Body(...)) -> PredictResponse:  # noqa: B008
+async def predict(request: Request, name: str, body: Any = Body(...)) -> PredictResponse:
     state = request.app.state
     served = await state.catalog.served(state.triton, name)
     if "features" not in served.metadata:

@@ -37,7 +37,7 @@ class FeaturesResponse(BaseModel):
     embedding: list[float]
 
 
-async def _image_bytes(request: Request) -> bytes:
+async def image_bytes(request: Request) -> bytes:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         form = await request.form()
@@ -63,7 +63,7 @@ async def _served_vision(request: Request, name: str, variant: str) -> ServedMod
 
 async def _run(request: Request, served: ServedModel, output: str) -> Any:
     state = request.app.state
-    data = await _image_bytes(request)
+    data = await image_bytes(request)
     settings = state.settings
     image = await run_in_threadpool(
         decode_image, data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels

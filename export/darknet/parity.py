@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from contracts.yolo import decode_darknet_head
 from export.darknet.cfg import DarknetConfig, YoloSection
 from export.darknet.graph import DecodingContract, YoloOutput
 from export.darknet.weights import FloatArray
@@ -93,22 +94,13 @@ def _sigmoid(x: FloatArray) -> FloatArray:
 def decode_like_opencv(
     raw: FloatArray, head: YoloOutput, input_hw: tuple[int, int], thresh: float
 ) -> FloatArray:
-    """Our raw [N, A*(5+C), h, w] map decoded into OpenCV's Region layout [N, h*w*A, 5+C] (no NMS)."""
-    batch, _, rows, cols = raw.shape
-    anchors = len(head.anchors)
-    cells = raw.reshape(batch, anchors, 5 + head.classes, rows, cols).transpose(0, 3, 4, 1, 2)
-    cells = cells.reshape(batch, rows * cols * anchors, 5 + head.classes).astype(np.float64)
-    gy, gx, _ = np.meshgrid(np.arange(rows), np.arange(cols), np.arange(anchors), indexing="ij")
-    anchor = np.tile(np.asarray(head.anchors, dtype=np.float64), (rows * cols, 1))
-    s = head.scale_x_y
-    out = np.empty_like(cells)
-    out[..., 0] = (gx.ravel() + (_sigmoid(cells[..., 0]) - 0.5) * s + 0.5) / cols
-    out[..., 1] = (gy.ravel() + (_sigmoid(cells[..., 1]) - 0.5) * s + 0.5) / rows
-    out[..., 2] = np.exp(cells[..., 2]) * anchor[:, 0] / input_hw[1]
-    out[..., 3] = np.exp(cells[..., 3]) * anchor[:, 1] / input_hw[0]
-    out[..., 4] = _sigmoid(cells[..., 4])
-    scores = out[..., 4:5] * _sigmoid(cells[..., 5:])
-    out[..., 5:] = np.where(scores > thresh, scores, 0.0)
+    """Our raw [N, A*(5+C), h, w] map decoded into OpenCV's Region layout [N, h*w*A, 5+C] (no NMS):
+    the API's decoder (contracts.yolo), normalised to the input size, scores zeroed at <= thresh."""
+    out = decode_darknet_head(
+        raw, anchors=head.anchors, classes=head.classes, scale_x_y=head.scale_x_y, input_hw=input_hw
+    )
+    out[..., 0:4] /= np.array([input_hw[1], input_hw[0], input_hw[1], input_hw[0]], dtype=np.float64)
+    out[..., 5:] = np.where(out[..., 5:] > thresh, out[..., 5:], 0.0)
     return out.astype(np.float32)
 
 

@@ -1,0 +1,95 @@
+"""``POST /v1/vision/{name}/detect?confidence=0.5&iou=0.4``: YOLO detection with boxes in the
+original image's pixels. Preprocessing follows the model's recorded contract (Darknet: stretch to
+the input size as ``cv2.dnn.blobFromImage`` does; YOLOv8: letterbox), decoding and NMS in
+contracts.yolo, all CPU work in a worker thread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import cv2
+import numpy as np
+from fastapi import APIRouter, Query, Request
+from PIL import Image
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import NotFoundError
+from api.images import decode_image
+from api.vision import image_bytes
+from contracts.yolo import decode, detect
+
+router = APIRouter()
+Mapper = Callable[[float, float, float, float], tuple[float, float, float, float]]
+
+
+def prepare(image: Image.Image, contract: Mapping[str, Any]) -> tuple[np.ndarray, Mapper]:
+    """RGB image -> NCHW float32 in [0, 1] at the input size, and the map back to image pixels."""
+    rgb = np.asarray(image)
+    resized: np.ndarray
+    height, width = rgb.shape[:2]
+    in_h, in_w = (int(v) for v in contract["input"]["shape"][-2:])
+    if contract["layout"] == "yolov8":
+        r = min(in_w / width, in_h / height)
+        new_w, new_h = round(width * r), round(height * r)
+        pad_x, pad_y = (in_w - new_w) // 2, (in_h - new_h) // 2
+        canvas = np.full((in_h, in_w, 3), 114, dtype=np.uint8)
+        canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = cv2.resize(
+            rgb, (new_w, new_h), interpolation=cv2.INTER_LINEAR
+        )
+
+        def unletterbox(x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float]:
+            return ((x0 - pad_x) / r, (y0 - pad_y) / r, (x1 - pad_x) / r, (y1 - pad_y) / r)
+
+        resized, mapper = canvas, unletterbox
+    else:
+        sx, sy = width / in_w, height / in_h
+        resized = cv2.resize(rgb, (in_w, in_h), interpolation=cv2.INTER_LINEAR)
+
+        def unstretch(x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float]:
+            return (x0 * sx, y0 * sy, x1 * sx, y1 * sy)
+
+        mapper = unstretch
+    tensor = (resized.astype(np.float32) / 255.0).transpose(2, 0, 1)[None, ...]
+    return np.ascontiguousarray(tensor), mapper
+
+
+@router.post("/v1/vision/{name}/detect", summary="Object detection (YOLO): boxes, labels, confidence")
+async def detect_route(
+    request: Request,
+    name: str,
+    confidence: float = Query(0.5, gt=0.0, lt=1.0),
+    iou: float = Query(0.4, gt=0.0, le=1.0),
+) -> dict[str, Any]:
+    state = request.app.state
+    served = await state.catalog.served(state.triton, name)
+    contract = served.metadata.get("decoding")
+    if not isinstance(contract, dict):
+        raise NotFoundError(f"model '{name}' is not a detection model")
+    data = await image_bytes(request)
+    settings = state.settings
+    image = await run_in_threadpool(
+        decode_image, data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
+    )
+    tensor, mapper = await run_in_threadpool(prepare, image, contract)
+    outputs = await state.triton.infer(name, {contract["input"]["name"]: tensor}, version=served.version)
+    rows = decode(outputs, contract)[0]
+    found = await run_in_threadpool(
+        lambda: detect(
+            rows, to_image=mapper, class_names=contract.get("class_names", []), confidence=confidence, iou=iou
+        )
+    )
+    return {
+        "model": name,
+        "version": served.version,
+        "image": {"width": image.width, "height": image.height},
+        "detections": [
+            {
+                "label": d.label,
+                "class_id": d.class_id,
+                "confidence": d.confidence,
+                "box": dict(zip(("x", "y", "width", "height"), d.box, strict=True)),
+            }
+            for d in found
+        ],
+    }

@@ -1,0 +1,58 @@
+"""``POST /v1/vision/enhance?kind=sharpen|denoise|brightness``: the seed's image enhancements with
+OpenCV (no model, no Triton), returned as an image of the same format (PNG for WebP input)."""
+
+from __future__ import annotations
+
+import io
+from typing import Literal
+
+import cv2
+import numpy as np
+from fastapi import APIRouter, Query, Request, Response
+from PIL import Image
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import BadRequestError
+from api.images import decode_image
+from api.vision import image_bytes
+
+router = APIRouter()
+Kind = Literal["sharpen", "denoise", "brightness"]
+SHARPEN = np.array([[-1, -1, -1], [-1, 9, -1], [-1, -1, -1]], dtype=np.float32)
+
+
+def enhance(bgr: np.ndarray, kind: Kind) -> np.ndarray:
+    """The seed's three enhancements, on a BGR uint8 array as the seed's cv2.imread gives
+    (denoising works in Lab space, so channel order matters)."""
+    if kind == "sharpen":
+        return np.asarray(cv2.filter2D(bgr, -1, SHARPEN))
+    if kind == "denoise":
+        return np.asarray(cv2.fastNlMeansDenoisingColored(bgr, None, 10, 10, 7, 21))
+    return np.asarray(cv2.convertScaleAbs(bgr, alpha=1.2, beta=30))
+
+
+def encode(bgr: np.ndarray, fmt: str) -> tuple[bytes, str]:
+    ext, media = (".jpg", "image/jpeg") if fmt == "JPEG" else (".png", "image/png")
+    ok, buf = cv2.imencode(ext, bgr)
+    if not ok:
+        raise BadRequestError("could not encode the enhanced image")
+    return buf.tobytes(), media
+
+
+def _format(data: bytes) -> str:
+    """The upload's format (PIL reads only the header), to answer in kind."""
+    with Image.open(io.BytesIO(data)) as image:
+        return str(image.format)
+
+
+@router.post("/v1/vision/enhance", summary="Sharpen, denoise or brighten an image (returns an image)")
+async def enhance_route(request: Request, kind: Kind = Query("sharpen")) -> Response:
+    settings = request.app.state.settings
+    data = await image_bytes(request)
+    image = await run_in_threadpool(
+        decode_image, data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
+    )
+    bgr = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
+    out = await run_in_threadpool(enhance, bgr, kind)
+    body, media = await run_in_threadpool(encode, out, _format(data))
+    return Response(content=body, media_type=media)

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
@@ -45,6 +46,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.catalog = Catalog(settings.repository)
     app.state.metrics = install_metrics(app)
     install_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            expose_headers=["Server-Timing"],
+        )
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next: Any) -> Any:
@@ -59,12 +68,16 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", summary="Triton is reachable and ready")
-    async def ready(request: Request) -> dict[str, Any]:
+    @app.get("/ready", summary="Triton is reachable and ready, and so are the models asked about")
+    async def ready(request: Request, models: str = "") -> dict[str, Any]:
         triton: AsyncTritonClient = request.app.state.triton
         if not await triton.is_server_ready():
             raise UnavailableError(f"Triton at {settings.triton_url} is not ready")
-        return {"status": "ready", "triton": settings.triton_url}
+        wanted = [m for m in models.split(",") if m]
+        missing = [m for m in wanted if not await triton.is_model_ready(m)]
+        if missing:
+            raise UnavailableError(f"models not ready: {', '.join(missing)}")
+        return {"status": "ready", "triton": settings.triton_url, "models": wanted}
 
     @app.get(
         "/v1/models",

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
+from api import timing
 from api.errors import NotFoundError
 from api.images import decode_image
 from api.vision import image_bytes
@@ -72,7 +73,7 @@ async def detect_route(
         decode_image, data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
     )
     tensor, mapper = await run_in_threadpool(prepare, image, contract)
-    outputs = await state.triton.infer(name, {contract["input"]["name"]: tensor}, version=served.version)
+    outputs = await timing.infer(request, name, {contract["input"]["name"]: tensor}, version=served.version)
     rows = decode(outputs, contract)[0]
     found = await run_in_threadpool(
         lambda: detect(

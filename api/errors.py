@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from client import (
     ClientError,
@@ -104,6 +105,18 @@ def install_handlers(app: FastAPI) -> None:
         message = f"{where}: {first.get('msg', 'invalid request')}"
         return JSONResponse({"error": {"code": "invalid_input", "message": message}}, status_code=422)
 
+    async def render_http(_: Request, exc: Exception) -> JSONResponse:
+        # Starlette's own 404/405 (no such route, wrong method), in our error shape.
+        status = int(getattr(exc, "status_code", 500))
+        detail = str(getattr(exc, "detail", "")) or "error"
+        code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
+        return JSONResponse(
+            {"error": {"code": code, "message": detail}},
+            status_code=status,
+            headers=getattr(exc, "headers", None),
+        )
+
     app.add_exception_handler(ApiError, render)
+    app.add_exception_handler(StarletteHTTPException, render_http)
     app.add_exception_handler(ClientError, render)
     app.add_exception_handler(RequestValidationError, render_validation)

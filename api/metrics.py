@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from api.timing import server_timing, triton_seconds
+
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -23,6 +25,13 @@ class ApiMetrics:
         self.latency = Histogram(
             "modelserve_request_seconds",
             "API request latency",
+            ["route", "model"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.triton_latency = Histogram(
+            "modelserve_triton_seconds",
+            "Time in Triton calls per request",
             ["route", "model"],
             buckets=BUCKETS,
             registry=self.registry,
@@ -42,10 +51,15 @@ def install_metrics(app: FastAPI) -> ApiMetrics:
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         start = time.perf_counter()
         response = await call_next(request)
+        total = time.perf_counter() - start
+        triton = triton_seconds(request)
         route = getattr(request.scope.get("route"), "path", "unmatched")
         model = str(request.path_params.get("name", "")) if hasattr(request, "path_params") else ""
         metrics.requests.labels(route, model, str(response.status_code)).inc()
-        metrics.latency.labels(route, model).observe(time.perf_counter() - start)
+        metrics.latency.labels(route, model).observe(total)
+        if triton:
+            metrics.triton_latency.labels(route, model).observe(triton)
+        response.headers["Server-Timing"] = server_timing(total, triton)
         return response
 
     @app.get("/metrics", include_in_schema=False)

@@ -22,5 +22,6 @@ class ApiSettings(BaseSettings):
     )
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0, description="413 above this Content-Length")
     max_records: int = Field(default=1024, gt=0, description="413 above this many records per request")
+    cors_origins: tuple[str, ...] = Field(default=(), description="allowed browser origins; empty: no CORS")
     max_image_bytes: int = Field(default=8 * 1024 * 1024, gt=0, description="413 above this image size")
     max_image_pixels: int = Field(default=40_000_000, gt=0, description="413 above this many pixels")

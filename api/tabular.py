@@ -14,6 +14,7 @@ import numpy as np
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel
 
+from api import timing
 from api.errors import NotFoundError, PayloadTooLargeError, UnprocessableError
 from contracts.tabular import FeatureSpec, FeatureValidationError
 
@@ -67,7 +68,7 @@ async def predict(request: Request, name: str, body: Any = Body(...)) -> Predict
         raise NotFoundError(f"model '{name}' is not a tabular model (no feature spec)")
     spec = FeatureSpec.from_dict(served.metadata["features"])
     x = encode(spec, records_from_body(body, state.settings.max_records))
-    out = await state.triton.infer(name, {"features": x}, version=served.version)
+    out = await timing.infer(request, name, {"features": x}, version=served.version)
     return PredictResponse(
         model=name,
         version=served.version,

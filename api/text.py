@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from api import timing
 from api.catalog import ServedModel
 from api.errors import NotFoundError, UnprocessableError
 from api.text_prep import Entity, check_texts, cosine, entity_spans, softmax, tensors, zero_shot_scores
@@ -59,7 +60,7 @@ async def _infer(request: Request, served: ServedModel, pairs: list[Any]) -> tup
     encodings = await run_in_threadpool(tokenizer.encode_batch, pairs)
     feed = tensors(encodings, list(served.metadata["inputs"]))
     output = "sentence_embedding" if served.metadata["task"] == "embeddings" else "logits"
-    out = await state.triton.infer(served.name, feed, outputs=[output], version=served.version)
+    out = await timing.infer(request, served.name, feed, outputs=[output], version=served.version)
     return out[output], encodings
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from api import timing
 from api.catalog import ServedModel
 from api.errors import BadRequestError, NotFoundError
 from api.images import decode_image, to_tensor, top_k
@@ -69,7 +70,9 @@ async def _run(request: Request, served: ServedModel, output: str) -> Any:
         decode_image, data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
     )
     tensor = await run_in_threadpool(to_tensor, image, served.metadata["preprocessing"])
-    out = await state.triton.infer(served.name, {"images": tensor}, outputs=[output], version=served.version)
+    out = await timing.infer(
+        request, served.name, {"images": tensor}, outputs=[output], version=served.version
+    )
     return out[output][0]
 
 

@@ -19,6 +19,7 @@ import numpy as np
 FieldKind = Literal["numeric", "categorical", "datetime"]
 DATETIME_PARTS = ("hour", "day_of_week", "month")
 UNKNOWN_CATEGORY = -1.0
+FLOAT32_MAX = 3.4028234663852886e38  # the tensor is float32: larger numbers would become inf
 
 
 class FeatureValidationError(ValueError):
@@ -107,6 +108,12 @@ def _encode_field(spec: FieldSpec, value: Any, row: int) -> list[float]:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise FeatureValidationError(
                 f"{where} must be a number, got {type(value).__name__}", field=spec.name
+            )
+        if math.isnan(value):
+            return [math.nan]  # pandas' missing value; imputed like a null
+        if math.isinf(value) or abs(value) > FLOAT32_MAX:
+            raise FeatureValidationError(
+                f"{where} must be a finite float32 number, got {value!r}", field=spec.name
             )
         return [float(value)]
     if spec.kind == "categorical":

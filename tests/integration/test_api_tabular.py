@@ -41,6 +41,8 @@ def test_records_get_the_pipelines_answers(server, exported):
         one = api.post("/v1/models/api_segments/predict", json=records[1])
         many = api.post("/v1/models/api_segments/predict", json=records)
     assert one.status_code == 200 and many.status_code == 200, many.text
+    timing = dict(part.split(";dur=") for part in many.headers["server-timing"].split(", "))
+    assert float(timing["triton"]) > 0 and float(timing["total"]) >= float(timing["triton"])
     x = result.spec.encode(records)
     expected = result.pipeline.predict_proba(x)
     got = np.array([[p["probabilities"][c] for c in result.spec.classes] for p in many.json()["predictions"]])

@@ -49,3 +49,18 @@ def test_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("MODELSERVE_TRITON_PROTOCOL", "http")
     settings = ApiSettings()
     assert settings.triton_url == "triton:8001" and settings.triton_protocol == "http"
+
+
+def test_cors_is_off_by_default_and_on_when_configured():
+    headers = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    with _client() as client:
+        assert "access-control-allow-origin" not in client.options("/health", headers=headers).headers
+    with _client(cors_origins=("https://app.example",)) as client:
+        resp = client.options("/health", headers=headers)
+    assert resp.headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_every_response_says_where_the_time_went():
+    with _client() as client:
+        timing = client.get("/health").headers["server-timing"]
+    assert timing.startswith("total;dur=") and "triton;dur=0.000" in timing

@@ -51,6 +51,7 @@ def test_nulls_and_unknown_categories_encode_to_what_the_graph_handles():
         ({"age": 1, "category": "books", "created_at": "2026-01-01", "zip": 1}, "zip", "unknown field 'zip'"),
         ({"age": "old", "category": "books", "created_at": "2026-01-01"}, "age", "must be a number"),
         ({"age": True, "category": "books", "created_at": "2026-01-01"}, "age", "must be a number"),
+        ({"age": 1e300, "category": "books", "created_at": "2026-01-01"}, "age", "finite float32"),
         ({"age": 1, "category": "books", "created_at": "yesterday-ish"}, "created_at", "not a date"),
     ],
 )

@@ -1,0 +1,42 @@
+"""Where a request's time goes: Triton calls are timed here, the rest is the API's own work
+(decoding, preprocessing, postprocessing). The middleware reports both in a ``Server-Timing``
+header (milliseconds) and in the metrics, so clients and benchmarks can split the latency."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from fastapi import Request
+
+
+async def infer(
+    request: Request,
+    model: str,
+    inputs: Mapping[str, np.ndarray],
+    *,
+    outputs: Sequence[str] | None = None,
+    version: str = "",
+) -> dict[str, np.ndarray]:
+    """``app.state.triton.infer`` with its duration added to the request's Triton time."""
+    start = time.perf_counter()
+    try:
+        result: dict[str, np.ndarray] = await request.app.state.triton.infer(
+            model, inputs, outputs=outputs, version=version
+        )
+        return result
+    finally:
+        request.state.triton_s = getattr(request.state, "triton_s", 0.0) + time.perf_counter() - start
+
+
+def server_timing(total_s: float, triton_s: float) -> str:
+    api_s = max(total_s - triton_s, 0.0)
+    return f"total;dur={total_s * 1e3:.3f}, triton;dur={triton_s * 1e3:.3f}, api;dur={api_s * 1e3:.3f}"
+
+
+def triton_seconds(request: Request) -> float:
+    return float(getattr(request.state, "triton_s", 0.0))
+
+
+__all__ = ["infer", "server_timing", "triton_seconds"]

@@ -6,6 +6,11 @@ travels with the model version), Triton runs the graph, the answer is post-proce
     POST /v1/text/{name}/entities     {"text"}                              spans with character offsets
     POST /v1/text/{name}/embeddings   {"texts": [...]}                      unit vectors
     POST /v1/text/{name}/similarity   {"query", "candidates": [...]}        cosine, best first
+    POST /v1/text/{name}/keywords     {"text", "top_k"}                     embedding-ranked phrases (MMR)
+    POST /v1/text/{name}/summary      {"text", "sentences"}                 extractive: most central sentences
+
+Keywords and summaries use the embedding model instead of the seed's word counts: candidate phrases
+(and sentences) are embedded with the document and ranked by meaning, not frequency.
 """
 
 from __future__ import annotations
@@ -20,7 +25,19 @@ from starlette.concurrency import run_in_threadpool
 from api import timing
 from api.catalog import ServedModel
 from api.errors import NotFoundError, UnprocessableError
-from api.text_prep import Entity, check_texts, cosine, entity_spans, softmax, tensors, zero_shot_scores
+from api.text_prep import (
+    Entity,
+    central_sentences,
+    check_texts,
+    cosine,
+    entity_spans,
+    keyword_candidates,
+    select_keywords,
+    softmax,
+    split_sentences,
+    tensors,
+    zero_shot_scores,
+)
 
 router = APIRouter(prefix="/v1/text")
 MAX_TEXTS, MAX_CHARS, MAX_LABELS = 64, 10_000, 32
@@ -39,6 +56,16 @@ class ZeroShotRequest(BaseModel):
     labels: list[str] = Field(min_length=1)
     multi_label: bool = False
     hypothesis_template: str = "This example is {}."
+
+
+class KeywordsRequest(BaseModel):
+    text: str
+    top_k: int = Field(default=5, ge=1, le=20)
+
+
+class SummaryRequest(BaseModel):
+    text: str
+    sentences: int = Field(default=3, ge=1, le=20)
 
 
 class SimilarityRequest(BaseModel):
@@ -139,3 +166,37 @@ async def similarity(request: Request, name: str, body: SimilarityRequest) -> di
         "query": body.query,
         "results": [{"text": body.candidates[i], "score": float(sims[i])} for i in order],
     }
+
+
+@router.post("/{name}/keywords", summary="Keywords ranked by meaning (embedding model)")
+async def keywords(request: Request, name: str, body: KeywordsRequest) -> dict[str, Any]:
+    check_texts([body.text], max_texts=1, max_chars=MAX_CHARS)
+    served = await _served(request, name, ("embeddings",))
+    candidates = keyword_candidates(body.text, MAX_TEXTS - 1)
+    if not candidates:
+        raise UnprocessableError("the text has no words to take keywords from")
+    vectors, _ = await _infer(request, served, [body.text, *candidates])
+    relevance = cosine(vectors[1:], vectors[:1])[:, 0]
+    chosen = select_keywords(vectors[0], vectors[1:], body.top_k)
+    return {
+        "model": name,
+        "version": served.version,
+        "keywords": [{"keyword": candidates[i], "score": float(relevance[i])} for i in chosen],
+    }
+
+
+@router.post("/{name}/summary", summary="Extractive summary: the most central sentences")
+async def summary(request: Request, name: str, body: SummaryRequest) -> dict[str, Any]:
+    check_texts([body.text], max_texts=1, max_chars=MAX_CHARS)
+    served = await _served(request, name, ("embeddings",))
+    sentences = split_sentences(body.text)[:MAX_TEXTS]
+    if len(sentences) <= body.sentences:
+        return {
+            "model": name,
+            "version": served.version,
+            "summary": " ".join(sentences),
+            "sentences": sentences,
+        }
+    vectors, _ = await _infer(request, served, sentences)
+    chosen = [sentences[i] for i in central_sentences(vectors, body.sentences)]
+    return {"model": name, "version": served.version, "summary": " ".join(chosen), "sentences": chosen}

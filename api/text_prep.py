@@ -7,6 +7,9 @@ classification with aggregation "simple"), so the served answers can be checked 
 
 from __future__ import annotations
 
+import itertools
+import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,3 +113,45 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a / np.linalg.norm(a, axis=-1, keepdims=True)
     b = b / np.linalg.norm(b, axis=-1, keepdims=True)
     return np.asarray(a @ b.T)
+
+
+STOPWORDS = frozenset(
+    "a an and are as at be been but by for from has have he her his i in into is it its me my no not of on "
+    "or our she so than that the their them then there these they this to too us was we were what when which "
+    "who will with you your yesterday today".split()
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def keyword_candidates(text: str, limit: int) -> list[str]:
+    """Lower-cased words and two-word phrases without stopwords, most frequent first."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    grams = [w for w in words if w not in STOPWORDS and len(w) > 2]
+    grams += [f"{a} {b}" for a, b in itertools.pairwise(words) if a not in STOPWORDS and b not in STOPWORDS]
+    counts = Counter(grams)
+    return [g for g, _ in counts.most_common(limit)]
+
+
+def select_keywords(doc: np.ndarray, candidates: np.ndarray, k: int, diversity: float = 0.3) -> list[int]:
+    """Maximal marginal relevance: close to the document, not close to keywords already chosen."""
+    relevance = cosine(candidates, doc[None, :])[:, 0]
+    chosen: list[int] = []
+    pairwise_sim = cosine(candidates, candidates)
+    while len(chosen) < min(k, len(candidates)):
+        redundancy = pairwise_sim[:, chosen].max(axis=1) if chosen else np.zeros(len(candidates))
+        score = (1 - diversity) * relevance - diversity * redundancy
+        score[chosen] = -np.inf
+        chosen.append(int(score.argmax()))
+    return chosen
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
+def central_sentences(embeddings: np.ndarray, n: int) -> list[int]:
+    """Indices of the ``n`` sentences closest to the text's centroid, in reading order."""
+    centroid = embeddings.mean(axis=0)
+    scores = cosine(embeddings, centroid[None, :])[:, 0]
+    return sorted(int(i) for i in np.argsort(-scores)[:n])

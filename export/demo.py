@@ -22,6 +22,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from contracts.tabular import FeatureSpec, FieldSpec
 from export.repository import WrittenVersion
 from export.tabular import export_classifier
 
@@ -56,6 +57,11 @@ def export_demo_set(repository: Path) -> list[DemoModel]:
         )
         features = tuple(str(n) for n in data.feature_names)
         classes = tuple(str(n) for n in data.target_names)
+        spec = FeatureSpec(
+            fields=tuple(FieldSpec(name=f, kind="numeric") for f in features),
+            target="target",
+            classes=classes,
+        )
         written = export_classifier(
             repository,
             name,
@@ -64,6 +70,7 @@ def export_demo_set(repository: Path) -> list[DemoModel]:
             feature_names=features,
             class_names=classes,
             source=f"sklearn.datasets.{load.__name__}",
+            extra={"features": spec.as_dict()},  # so the API's predict route serves the demo too
         )
         models.append(
             DemoModel(

@@ -67,3 +67,13 @@ def test_bad_records_and_unknown_models_get_clear_errors(server, exported):
     assert extra.status_code == 422 and "unknown field 'zip'" in extra.json()["error"]["message"]
     assert unknown.status_code == 404
     assert not_tabular.status_code == 404 and "no export metadata" in not_tabular.json()["error"]["message"]
+
+
+def test_the_demo_models_answer_on_the_predict_route(server, repository):
+    root, demo = repository
+    iris = next(m for m in demo if m.name == "iris_rf")
+    record = dict(zip(iris.feature_names, [5.1, 3.5, 1.4, 0.2], strict=True))
+    with _api(server, root) as api:
+        resp = api.post("/v1/models/iris_rf/predict", json=record)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["predictions"][0]["prediction"] == "setosa"

@@ -10,12 +10,12 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
 from api import detection, enhance, tabular, text, vision
 from api.catalog import Catalog
-from api.errors import PayloadTooLargeError, UnauthorizedError, UnavailableError, install_handlers
+from api.errors import UnauthorizedError, UnavailableError, install_handlers
+from api.limits import BodyLimitMiddleware
 from api.metrics import install_metrics
 from api.settings import ApiSettings
 from client import AsyncTritonClient
@@ -55,14 +55,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             expose_headers=["Server-Timing"],
         )
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        # Refuse by the declared length, before anything reads the body into memory.
-        declared = request.headers.get("content-length", "0")
-        if declared.isdigit() and int(declared) > settings.max_body_bytes:
-            error = PayloadTooLargeError(f"body of {declared} bytes; the limit is {settings.max_body_bytes}")
-            return JSONResponse({"error": {"code": error.code, "message": error.message}}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     @app.get("/health", summary="The API process is up")
     async def health() -> dict[str, str]:

@@ -79,3 +79,25 @@ def test_metrics_count_requests_per_route_and_triton_errors():
         text = client.get("/metrics").text
     assert 'modelserve_requests_total{model="m",route="/v1/models/{name}/predict",status="503"} 1.0' in text
     assert 'modelserve_triton_errors_total{kind="ServerUnavailableError"} 1.0' in text
+
+
+def test_a_chunked_body_over_the_limit_is_refused_while_streaming():
+    def chunks():
+        for _ in range(10):
+            yield b"x" * 64  # no Content-Length: only counting can catch it
+
+    with _app(max_body_bytes=200) as client:
+        resp = client.post(
+            "/v1/models/m/predict", content=chunks(), headers={"content-type": "application/json"}
+        )
+    assert resp.status_code == 413 and "limit of 200 bytes" in resp.json()["error"]["message"]
+
+
+def test_a_chunked_image_over_the_limit_is_refused_on_a_raw_body_route():
+    def chunks():
+        for _ in range(10):
+            yield b"\x89PNG" * 16
+
+    with _app(max_body_bytes=100) as client:
+        resp = client.post("/v1/vision/enhance", content=chunks(), headers={"content-type": "image/png"})
+    assert resp.status_code == 413

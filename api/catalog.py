@@ -13,6 +13,7 @@ from tokenizers import Tokenizer
 from api.errors import NotFoundError
 from api.text_prep import load_tokenizer
 from client import AsyncTritonClient
+from contracts.tabular import FeatureSpec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +28,8 @@ class Catalog:
         self.repository = repository
         self._cache: dict[tuple[str, str], ServedModel] = {}
         self._tokenizers: dict[tuple[str, str], Tokenizer] = {}
+        self._labels: dict[tuple[str, str], list[str]] = {}
+        self._specs: dict[tuple[str, str], FeatureSpec] = {}
 
     async def served(self, triton: AsyncTritonClient, name: str) -> ServedModel:
         """The newest version Triton serves for ``name``, with its contract."""
@@ -57,11 +60,22 @@ class Catalog:
         return self._tokenizers[key]
 
     def labels(self, served: ServedModel) -> list[str]:
-        """Class names (labels.txt beside config.pbtxt, or in the version directory)."""
-        for path in (
-            self.repository / served.name / "labels.txt",
-            self.repository / served.name / served.version / "labels.txt",
-        ):
-            if path.is_file():
-                return path.read_text().splitlines()
-        return []
+        """Class names (labels.txt beside config.pbtxt, or in the version directory), read once."""
+        key = (served.name, served.version)
+        if key not in self._labels:
+            paths = (
+                self.repository / served.name / "labels.txt",
+                self.repository / served.name / served.version / "labels.txt",
+            )
+            found = next((p for p in paths if p.is_file()), None)
+            self._labels[key] = found.read_text().splitlines() if found else []
+        return self._labels[key]
+
+    def feature_spec(self, served: ServedModel) -> FeatureSpec:
+        """The tabular feature contract, parsed once per served version."""
+        key = (served.name, served.version)
+        if key not in self._specs:
+            if "features" not in served.metadata:
+                raise NotFoundError(f"model '{served.name}' is not a tabular model (no feature spec)")
+            self._specs[key] = FeatureSpec.from_dict(served.metadata["features"])
+        return self._specs[key]

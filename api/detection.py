@@ -16,8 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import timing
 from api.errors import NotFoundError
-from api.images import decode_image
-from api.vision import image_bytes
+from api.vision import read_image
 from contracts.yolo import decode, detect
 
 router = APIRouter()
@@ -67,11 +66,7 @@ async def detect_route(
     contract = served.metadata.get("decoding")
     if not isinstance(contract, dict):
         raise NotFoundError(f"model '{name}' is not a detection model")
-    data = await image_bytes(request)
-    settings = state.settings
-    image = await run_in_threadpool(
-        decode_image, data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
-    )
+    _, image = await read_image(request)
     tensor, mapper = await run_in_threadpool(prepare, image, contract)
     outputs = await timing.infer(request, name, {contract["input"]["name"]: tensor}, version=served.version)
     rows = decode(outputs, contract)[0]

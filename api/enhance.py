@@ -13,8 +13,7 @@ from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import BadRequestError
-from api.images import decode_image
-from api.vision import image_bytes
+from api.vision import read_image
 
 router = APIRouter()
 Kind = Literal["sharpen", "denoise", "brightness"]
@@ -47,11 +46,7 @@ def _format(data: bytes) -> str:
 
 @router.post("/v1/vision/enhance", summary="Sharpen, denoise or brighten an image (returns an image)")
 async def enhance_route(request: Request, kind: Kind = Query("sharpen")) -> Response:
-    settings = request.app.state.settings
-    data = await image_bytes(request)
-    image = await run_in_threadpool(
-        decode_image, data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
-    )
+    data, image = await read_image(request)
     bgr = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
     out = await run_in_threadpool(enhance, bgr, kind)
     body, media = await run_in_threadpool(encode, out, _format(data))

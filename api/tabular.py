@@ -15,7 +15,7 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel
 
 from api import timing
-from api.errors import NotFoundError, PayloadTooLargeError, UnprocessableError
+from api.errors import PayloadTooLargeError, UnprocessableError
 from contracts.tabular import FeatureSpec, FeatureValidationError
 
 router = APIRouter()
@@ -64,9 +64,7 @@ def postprocess(classes: Sequence[str], labels: np.ndarray, probabilities: np.nd
 async def predict(request: Request, name: str, body: Any = Body(...)) -> PredictResponse:
     state = request.app.state
     served = await state.catalog.served(state.triton, name)
-    if "features" not in served.metadata:
-        raise NotFoundError(f"model '{name}' is not a tabular model (no feature spec)")
-    spec = FeatureSpec.from_dict(served.metadata["features"])
+    spec = state.catalog.feature_spec(served)
     x = encode(spec, records_from_body(body, state.settings.max_records))
     out = await timing.infer(request, name, {"features": x}, version=served.version)
     return PredictResponse(

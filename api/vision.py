@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from PIL import Image
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -49,6 +50,16 @@ async def image_bytes(request: Request) -> bytes:
     return await request.body()
 
 
+async def read_image(request: Request) -> tuple[bytes, Image.Image]:
+    """The uploaded bytes and their decoded RGB image (decoding in a worker thread, limits applied)."""
+    settings = request.app.state.settings
+    data = await image_bytes(request)
+    image = await run_in_threadpool(
+        decode_image, data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
+    )
+    return data, image
+
+
 async def _served_vision(request: Request, name: str, variant: str) -> ServedModel:
     state = request.app.state
     served: ServedModel = await state.catalog.served(state.triton, name)
@@ -63,12 +74,7 @@ async def _served_vision(request: Request, name: str, variant: str) -> ServedMod
 
 
 async def _run(request: Request, served: ServedModel, output: str) -> Any:
-    state = request.app.state
-    data = await image_bytes(request)
-    settings = state.settings
-    image = await run_in_threadpool(
-        decode_image, data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
-    )
+    _, image = await read_image(request)
     tensor = await run_in_threadpool(to_tensor, image, served.metadata["preprocessing"])
     out = await timing.infer(
         request, served.name, {"images": tensor}, outputs=[output], version=served.version

@@ -39,8 +39,8 @@ def build(arch: str, variant: str, weights: str) -> Any:
     top = variant == "classifier"
     if arch == "tiny" and weights == "imagenet":
         raise SourceError("the tiny test CNN has no ImageNet weights; use random or a .weights.h5 file")
-    keras_weights = None if weights == "random" else ("imagenet" if weights == "imagenet" else None)
-    kwargs: dict[str, Any] = {"weights": keras_weights, "include_top": top}
+    # Keras downloads "imagenet" itself; a file is loaded below, after the model is built.
+    kwargs: dict[str, Any] = {"weights": "imagenet" if weights == "imagenet" else None, "include_top": top}
     if not top:
         kwargs.update(pooling="avg", input_shape=(224, 224, 3))
     try:

@@ -87,10 +87,6 @@ def run_onnx(model_bytes: bytes, blob: FloatArray) -> dict[str, FloatArray]:
     return dict(zip(names, session.run(names, {session.get_inputs()[0].name: blob}), strict=True))
 
 
-def _sigmoid(x: FloatArray) -> FloatArray:
-    return (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)
-
-
 def decode_like_opencv(
     raw: FloatArray, head: YoloOutput, input_hw: tuple[int, int], thresh: float
 ) -> FloatArray:

@@ -43,7 +43,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="modelserve", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
-    app.state.catalog = Catalog(settings.repository)
+    app.state.catalog = Catalog(settings.repository, versions_ttl_s=settings.versions_ttl_s)
     app.state.metrics = install_metrics(app)
     install_handlers(app)
     if settings.cors_origins:

@@ -4,6 +4,7 @@ the version Triton serves. Read from the repository (mounted read-only beside Tr
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,15 @@ class ServedModel:
 
 
 class Catalog:
-    def __init__(self, repository: Path) -> None:
+    """``versions_ttl_s``: how long the served version of a model is trusted before Triton is asked
+    again. Asking on every request cost a gRPC round trip (~1 ms here, as much as the inference of
+    a small model); a version switch shows within the TTL, or at once after an inference names a
+    version Triton no longer serves (``forget``)."""
+
+    def __init__(self, repository: Path, *, versions_ttl_s: float = 1.0) -> None:
         self.repository = repository
+        self.versions_ttl_s = versions_ttl_s
+        self._versions: dict[str, tuple[float, str]] = {}  # name -> (checked at, version)
         self._cache: dict[tuple[str, str], ServedModel] = {}
         self._tokenizers: dict[tuple[str, str], Tokenizer] = {}
         self._labels: dict[tuple[str, str], list[str]] = {}
@@ -33,11 +41,16 @@ class Catalog:
 
     async def served(self, triton: AsyncTritonClient, name: str) -> ServedModel:
         """The newest version Triton serves for ``name``, with its contract."""
-        meta = await triton.metadata(name)  # raises ModelNotFoundError / ModelNotReadyError
-        versions = sorted((v for v in meta.versions if v.isdigit()), key=int)
-        if not versions:
-            raise NotFoundError(f"model '{name}' has no numbered version ready")
-        version = versions[-1]
+        checked = self._versions.get(name)
+        if checked is not None and time.monotonic() - checked[0] < self.versions_ttl_s:
+            version = checked[1]
+        else:
+            meta = await triton.metadata(name)  # raises ModelNotFoundError / ModelNotReadyError
+            versions = sorted((v for v in meta.versions if v.isdigit()), key=int)
+            if not versions:
+                raise NotFoundError(f"model '{name}' has no numbered version ready")
+            version = versions[-1]
+            self._versions[name] = (time.monotonic(), version)
         key = (name, version)
         if key not in self._cache:
             path = self.repository / name / version / "modelserve.json"
@@ -45,6 +58,10 @@ class Catalog:
                 raise NotFoundError(f"model '{name}' v{version} has no export metadata at {path}")
             self._cache[key] = ServedModel(name=name, version=version, metadata=json.loads(path.read_text()))
         return self._cache[key]
+
+    def forget(self, name: str) -> None:
+        """Ask Triton again next time (an inference found the cached version gone)."""
+        self._versions.pop(name, None)
 
     def tokenizer(self, served: ServedModel) -> Tokenizer:
         key = (served.name, served.version)

@@ -20,6 +20,11 @@ class ApiSettings(BaseSettings):
         default=Path("model_repository"),
         description="read-only view of the model repository (metadata, tokenizers)",
     )
+    versions_ttl_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="seconds a model's served version is cached before Triton is asked again",
+    )
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0, description="413 above this Content-Length")
     max_records: int = Field(default=1024, gt=0, description="413 above this many records per request")
     cors_origins: tuple[str, ...] = Field(default=(), description="allowed browser origins; empty: no CORS")

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from fastapi import Request
 
+from client import ModelNotFoundError, ModelNotReadyError
+
 
 async def infer(
     request: Request,
@@ -26,6 +28,10 @@ async def infer(
             model, inputs, outputs=outputs, version=version
         )
         return result
+    except (ModelNotFoundError, ModelNotReadyError):
+        # The cached served version may be gone (unloaded, replaced): look it up again next time.
+        request.app.state.catalog.forget(model)
+        raise
     finally:
         request.state.triton_s = getattr(request.state, "triton_s", 0.0) + time.perf_counter() - start
 
@@ -35,8 +41,4 @@ def server_timing(total_s: float, triton_s: float) -> str:
     return f"total;dur={total_s * 1e3:.3f}, triton;dur={triton_s * 1e3:.3f}, api;dur={api_s * 1e3:.3f}"
 
 
-def triton_seconds(request: Request) -> float:
-    return float(getattr(request.state, "triton_s", 0.0))
-
-
-__all__ = ["infer", "server_timing", "triton_seconds"]
+__all__ = ["infer", "server_timing"]

@@ -124,7 +124,7 @@ def direct(
                     raise result
                 latencies.append(time.perf_counter() - t0)
                 items += n
-            s = summarise(latencies, errors=0, seconds=time.perf_counter() - began)
+            s = summarise(latencies, seconds=time.perf_counter() - began)
             rows.append(
                 {
                     "path": f"direct {variant}",
@@ -164,7 +164,7 @@ async def closed_loop(url: str, item: tuple[int, ...], concurrency: int, seconds
     executions = max(after.execution_count - before.execution_count, 1)
     inferences = after.inference_count - before.inference_count
     infer_ns = after.compute_infer.ns - before.compute_infer.ns
-    s = summarise(latencies, errors=errors, seconds=elapsed)
+    s = summarise(latencies, errors={"failed": errors} if errors else {}, seconds=elapsed)
     return {
         **asdict(s),
         "items_per_s": s.throughput,

@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 import numpy as np
 import typer
 
+from benchmarks.cli import app as bench_app
 from client import ClientError, TritonClient
 from export.cli import app as export_app
 from export.errors import ExportError
@@ -25,6 +26,7 @@ app = typer.Typer(help="Serve ONNX models with NVIDIA Triton: export, serve, que
 models_app = typer.Typer(help="List and control the models of a repository or a running server.")
 app.add_typer(models_app, name="models")
 app.add_typer(export_app, name="export")
+app.add_typer(bench_app, name="bench")
 
 T = TypeVar("T")
 Repo = Annotated[

@@ -1,0 +1,191 @@
+"""``modelserve bench``: run a scenario (default: the tabular one), compare runs, list and re-plot."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from benchmarks import history
+from benchmarks.measure import Sweep
+from benchmarks.suite import DEFAULT_RESULTS, SCENARIOS, RunOptions, load_document, run
+from client import ClientError
+from export.errors import ExportError
+from serve.errors import ServeError
+
+app = typer.Typer(
+    help="Benchmarks: latency and throughput with baselines in the same run, history, comparisons.",
+    invoke_without_command=True,
+)
+
+# What a benchmark can fail with that a user can act on: one red line, exit 1 (anything else is a bug
+# and keeps its traceback).
+HANDLED = (ValueError, RuntimeError, FileNotFoundError, ClientError, ServeError, ExportError)
+
+
+def _handled(fn: Callable[[], None]) -> None:
+    try:
+        fn()
+    except HANDLED as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+
+
+Results = Annotated[Path, typer.Option("--results", help="results folder (runs/, history.jsonl)")]
+
+
+def _ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError as exc:
+        raise ValueError(f"{what} must be comma-separated integers, got {text!r}") from exc
+    if not values or min(values) < 1:
+        raise ValueError(f"{what} must be integers >= 1, got {text!r}")
+    return values
+
+
+def _floats(text: str, what: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError as exc:
+        raise ValueError(f"{what} must be comma-separated numbers, got {text!r}") from exc
+    if values and min(values) <= 0:
+        raise ValueError(f"{what} must be > 0, got {text!r}")
+    return values
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+@app.callback()
+def bench(
+    ctx: typer.Context,
+    scenario: Annotated[str, typer.Option(help=f"one of: {', '.join(SCENARIOS)}")] = "tabular",
+    concurrency: Annotated[str, typer.Option(help="closed-loop points, e.g. 1,4,16")] = "1,4,16",
+    rate: Annotated[str, typer.Option(help="open-loop points in requests/s, e.g. 100,400")] = "",
+    arrival: Annotated[str, typer.Option(help="open-loop arrivals: poisson or constant")] = "poisson",
+    duration: Annotated[float, typer.Option(help="seconds per trial")] = 1.5,
+    requests: Annotated[int, typer.Option(help="requests per trial instead of --duration (0: off)")] = 0,
+    trials: Annotated[int, typer.Option(help="trials per point; their spread is the noise band")] = 3,
+    warmup: Annotated[float, typer.Option(help="warm-up seconds per point")] = 0.5,
+    batch: Annotated[int, typer.Option(help="items (rows, images) per request")] = 1,
+    model: Annotated[str, typer.Option(help="tabular models: rf,lr")] = "rf,lr",
+    baseline: Annotated[
+        str, typer.Option(help="seed-flask, onnxruntime, mlserver (own venv, created on first use)")
+    ] = "seed-flask,onnxruntime,mlserver",
+    results: Results = DEFAULT_RESULTS,
+    plots: Annotated[bool, typer.Option(help="write PNG plots")] = True,
+    perf_analyzer: Annotated[bool, typer.Option(help="also drive perf_analyzer when on PATH")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run a scenario end to end (no subcommand): table, CSV, JSON, plots, history."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _handled(
+        lambda: _bench(
+            scenario,
+            concurrency,
+            rate,
+            arrival,
+            duration,
+            requests,
+            trials,
+            warmup,
+            batch,
+            model,
+            baseline,
+            results,
+            plots,
+            perf_analyzer,
+            verbose,
+        )
+    )
+
+
+def _bench(
+    scenario: str,
+    concurrency: str,
+    rate: str,
+    arrival: str,
+    duration: float,
+    requests: int,
+    trials: int,
+    warmup: float,
+    batch: int,
+    model: str,
+    baseline: str,
+    results: Path,
+    plots: bool,
+    perf_analyzer: bool,
+    verbose: bool,
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s")
+    if arrival not in ("poisson", "constant"):
+        raise ValueError(f"--arrival must be poisson or constant, got {arrival!r}")
+    if duration <= 0 or trials < 1 or warmup < 0 or batch < 1 or requests < 0:
+        raise ValueError("--duration > 0, --trials >= 1, --warmup >= 0, --batch >= 1, --requests >= 0")
+    options = RunOptions(
+        scenario=scenario,
+        sweep=Sweep(
+            concurrency=_ints(concurrency, "--concurrency"),
+            rates=_floats(rate, "--rate"),
+            arrival=arrival,
+            duration_s=duration,
+            requests=requests or None,
+            trials=trials,
+            warmup_s=warmup,
+        ),
+        models=_words(model),
+        baselines=_words(baseline),
+        batch=batch,
+        results=results,
+        plots=plots,
+        perf_analyzer=perf_analyzer,
+    )
+    run(options, out=typer.echo)
+
+
+@app.command()
+def compare(
+    a: Annotated[str, typer.Argument(help="run: id (prefix), run.json or its folder, latest~N")],
+    b: Annotated[str, typer.Argument(help="the run to judge against A")] = "latest",
+    results: Results = DEFAULT_RESULTS,
+) -> None:
+    """Differences B vs A per target and load, judged against the trials' measured spread."""
+
+    def go() -> None:
+        path = results / "history.jsonl"
+        changes, unmatched = history.compare(history.resolve(a, path), history.resolve(b, path))
+        if not changes:
+            raise ValueError("the two runs share no (target, load) rows to compare")
+        typer.echo(history.format_changes(changes, unmatched))
+
+    _handled(go)
+
+
+@app.command("history")
+def list_history(results: Results = DEFAULT_RESULTS) -> None:
+    """The runs recorded in the history, oldest first."""
+    for entry in history.read(results / "history.jsonl"):
+        machine = entry["machine"]
+        typer.echo(
+            f"{entry['run_id']:<32} {machine.get('commit', '?'):<9} {machine.get('cpu', '')[:40]:<40} "
+            f"{len(entry['rows'])} rows"
+        )
+
+
+@app.command()
+def plot(run_dir: Annotated[Path, typer.Argument(help="a run's folder (holding run.json)")]) -> None:
+    """Draw a saved run's plots again into its folder."""
+
+    def go() -> None:
+        from benchmarks.plots import plot_run
+
+        for path in plot_run(load_document(run_dir), run_dir if run_dir.is_dir() else run_dir.parent):
+            typer.echo(str(path))
+
+    _handled(go)

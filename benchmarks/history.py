@@ -1,0 +1,151 @@
+"""The run history (one JSON line per run) and ``bench compare``: the differences between two runs,
+judged against the run-to-run spread each run measured (its repeated trials), not an assumed band.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# What a history line keeps per row: enough to compare, small enough to keep forever.
+_ROW_KEYS = (
+    "group",
+    "target",
+    "mode",
+    "concurrency",
+    "rate",
+    "items_per_request",
+    "count",
+    "errors",
+    "throughput",
+    "items_per_s",
+    "avg_ms",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
+    "throughput_spread",
+    "p50_spread",
+    "p99_spread",
+)
+
+
+def history_line(document: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "run_id": document["run_id"],
+        "scenario": document.get("scenario", ""),
+        "machine": document["machine"],
+        "settings": document.get("settings", {}),
+        "rows": [{k: row.get(k) for k in _ROW_KEYS} for row in document["rows"]],
+    }
+
+
+def append(history: Path, document: Mapping[str, Any]) -> None:
+    history.parent.mkdir(parents=True, exist_ok=True)
+    with history.open("a") as fh:
+        fh.write(json.dumps(history_line(document), separators=(",", ":")) + "\n")
+
+
+def read(history: Path) -> list[dict[str, Any]]:
+    if not history.exists():
+        return []
+    runs = []
+    for n, line in enumerate(history.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                runs.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{history}:{n}: not a JSON line ({exc.msg})") from exc
+    return runs
+
+
+def resolve(ref: str, history: Path) -> dict[str, Any]:
+    """A run named by a path (run.json or its directory), a run id in the history, or ``latest`` /
+    ``latest~N`` (N runs before the latest)."""
+    path = Path(ref)
+    if path.is_dir():
+        path = path / "run.json"
+    if path.is_file():
+        return history_line(json.loads(path.read_text()))
+    runs = read(history)
+    if ref == "latest" or ref.startswith("latest~"):
+        back = int(ref.partition("~")[2] or 0)
+        if back >= len(runs):
+            raise ValueError(f"{ref}: the history {history} holds {len(runs)} runs")
+        return runs[-1 - back]
+    matches = [r for r in runs if r["run_id"] == ref or r["run_id"].startswith(ref)]
+    if len(matches) != 1:
+        what = "no run" if not matches else f"{len(matches)} runs"
+        raise ValueError(f"{ref!r}: {what} in {history} match (give a run id, a run.json path or latest~N)")
+    return matches[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    key: str  # target @ load
+    metric: str
+    before: float
+    after: float
+    band: float  # relative noise band: the larger of the two runs' measured trial spreads
+    higher_is_better: bool
+
+    @property
+    def relative(self) -> float:
+        return (self.after - self.before) / self.before if self.before else 0.0
+
+    @property
+    def verdict(self) -> str:
+        if self.band == 0.0:
+            return "no band (trials=1)"
+        if abs(self.relative) <= self.band:
+            return "within noise"
+        better = (self.relative > 0) == self.higher_is_better
+        return "better" if better else "WORSE"
+
+
+def _key(row: Mapping[str, Any]) -> str:
+    load = f"c{row['concurrency']}" if row["mode"] == "closed" else f"{row['rate']:g}/s"
+    return f"{row['target']} @ {load} b{row.get('items_per_request', 1)}"
+
+
+def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[list[Change], list[str]]:
+    """Changes for the (target, load) rows both runs have; and the rows only one has."""
+    rows_a = {_key(r): r for r in a["rows"]}
+    rows_b = {_key(r): r for r in b["rows"]}
+    changes = []
+    for key in (k for k in rows_a if k in rows_b):
+        ra, rb = rows_a[key], rows_b[key]
+        for metric, spread_key, higher in (
+            ("throughput", "throughput_spread", True),
+            ("p50_ms", "p50_spread", False),
+            ("p99_ms", "p99_spread", False),
+        ):
+            changes.append(
+                Change(
+                    key=key,
+                    metric=metric,
+                    before=float(ra[metric]),
+                    after=float(rb[metric]),
+                    band=max(float(ra.get(spread_key) or 0.0), float(rb.get(spread_key) or 0.0)),
+                    higher_is_better=higher,
+                )
+            )
+    unmatched = [f"only in A: {k}" for k in rows_a if k not in rows_b]
+    unmatched += [f"only in B: {k}" for k in rows_b if k not in rows_a]
+    return changes, unmatched
+
+
+def format_changes(changes: Sequence[Change], unmatched: Sequence[str]) -> str:
+    head = f"{'target @ load':<44} {'metric':<10} {'A':>10} {'B':>10} {'change':>8} {'noise':>7}  verdict"
+    lines = [head, "-" * len(head)]
+    for c in changes:
+        lines.append(
+            f"{c.key[:44]:<44} {c.metric:<10} {c.before:>10.2f} {c.after:>10.2f} "
+            f"{100 * c.relative:>+7.1f}% {100 * c.band:>6.1f}%  {c.verdict}"
+        )
+    lines.extend(unmatched)
+    return "\n".join(lines)

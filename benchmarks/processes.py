@@ -1,0 +1,97 @@
+"""HTTP servers a benchmark starts in their own processes: our API (uvicorn), and the seed's design
+(Flask under gunicorn). Separate processes as in production: in the load generator's process they
+would share its GIL and look slower than they are."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+from serve.ports import free_port
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 90.0) -> None:
+    """Until ``url`` answers 200; a process that exits first fails with its log's tail."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode} before answering:\n{tail}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s (log: {log})")
+
+
+class HttpServerProcess:
+    """``with HttpServerProcess(argv, health_path, log) as p: p.base_url``; ``{port}`` in argv is
+    replaced by a free port. Its own process group, so workers it forks go with it."""
+
+    def __init__(
+        self, argv: Sequence[str], health_path: str, log: Path, *, env: dict[str, str] | None = None
+    ) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._argv = [a.replace("{port}", str(self.port)) for a in argv]
+        self._health = health_path
+        self._log = log
+        self._env = {**os.environ, **(env or {})}
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> HttpServerProcess:
+        self._log.parent.mkdir(parents=True, exist_ok=True)
+        with self._log.open("wb") as log:
+            self._proc = subprocess.Popen(
+                self._argv, stdout=log, stderr=subprocess.STDOUT, env=self._env, start_new_session=True
+            )
+        try:
+            wait_http(self.base_url + self._health, self._proc, self._log)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def api_server(triton_grpc_url: str, repository: Path, log: Path) -> HttpServerProcess:
+    """Our API as deployed: uvicorn, one process, pointed at the Triton under test."""
+    argv = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory"]
+    argv += ["--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning", "--no-access-log"]
+    env = {"MODELSERVE_TRITON_URL": triton_grpc_url, "MODELSERVE_REPOSITORY": str(repository)}
+    return HttpServerProcess(argv, "/health", log, env=env)
+
+
+def seed_flask_server(model_path: Path, log: Path, *, workers: int | None = None) -> HttpServerProcess:
+    """The seed's ``ModelDeployment`` app under gunicorn with its documented worker count
+    (2 x cores + 1, sync workers): the seed's design, deployed the standard way."""
+    n = workers or 2 * (os.cpu_count() or 1) + 1
+    argv = [sys.executable, "-m", "gunicorn", "--workers", str(n), "--bind", "127.0.0.1:{port}"]
+    argv += ["--log-level", "warning", "benchmarks.seed_flask:app_from_env()"]
+    return HttpServerProcess(argv, "/health", log, env={"MODELSERVE_SEED_MODEL": str(model_path)})

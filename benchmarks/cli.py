@@ -72,7 +72,7 @@ def bench(
     requests: Annotated[int, typer.Option(help="requests per trial instead of --duration (0: off)")] = 0,
     trials: Annotated[int, typer.Option(help="trials per point; their spread is the noise band")] = 3,
     warmup: Annotated[float, typer.Option(help="warm-up seconds per point")] = 0.5,
-    batch: Annotated[int, typer.Option(help="items (rows, images) per request")] = 1,
+    batch: Annotated[str, typer.Option(help="items (rows) per request; a sweep: 1,8,32")] = "1",
     model: Annotated[str, typer.Option(help="tabular models: rf,lr")] = "rf,lr",
     baseline: Annotated[
         str, typer.Option(help="seed-flask, onnxruntime, mlserver (own venv, created on first use)")
@@ -115,7 +115,7 @@ def _bench(
     requests: int,
     trials: int,
     warmup: float,
-    batch: int,
+    batch: str,
     model: str,
     baseline: str,
     results: Path,
@@ -126,8 +126,8 @@ def _bench(
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s")
     if arrival not in ("poisson", "constant"):
         raise ValueError(f"--arrival must be poisson or constant, got {arrival!r}")
-    if duration <= 0 or trials < 1 or warmup < 0 or batch < 1 or requests < 0:
-        raise ValueError("--duration > 0, --trials >= 1, --warmup >= 0, --batch >= 1, --requests >= 0")
+    if duration <= 0 or trials < 1 or warmup < 0 or requests < 0:
+        raise ValueError("--duration > 0, --trials >= 1, --warmup >= 0, --requests >= 0")
     options = RunOptions(
         scenario=scenario,
         sweep=Sweep(
@@ -141,7 +141,7 @@ def _bench(
         ),
         models=_words(model),
         baselines=_words(baseline),
-        batch=batch,
+        batches=_ints(batch, "--batch"),
         results=results,
         plots=plots,
         perf_analyzer=perf_analyzer,

@@ -24,7 +24,8 @@ def _x(row: Mapping[str, Any]) -> float:
 def _by_target(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
     out: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
-        out.setdefault(row["target"], []).append(row)
+        batch = int(row.get("items_per_request", 1))
+        out.setdefault(row["target"] + (f" b{batch}" if batch > 1 else ""), []).append(row)
     return {k: sorted(v, key=_x) for k, v in out.items()}
 
 
@@ -86,7 +87,8 @@ def time_split(rows: Sequence[Mapping[str, Any]], title: str, path: Path) -> Pat
     labels, stacks = [], []
     for row in rows:
         load = f"c{row['concurrency']}" if row["mode"] == "closed" else f"{row['rate']:g}/s"
-        labels.append(f"{row['target']} {load}")
+        batch = int(row.get("items_per_request", 1))
+        labels.append(f"{row['target']} {load}" + (f" b{batch}" if batch > 1 else ""))
         server = row.get("server_split") or {}
         api = row.get("api_split_ms") or {}
         parts = [server.get(k, 0.0) / 1e3 for k, _ in SPLIT_PARTS]

@@ -120,18 +120,20 @@ def csv_text(rows: Sequence[Row]) -> str:
 
 def table(rows: Sequence[Row]) -> str:
     head = (
-        f"{'target':<34} {'load':>7} {'req/s':>9} {'±%':>4} {'p50 ms':>8} {'p90 ms':>8} "
+        f"{'target':<34} {'load':>9} {'req/s':>9} {'±%':>4} {'p50 ms':>8} {'p90 ms':>8} "
         f"{'p99 ms':>8} {'max ms':>8} {'queue us':>8} {'infer us':>8} {'err':>5}"
     )
     lines = [head, "-" * len(head)]
     for row in rows:
         s, spec = row.result.summary, row.result.spec
         load = f"c{spec.concurrency}" if spec.rate is None else f"{spec.rate:g}/s"
+        if s.items_per_request > 1:
+            load += f"b{s.items_per_request}"
         queue = f"{row.server.queue_us:.0f}" if row.server else "-"
         infer = f"{row.server.compute_infer_us:.0f}" if row.server else "-"
         errors = ",".join(f"{k}:{v}" for k, v in sorted(s.errors.items())) or "0"
         lines.append(
-            f"{row.result.target[:34]:<34} {load:>7} {s.throughput:>9.1f} "
+            f"{row.result.target[:34]:<34} {load:>9} {s.throughput:>9.1f} "
             f"{100 * row.result.throughput_spread / 2:>4.0f} {s.p50_ms:>8.2f} {s.p90_ms:>8.2f} "
             f"{s.p99_ms:>8.2f} {s.max_ms:>8.2f} {queue:>8} {infer:>8} {errors:>5}"
         )
@@ -149,8 +151,9 @@ def write_outputs(out_dir: Path, rows: Sequence[Row], document: dict[str, Any]) 
     run_json = out_dir / "run.json"
     run_json.write_text(json.dumps(document, indent=2) + "\n")
     paths = [run_json]
-    for target in dict.fromkeys(r.result.target for r in rows):
-        path = out_dir / f"{slug(target)}.csv"
-        path.write_text(csv_text([r for r in rows if r.result.target == target]))
+    for target, batch in dict.fromkeys((r.result.target, r.result.summary.items_per_request) for r in rows):
+        path = out_dir / f"{slug(target)}{f'-b{batch}' if batch > 1 else ''}.csv"
+        same = [r for r in rows if (r.result.target, r.result.summary.items_per_request) == (target, batch)]
+        path.write_text(csv_text(same))
         paths.append(path)
     return paths

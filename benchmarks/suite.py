@@ -27,7 +27,7 @@ class RunOptions:
     sweep: Sweep = field(default_factory=Sweep)
     models: tuple[str, ...] = ()  # scenario default when empty
     baselines: tuple[str, ...] = ("seed-flask", "onnxruntime", "mlserver")
-    batch: int = 1
+    batches: tuple[int, ...] = (1,)
     results: Path = DEFAULT_RESULTS
     plots: bool = True
     perf_analyzer: bool = True
@@ -41,14 +41,14 @@ def _scenario(options: RunOptions, echo: Callable[[Row], None]) -> tuple[list[Ro
             options.sweep,
             models=options.models or ("rf", "lr"),
             baselines=options.baselines,
-            batch=options.batch,
+            batches=options.batches,
             echo=echo,
             use_perf_analyzer=options.perf_analyzer,
         )
     if options.scenario == "vision":
         from benchmarks import vision_scenario
 
-        return vision_scenario.run(options.sweep, batch=options.batch, echo=echo), {}
+        return vision_scenario.run(options.sweep, batches=options.batches, echo=echo), {}
     if options.scenario == "routes":
         from benchmarks import routes_scenario
 
@@ -78,7 +78,7 @@ def run(options: RunOptions, *, out: Callable[[str], None] = print) -> dict[str,
             **asdict(options.sweep),
             "models": list(options.models),
             "baselines": list(options.baselines),
-            "batch": options.batch,
+            "batches": list(options.batches),
         },
         "notes": [
             "client, servers and baselines share this machine's cores: absolute numbers include the "

@@ -18,7 +18,7 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +179,7 @@ def run(
     *,
     models: tuple[str, ...] = ("rf", "lr"),
     baselines: tuple[str, ...] = ("seed-flask", "onnxruntime"),
-    batch: int = 1,
+    batches: tuple[int, ...] = (1,),
     work_dir: Path | None = None,
     echo: Callable[[Row], None] | None = None,
     use_perf_analyzer: bool = True,
@@ -195,39 +195,45 @@ def run(
         extras["perf_analyzer"] = {"unavailable": perf_analyzer.unavailable_reason()}
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp_name, ExitStack() as stack:
         tmp = Path(tmp_name)
-        built = build_models(tmp / "repo", tmp, models, batch)
+        built = build_models(tmp / "repo", tmp, models, max(batches))
         settings = ServerSettings(
             repository=tmp / "repo", http_port=0, grpc_port=0, metrics_port=0, work_dir=tmp / "triton"
         )
         triton = stack.enter_context(EmbeddedTriton(settings))
         grpc_url = triton.endpoints.grpc_url
         api = stack.enter_context(api_server(grpc_url, tmp / "repo", tmp / "logs" / "api.log"))
-        for m in built:
-            group = f"tabular-{m.key}"
-            todo = plan(
-                m,
-                grpc_url=grpc_url,
-                http_url=triton.endpoints.http_url,
-                api_url=api.base_url,
-                batch=batch,
-                baselines=baselines,
-            )
-            for name, make, model in todo:
-                logger.info("measuring %s", name)
-                rows += sweep(make, specs, group=group, triton_model=model, grpc_url=grpc_url, echo=echo)
-            if use_perf_analyzer and perf_analyzer.find() is not None:
-                extras["perf_analyzer"][m.name] = perf_analyzer.run(
-                    m.name, grpc_url, concurrency=sweep_points.concurrency, batch=batch
+        for full in built:
+            for batch in batches:
+                m = replace(full, records=full.records[:batch], rows=full.rows[:batch])
+                group = f"tabular-{m.key}" + (f"-b{batch}" if batches != (1,) else "")
+                todo = plan(
+                    m,
+                    grpc_url=grpc_url,
+                    http_url=triton.endpoints.http_url,
+                    api_url=api.base_url,
+                    batch=batch,
+                    baselines=baselines,
                 )
-            for kind, server in _baseline_servers(m, tmp, baselines):
+                for name, make, model in todo:
+                    logger.info("measuring %s (batch %d)", name, batch)
+                    rows += sweep(make, specs, group=group, triton_model=model, grpc_url=grpc_url, echo=echo)
+                if use_perf_analyzer and perf_analyzer.find() is not None:
+                    extras["perf_analyzer"][f"{m.name} b{batch}"] = perf_analyzer.run(
+                        m.name, grpc_url, concurrency=sweep_points.concurrency, batch=batch
+                    )
+            # Baseline servers start once per model and serve every batch size.
+            for kind, server in _baseline_servers(full, tmp, baselines):
                 with ExitStack() as one:
                     try:
                         running = one.enter_context(server)
                     except RuntimeError as exc:  # a baseline that cannot start is reported, not fatal
                         logger.warning("baseline %s did not start: %s", kind, exc)
-                        extras.setdefault("baselines_skipped", {})[f"{kind} {m.key}"] = str(exc)[-1500:]
+                        extras.setdefault("baselines_skipped", {})[f"{kind} {full.key}"] = str(exc)[-1500:]
                         continue
-                    for name, make, _ in _baseline_plan(kind, running, m, batch):
-                        logger.info("measuring %s", name)
-                        rows += sweep(make, specs, group=group, echo=echo)
+                    for batch in batches:
+                        m = replace(full, records=full.records[:batch], rows=full.rows[:batch])
+                        group = f"tabular-{m.key}" + (f"-b{batch}" if batches != (1,) else "")
+                        for name, make, _ in _baseline_plan(kind, running, m, batch):
+                            logger.info("measuring %s (batch %d)", name, batch)
+                            rows += sweep(make, specs, group=group, echo=echo)
     return rows, extras

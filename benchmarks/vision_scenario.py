@@ -39,13 +39,13 @@ def jpeg(seed: int = 0, size: tuple[int, int] = (480, 640)) -> bytes:
 def run(
     sweep_points: Sweep,
     *,
-    batch: int = 1,
+    batches: tuple[int, ...] = (1,),
     work_dir: Path | None = None,
     echo: Callable[[Row], None] | None = None,
 ) -> list[Row]:
     from export.vision import export_keras_vision
 
-    if batch != 1:
+    if batches != (1,):
         raise ValueError("the vision scenario sends one image per request (--batch 1)")
     specs = sweep_points.specs()
     rows: list[Row] = []

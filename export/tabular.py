@@ -49,7 +49,10 @@ def classifier_entry(name: str, n_features: int, n_classes: int, *, cpu_only: bo
             TensorConfig(name=PROBA_OUTPUT, data_type="FP32", dims=(n_classes,), label_filename="labels.txt"),
         ),
         dynamic_batching=DynamicBatching(max_queue_delay_us=100),
-        instance_groups=(InstanceGroup(kind="KIND_CPU", count=1),) if cpu_only else (),
+        # One instance either way: with no instance_group Triton starts two on CPU, and two ORT
+        # sessions with a thread per core each fight over a small box (measured: a logistic
+        # regression's compute doubled). KIND_AUTO keeps "one per GPU" on GPU nodes.
+        instance_groups=(InstanceGroup(kind="KIND_CPU" if cpu_only else "KIND_AUTO", count=1),),
         warmup_batch_sizes=(1,),
     )
 

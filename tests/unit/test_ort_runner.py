@@ -103,7 +103,12 @@ def test_settings_read_triton_parameters_and_accelerators():
         "cudnn_conv_algo_search": "HEURISTIC",
     }
     assert s.pad_to_buckets and 6 in s.buckets
-    assert not RunnerSettings.from_triton(CONFIG, kind="CPU", device_id=0).pad_to_buckets
+    assert s.allow_spinning  # GPU instances keep ONNX Runtime's default
+    cpu = RunnerSettings.from_triton(CONFIG, kind="CPU", device_id=0)
+    assert not cpu.pad_to_buckets
+    assert not cpu.allow_spinning  # CPU instances share the box: idle threads sleep
+    spin = {**CONFIG, "parameters": {"allow_spinning": {"string_value": "1"}}}
+    assert RunnerSettings.from_triton(spin, kind="CPU", device_id=0).allow_spinning
 
 
 def test_gpu_instance_without_cuda_provider_fails_with_a_clear_message(tmp_path):

@@ -144,3 +144,13 @@ def test_a_failed_parity_check_leaves_the_repository_as_it_was(tmp_path, monkeyp
     with pytest.raises(ParityError, match="injected"):
         tabular.export_tabular(repo, "m", data, "segment", models=("logistic_regression",))
     assert list(repo.iterdir()) == []
+
+
+def test_classifiers_get_exactly_one_instance() -> None:
+    """Triton's default on CPU is two instances: two ORT thread pools fighting over a small box."""
+    from export.tabular import classifier_entry
+
+    linear = classifier_entry("lr", 4, 2, cpu_only=False).instance_groups
+    forest = classifier_entry("rf", 4, 2, cpu_only=True).instance_groups
+    assert [(g.kind, g.count) for g in linear] == [("KIND_AUTO", 1)]  # one per GPU on GPU nodes
+    assert [(g.kind, g.count) for g in forest] == [("KIND_CPU", 1)]

@@ -14,6 +14,7 @@ from fastapi.security import APIKeyHeader
 
 from api import detection, enhance, tabular, text, vision
 from api.catalog import Catalog
+from api.coalesce import Coalescer
 from api.errors import UnauthorizedError, UnavailableError, install_handlers
 from api.limits import BodyLimitMiddleware
 from api.metrics import install_metrics
@@ -32,6 +33,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.triton = AsyncTritonClient(
             settings.triton_url, protocol=settings.triton_protocol, timeout_s=settings.request_timeout_s
         )
+        if settings.coalesce_max_rows > 0:
+            app.state.coalescer = Coalescer(
+                app.state.triton.infer,
+                max_rows=settings.coalesce_max_rows,
+                max_inflight=settings.coalesce_max_inflight,
+            )
         try:
             yield
         finally:

@@ -25,6 +25,12 @@ class ApiSettings(BaseSettings):
         ge=0,
         description="seconds a model's served version is cached before Triton is asked again",
     )
+    coalesce_max_rows: int = Field(
+        default=64, ge=0, description="rows per merged tabular call to Triton (0: no merging)"
+    )
+    coalesce_max_inflight: int = Field(
+        default=2, ge=1, description="merged calls per model in flight before new ones queue"
+    )
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0, description="413 above this Content-Length")
     max_records: int = Field(default=1024, gt=0, description="413 above this many records per request")
     cors_origins: tuple[str, ...] = Field(default=(), description="allowed browser origins; empty: no CORS")

@@ -66,7 +66,7 @@ async def predict(request: Request, name: str, body: Any = Body(...)) -> Predict
     served = await state.catalog.served(state.triton, name)
     spec = state.catalog.feature_spec(served)
     x = encode(spec, records_from_body(body, state.settings.max_records))
-    out = await timing.infer(request, name, {"features": x}, version=served.version)
+    out = await timing.infer(request, name, {"features": x}, version=served.version, coalesce=True)
     return PredictResponse(
         model=name,
         version=served.version,

@@ -20,13 +20,16 @@ async def infer(
     *,
     outputs: Sequence[str] | None = None,
     version: str = "",
+    coalesce: bool = False,
 ) -> dict[str, np.ndarray]:
-    """``app.state.triton.infer`` with its duration added to the request's Triton time."""
+    """``app.state.triton.infer`` with its duration added to the request's Triton time.
+    ``coalesce``: the rows are independent, so the call may share a Triton request with others
+    (``api.coalesce``) when the app has a coalescer."""
     start = time.perf_counter()
+    coalescer = getattr(request.app.state, "coalescer", None) if coalesce else None
+    call = coalescer.infer if coalescer is not None else request.app.state.triton.infer
     try:
-        result: dict[str, np.ndarray] = await request.app.state.triton.infer(
-            model, inputs, outputs=outputs, version=version
-        )
+        result: dict[str, np.ndarray] = await call(model, inputs, outputs=outputs, version=version)
         return result
     except (ModelNotFoundError, ModelNotReadyError):
         # The cached served version may be gone (unloaded, replaced): look it up again next time.

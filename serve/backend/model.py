@@ -12,6 +12,7 @@ which is what the stub supports for them.
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import sys
@@ -63,6 +64,10 @@ class TritonPythonModel:
         self.runner = OrtRunner(path, settings)
         self.input_names = [spec.name for spec in settings.inputs]
         self.runner.warm_up()
+        # The stub lives as long as the model: keep its startup heap (numpy, ORT) out of the
+        # collector's full passes, which otherwise stall an execution now and then (as in the API).
+        gc.collect()
+        gc.freeze()
 
     def execute(self, requests: list[Any]) -> list[Any]:
         batch: list[dict[str, np.ndarray]] = []

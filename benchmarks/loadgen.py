@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 import numpy as np
@@ -94,6 +94,7 @@ class LoadResult:
     summary: Summary  # all trials pooled
     trials: list[Summary]
     split_ms: dict[str, float] = field(default_factory=dict)  # mean server-reported split
+    latencies_s: tuple[float, ...] = ()  # every success, for pooling rounds exactly
 
     @property
     def throughput_spread(self) -> float:
@@ -258,4 +259,40 @@ async def run_load(
     splits = [s for w, _ in windows for s in w.splits]
     keys = sorted({k for s in splits for k in s})
     split_ms = {k: float(np.mean([s.get(k, 0.0) for s in splits])) for k in keys}
-    return LoadResult(target=target.name, spec=spec, summary=pooled, trials=trials, split_ms=split_ms)
+    return LoadResult(
+        target=target.name,
+        spec=spec,
+        summary=pooled,
+        trials=trials,
+        split_ms=split_ms,
+        latencies_s=tuple(x for w, _ in windows for x in w.latencies),
+    )
+
+
+def merge_results(parts: Sequence[LoadResult]) -> LoadResult:
+    """Rounds of one (target, load point) measured at different times -> one result whose trials
+    are the rounds: their spread is then the run-to-run spread over the whole run, drift included."""
+    first = parts[0]
+    errors: Counter[str] = Counter()
+    for p in parts:
+        errors.update(p.summary.errors)
+    pooled = summarise(
+        [x for p in parts for x in p.latencies_s],
+        errors=dict(errors),
+        seconds=sum(p.summary.seconds for p in parts),
+        items_per_request=first.summary.items_per_request,
+    )
+    weights = [p.summary.count for p in parts]
+    keys = sorted({k for p in parts for k in p.split_ms})
+    split_ms = {
+        k: sum(p.split_ms.get(k, 0.0) * w for p, w in zip(parts, weights, strict=True)) / max(sum(weights), 1)
+        for k in keys
+    }
+    return LoadResult(
+        target=first.target,
+        spec=replace(first.spec, trials=sum(len(p.trials) for p in parts)),
+        summary=pooled,
+        trials=[t for p in parts for t in p.trials],
+        split_ms=split_ms,
+        latencies_s=tuple(x for p in parts for x in p.latencies_s),
+    )

@@ -142,5 +142,5 @@ def format_ratios(items: Sequence[Ratio]) -> str:
         goal = ""
         if r.goal is not None:
             goal = f"{'>=' if r.goal_is_minimum else '<='}{r.goal:g} {'met' if r.met else 'MISSED'}"
-        lines.append(f"{r.group:<14} {r.load:>6} {r.label:<46} {r.value:>8.2f} {goal:>14}")
+        lines.append(f"{r.group:<14} {r.load:>6} {r.label:<46} {r.value:>8.3g} {goal:>14}")
     return "\n".join(lines)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from benchmarks.measure import Sweep, sweep
+from benchmarks.measure import Measured, Sweep, measure
 from benchmarks.processes import api_server
 from benchmarks.report import Row
 from benchmarks.targets import HttpTarget, TritonTarget
@@ -87,11 +87,31 @@ def routes(payloads: dict[str, Any]) -> list[tuple[str, str, tuple[bytes, str]]]
     ]
 
 
+def _http(name: str, url: str, body: bytes, content_type: str, model: str | None) -> Measured:
+    return Measured(
+        name=name,
+        make=lambda: HttpTarget(name, url, body, content_type=content_type),
+        group="routes",
+        triton_model=model,
+    )
+
+
+def _direct(name: str, grpc_url: str, model: str, inputs: dict[str, np.ndarray]) -> Measured:
+    return Measured(
+        name=name,
+        make=lambda: TritonTarget(name, grpc_url, model, inputs),
+        group="routes",
+        triton_model=model,
+    )
+
+
 def run(
-    sweep_points: Sweep, *, work_dir: Path | None = None, echo: Callable[[Row], None] | None = None
+    sweep_points: Sweep,
+    *,
+    work_dir: Path | None = None,
+    echo: Callable[[Row], None] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> list[Row]:
-    specs = sweep_points.specs()
-    rows: list[Row] = []
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp_name, ExitStack() as stack:
         tmp = Path(tmp_name)
         root = tmp / "repo"
@@ -102,32 +122,17 @@ def run(
         triton = stack.enter_context(EmbeddedTriton(settings))
         grpc_url = triton.endpoints.grpc_url
         api = stack.enter_context(api_server(grpc_url, root, tmp / "logs" / "api.log"))
+        items = []
         for name, path, (body, content_type) in routes(payloads):
             parts = path.split("?")[0].split("/")  # /v1/<kind>/<model>/<verb>
             served = parts[3] if len(parts) > 4 and (root / parts[3]).is_dir() else None
-            url = api.base_url + path
-            rows += sweep(
-                lambda: HttpTarget(f"api {name}", url, body, content_type=content_type),  # noqa: B023
-                specs,
-                group="routes",
-                triton_model=served,
-                grpc_url=grpc_url,
-                echo=echo,
-            )
+            items.append(_http(f"api {name}", api.base_url + path, body, content_type, served))
         columns = len(json.loads((root / "segments/1/modelserve.json").read_text())["features"]["columns"])
-        direct = {
-            "segments": {"features": np.zeros((1, columns), np.float32)},
-            "resnet50": {
-                "images": np.random.default_rng(1).uniform(0, 255, (1, 224, 224, 3)).astype(np.float32)
-            },
-        }
-        for model, inputs in direct.items():
-            rows += sweep(
-                lambda: TritonTarget(f"triton grpc {model}", grpc_url, model, inputs),  # noqa: B023
-                specs,
-                group="routes",
-                triton_model=model,
-                grpc_url=grpc_url,
-                echo=echo,
+        image = np.random.default_rng(1).uniform(0, 255, (1, 224, 224, 3)).astype(np.float32)
+        items.append(
+            _direct(
+                "triton grpc segments", grpc_url, "segments", {"features": np.zeros((1, columns), np.float32)}
             )
-    return rows
+        )
+        items.append(_direct("triton grpc resnet50", grpc_url, "resnet50", {"images": image}))
+        return measure(items, sweep_points, grpc_url=grpc_url, echo=echo, progress=progress)

@@ -33,7 +33,8 @@ class RunOptions:
     perf_analyzer: bool = True
 
 
-def _scenario(options: RunOptions, echo: Callable[[Row], None]) -> tuple[list[Row], dict[str, Any]]:
+def _scenario(options: RunOptions, progress: Callable[[str], None]) -> tuple[list[Row], dict[str, Any]]:
+    """Rows exist only once every round has run (see ``measure``): progress says the round."""
     if options.scenario == "tabular":
         from benchmarks import tabular_scenario
 
@@ -42,22 +43,18 @@ def _scenario(options: RunOptions, echo: Callable[[Row], None]) -> tuple[list[Ro
             models=options.models or ("rf", "lr"),
             baselines=options.baselines,
             batches=options.batches,
-            echo=echo,
+            progress=progress,
             use_perf_analyzer=options.perf_analyzer,
         )
     if options.scenario == "vision":
         from benchmarks import vision_scenario
 
-        return vision_scenario.run(options.sweep, batches=options.batches, echo=echo), {}
+        return vision_scenario.run(options.sweep, batches=options.batches, progress=progress), {}
     if options.scenario == "routes":
         from benchmarks import routes_scenario
 
-        return routes_scenario.run(options.sweep, echo=echo), {}
+        return routes_scenario.run(options.sweep, progress=progress), {}
     raise ValueError(f"unknown scenario {options.scenario!r}; choose from {', '.join(SCENARIOS)}")
-
-
-def _echo(row: Row) -> None:
-    print(table([row]).splitlines()[-1], flush=True)
 
 
 def run(options: RunOptions, *, out: Callable[[str], None] = print) -> dict[str, Any]:
@@ -65,8 +62,7 @@ def run(options: RunOptions, *, out: Callable[[str], None] = print) -> dict[str,
     started = dt.datetime.now(dt.UTC)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{options.scenario}"
     out(f"run {run_id}: scenario {options.scenario}, points {options.sweep}")
-    out(table([]).splitlines()[0])
-    rows, extras = _scenario(options, _echo)
+    rows, extras = _scenario(options, out)
     dicts = [r.as_dict() for r in rows]
     found = ratios(dicts)
     document: dict[str, Any] = {

@@ -33,8 +33,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from benchmarks import perf_analyzer
-from benchmarks.loadgen import Target
-from benchmarks.measure import Sweep, sweep
+from benchmarks.measure import Measured, Sweep, measure
 from benchmarks.processes import api_server, seed_flask_server
 from benchmarks.report import Row
 from benchmarks.targets import HttpTarget, InProcessTarget, TritonTarget, v2_json_body
@@ -109,69 +108,60 @@ def _body(records: list[dict[str, float]]) -> bytes:
     return json.dumps(records[0] if len(records) == 1 else records).encode()
 
 
-# (target name, factory, the Triton model whose statistics split it)
-Plan = list[tuple[str, Callable[[], Target], str | None]]
-
-
-def plan(
-    m: TabularModel, *, grpc_url: str, http_url: str, api_url: str, batch: int, baselines: tuple[str, ...]
-) -> Plan:
+def targets(
+    m: TabularModel, *, grpc_url: str, http_url: str, api_url: str, batch: int, group: str, ort: bool
+) -> list[Measured]:
+    """Triton (gRPC client, raw HTTP), the API route, and ORT in-process for one model and batch."""
     inputs = {"features": m.rows}
     v2 = v2_json_body(inputs)
     record = _body(m.records)
-    names = {
-        "grpc": f"triton grpc {m.key}",
-        "http": f"triton http {m.key}",
-        "api": f"api predict {m.key}",
-        "ort": f"onnxruntime in-process {m.key}",
-    }
-    out: Plan = [
-        (names["grpc"], lambda: TritonTarget(names["grpc"], grpc_url, m.name, inputs), m.name),
-        (
-            names["http"],
-            lambda: HttpTarget(
-                names["http"], f"http://{http_url}/v2/models/{m.name}/infer", v2, items_per_request=batch
-            ),
-            m.name,
+    grpc, http, api = f"triton grpc {m.key}", f"triton http {m.key}", f"api predict {m.key}"
+    infer_url = f"http://{http_url}/v2/models/{m.name}/infer"
+    predict_url = f"{api_url}/v1/models/{m.name}/predict"
+    out = [
+        Measured(
+            name=grpc,
+            make=lambda: TritonTarget(grpc, grpc_url, m.name, inputs),
+            group=group,
+            triton_model=m.name,
         ),
-        (
-            names["api"],
-            lambda: HttpTarget(
-                names["api"], f"{api_url}/v1/models/{m.name}/predict", record, items_per_request=batch
-            ),
-            m.name,
+        Measured(
+            name=http,
+            make=lambda: HttpTarget(http, infer_url, v2, items_per_request=batch),
+            group=group,
+            triton_model=m.name,
+        ),
+        Measured(
+            name=api,
+            make=lambda: HttpTarget(api, predict_url, record, items_per_request=batch),
+            group=group,
+            triton_model=m.name,
         ),
     ]
-    if "onnxruntime" in baselines:
-        out.append((names["ort"], lambda: InProcessTarget(names["ort"], m.onnx_path, inputs), None))
+    if ort:
+        name = f"onnxruntime in-process {m.key}"
+        out.append(Measured(name=name, make=lambda: InProcessTarget(name, m.onnx_path, inputs), group=group))
     return out
 
 
-def _baseline_servers(m: TabularModel, tmp: Path, baselines: tuple[str, ...]) -> list[tuple[str, Any]]:
-    """(kind, context manager) of the baseline servers for one model; started one model at a time."""
-    servers: list[tuple[str, Any]] = []
-    if "seed-flask" in baselines:
-        servers.append(("seed-flask", seed_flask_server(m.joblib_path, tmp / "logs" / f"flask-{m.key}.log")))
-    if "mlserver" in baselines:
-        from benchmarks.mlserver_baseline import MLServer
-
-        venv = Path(".modelserve/bench-venvs/mlserver").resolve()
-        servers.append(("mlserver", MLServer(m.joblib_path, tmp / f"mlserver-{m.key}", venv)))
-    return servers
-
-
-def _baseline_plan(kind: str, server: Any, m: TabularModel, batch: int) -> Plan:
+def _baseline_server(kind: str, m: TabularModel, tmp: Path) -> Any:
     if kind == "seed-flask":
-        name = f"seed flask+gunicorn {m.key}"
-        url = f"{server.base_url}/predict"
-        body = _body(m.records)
-        return [(name, lambda: HttpTarget(name, url, body, items_per_request=batch), None)]
-    from benchmarks.mlserver_baseline import request_body
+        return seed_flask_server(m.joblib_path, tmp / "logs" / f"flask-{m.key}.log")
+    from benchmarks.mlserver_baseline import MLServer
 
-    name = f"mlserver {m.key}"
-    url = f"{server.base_url}{server.infer_path}"
-    body = request_body(m.rows.tolist())
-    return [(name, lambda: HttpTarget(name, url, body, items_per_request=batch), None)]
+    venv = Path(".modelserve/bench-venvs/mlserver").resolve()
+    return MLServer(m.joblib_path, tmp / f"mlserver-{m.key}", venv)
+
+
+def _baseline_target(kind: str, server: Any, m: TabularModel, batch: int, group: str) -> Measured:
+    if kind == "seed-flask":
+        name, url, body = f"seed flask+gunicorn {m.key}", f"{server.base_url}/predict", _body(m.records)
+    else:
+        from benchmarks.mlserver_baseline import request_body
+
+        name, url = f"mlserver {m.key}", f"{server.base_url}{server.infer_path}"
+        body = request_body(m.rows.tolist())
+    return Measured(name=name, make=lambda: HttpTarget(name, url, body, items_per_request=batch), group=group)
 
 
 def run(
@@ -182,14 +172,14 @@ def run(
     batches: tuple[int, ...] = (1,),
     work_dir: Path | None = None,
     echo: Callable[[Row], None] | None = None,
+    progress: Callable[[str], None] | None = None,
     use_perf_analyzer: bool = True,
 ) -> tuple[list[Row], dict[str, Any]]:
-    """Every target of every model at every load point; and perf_analyzer's rows where it exists."""
+    """Every target of every model at every load point; and perf_analyzer's rows where it exists.
+    All servers run for the whole measurement (the rounds interleave every target)."""
     unknown = set(baselines) - set(BASELINES)
     if unknown:
         raise ValueError(f"unknown baselines {sorted(unknown)}; choose from {', '.join(BASELINES)}")
-    specs = sweep_points.specs()
-    rows: list[Row] = []
     extras: dict[str, Any] = {"perf_analyzer": {}}
     if use_perf_analyzer and perf_analyzer.find() is None:
         extras["perf_analyzer"] = {"unavailable": perf_analyzer.unavailable_reason()}
@@ -202,38 +192,38 @@ def run(
         triton = stack.enter_context(EmbeddedTriton(settings))
         grpc_url = triton.endpoints.grpc_url
         api = stack.enter_context(api_server(grpc_url, tmp / "repo", tmp / "logs" / "api.log"))
+        servers: dict[tuple[str, str], Any] = {}
+        for full in built:
+            for kind in (b for b in baselines if b != "onnxruntime"):
+                try:
+                    servers[(kind, full.key)] = stack.enter_context(_baseline_server(kind, full, tmp))
+                except RuntimeError as exc:  # a baseline that cannot start is reported, not fatal
+                    logger.warning("baseline %s did not start: %s", kind, exc)
+                    extras.setdefault("baselines_skipped", {})[f"{kind} {full.key}"] = str(exc)[-1500:]
+        items: list[Measured] = []
         for full in built:
             for batch in batches:
                 m = replace(full, records=full.records[:batch], rows=full.rows[:batch])
                 group = f"tabular-{m.key}" + (f"-b{batch}" if batches != (1,) else "")
-                todo = plan(
+                items += targets(
                     m,
                     grpc_url=grpc_url,
                     http_url=triton.endpoints.http_url,
                     api_url=api.base_url,
                     batch=batch,
-                    baselines=baselines,
+                    group=group,
+                    ort="onnxruntime" in baselines,
                 )
-                for name, make, model in todo:
-                    logger.info("measuring %s (batch %d)", name, batch)
-                    rows += sweep(make, specs, group=group, triton_model=model, grpc_url=grpc_url, echo=echo)
-                if use_perf_analyzer and perf_analyzer.find() is not None:
+                items += [
+                    _baseline_target(kind, server, m, batch, group)
+                    for (kind, key), server in servers.items()
+                    if key == m.key
+                ]
+        rows = measure(items, sweep_points, grpc_url=grpc_url, echo=echo, progress=progress)
+        if use_perf_analyzer and perf_analyzer.find() is not None:
+            for m in built:
+                for batch in batches:
                     extras["perf_analyzer"][f"{m.name} b{batch}"] = perf_analyzer.run(
                         m.name, grpc_url, concurrency=sweep_points.concurrency, batch=batch
                     )
-            # Baseline servers start once per model and serve every batch size.
-            for kind, server in _baseline_servers(full, tmp, baselines):
-                with ExitStack() as one:
-                    try:
-                        running = one.enter_context(server)
-                    except RuntimeError as exc:  # a baseline that cannot start is reported, not fatal
-                        logger.warning("baseline %s did not start: %s", kind, exc)
-                        extras.setdefault("baselines_skipped", {})[f"{kind} {full.key}"] = str(exc)[-1500:]
-                        continue
-                    for batch in batches:
-                        m = replace(full, records=full.records[:batch], rows=full.rows[:batch])
-                        group = f"tabular-{m.key}" + (f"-b{batch}" if batches != (1,) else "")
-                        for name, make, _ in _baseline_plan(kind, running, m, batch):
-                            logger.info("measuring %s (batch %d)", name, batch)
-                            rows += sweep(make, specs, group=group, echo=echo)
     return rows, extras

@@ -7,6 +7,7 @@ batched execution's compute time once per request in it, so the means are what o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from client import ClientError, TritonClient
@@ -52,6 +53,25 @@ def difference(before: ModelStatistics, after: ModelStatistics) -> ServerSplit:
         compute_infer_us=_mean_us(after.compute_infer, before.compute_infer),
         compute_output_us=_mean_us(after.compute_output, before.compute_output),
         success_us=_mean_us(after.success, before.success),
+    )
+
+
+def merge_splits(parts: Sequence[ServerSplit]) -> ServerSplit:
+    """Several windows of one model -> one, means weighted by each window's requests."""
+    total = sum(p.requests for p in parts)
+
+    def mean(attr: str) -> float:
+        return sum(getattr(p, attr) * p.requests for p in parts) / total if total else 0.0
+
+    return ServerSplit(
+        requests=total,
+        executions=sum(p.executions for p in parts),
+        failed=sum(p.failed for p in parts),
+        queue_us=mean("queue_us"),
+        compute_input_us=mean("compute_input_us"),
+        compute_infer_us=mean("compute_infer_us"),
+        compute_output_us=mean("compute_output_us"),
+        success_us=mean("success_us"),
     )
 
 

@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmarks.loadgen import Target
-from benchmarks.measure import Sweep, sweep
+from benchmarks.measure import Measured, Sweep, measure
 from benchmarks.processes import api_server
 from benchmarks.report import Row
 from benchmarks.targets import HttpTarget, InProcessTarget, TritonTarget
@@ -42,13 +41,12 @@ def run(
     batches: tuple[int, ...] = (1,),
     work_dir: Path | None = None,
     echo: Callable[[Row], None] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> list[Row]:
     from export.vision import export_keras_vision
 
     if batches != (1,):
         raise ValueError("the vision scenario sends one image per request (--batch 1)")
-    specs = sweep_points.specs()
-    rows: list[Row] = []
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp_name, ExitStack() as stack:
         tmp = Path(tmp_name)
         written = export_keras_vision(tmp / "repo", MODEL, "resnet50")
@@ -63,16 +61,26 @@ def run(
         # the compute of a CNN).
         tensor = {"images": np.random.default_rng(1).uniform(0, 255, (1, 224, 224, 3)).astype(np.float32)}
         route = f"{api.base_url}/v1/vision/{MODEL}/classify?k=5"
-        plan: list[tuple[Callable[[], Target], str | None]] = [
-            (lambda: HttpTarget("api classify resnet50", route, image, content_type="image/jpeg"), MODEL),
-            (lambda: TritonTarget("triton grpc resnet50", grpc_url, MODEL, tensor), MODEL),
-            (
-                lambda: InProcessTarget("onnxruntime in-process resnet50", written[0].model_path, tensor),
-                None,
+        group = "vision-resnet50"
+        model_path = written[0].model_path
+        items = [
+            Measured(
+                name="api classify resnet50",
+                make=lambda: HttpTarget("api classify resnet50", route, image, content_type="image/jpeg"),
+                group=group,
+                triton_model=MODEL,
+            ),
+            Measured(
+                name="triton grpc resnet50",
+                make=lambda: TritonTarget("triton grpc resnet50", grpc_url, MODEL, tensor),
+                group=group,
+                triton_model=MODEL,
+            ),
+            Measured(
+                name="onnxruntime in-process resnet50",
+                make=lambda: InProcessTarget("onnxruntime in-process resnet50", model_path, tensor),
+                group=group,
             ),
         ]
-        for make, model in plan:
-            rows += sweep(
-                make, specs, group="vision-resnet50", triton_model=model, grpc_url=grpc_url, echo=echo
-            )
+        rows = measure(items, sweep_points, grpc_url=grpc_url, echo=echo, progress=progress)
     return rows

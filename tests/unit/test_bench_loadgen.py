@@ -253,3 +253,54 @@ def test_cli_compares_saved_runs_and_refuses_bad_points(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "--concurrency must be comma-separated integers" in bad.output
     missing = runner.invoke(app, ["bench", "compare", "nope", "--results", str(tmp_path)])
     assert missing.exit_code == 1 and "no run" in missing.output
+
+
+def test_measure_interleaves_rounds_and_merges_them_into_trials() -> None:
+    from benchmarks.measure import Measured, Sweep, measure
+
+    order: list[str] = []
+
+    class Named(Scripted):
+        def __init__(self, name: str) -> None:
+            super().__init__(delay_s=0.0)
+            self.name = name
+
+        async def open(self) -> None:
+            order.append(self.name)
+
+    items = [Measured(name=n, make=lambda n=n: Named(n), group="g") for n in ("a", "b")]  # type: ignore[misc]
+    sweep = Sweep(concurrency=(1, 2), requests=6, trials=3, warmup_s=0)
+    rows = measure(items, sweep)
+    # Round by round: every target at every point once, then again.
+    assert order == ["a", "a", "b", "b"] * 3
+    assert [(r.result.target, r.result.spec.concurrency) for r in rows] == [
+        ("a", 1),
+        ("a", 2),
+        ("b", 1),
+        ("b", 2),
+    ]
+    for row in rows:
+        assert len(row.result.trials) == 3 and row.result.spec.trials == 3
+        assert row.result.summary.count + row.result.summary.error_count == 18
+        assert len(row.result.latencies_s) == row.result.summary.count
+
+
+def test_server_splits_merge_weighted_by_requests() -> None:
+    from benchmarks.triton_split import ServerSplit, merge_splits
+
+    def split(requests: int, queue_us: float) -> ServerSplit:
+        return ServerSplit(
+            requests=requests,
+            executions=requests // 2,
+            failed=0,
+            queue_us=queue_us,
+            compute_input_us=1.0,
+            compute_infer_us=10.0,
+            compute_output_us=1.0,
+            success_us=20.0,
+        )
+
+    merged = merge_splits([split(100, 10.0), split(300, 50.0)])
+    assert merged.requests == 400 and merged.executions == 200
+    assert merged.queue_us == pytest.approx(40.0)
+    assert merged.compute_infer_us == pytest.approx(10.0)

@@ -159,10 +159,26 @@ def compare(
 
     def go() -> None:
         path = results / "history.jsonl"
-        changes, unmatched = history.compare(history.resolve(a, path), history.resolve(b, path))
+        run_a, run_b = history.resolve(a, path), history.resolve(b, path)
+        same_commit = run_a["machine"].get("commit") == run_b["machine"].get("commit")
+        # An A/A comparison must not calibrate itself: floors come from the other same-commit pairs.
+        others = [
+            r
+            for r in history.read(path)
+            if not same_commit or r["run_id"] not in (run_a["run_id"], run_b["run_id"])
+        ]
+        floors, pairs = history.noise_floor(others)
+        changes, unmatched = history.compare(run_a, run_b, floors)
         if not changes:
             raise ValueError("the two runs share no (target, load) rows to compare")
         typer.echo(history.format_changes(changes, unmatched))
+        typer.echo(
+            f"noise: each run's trial spread, and the largest change between {pairs} same-commit run "
+            f"pair(s) in {path}"
+            if pairs
+            else f"noise: each run's trial spread only (no same-commit "
+            f"run pairs in {path}: run the same commit twice to measure the run-to-run drift)"
+        )
 
     _handled(go)
 

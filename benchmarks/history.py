@@ -90,12 +90,12 @@ class Change:
     metric: str
     before: float
     after: float
-    band: float  # relative noise band: the larger of the two runs' measured trial spreads
+    band: float  # relative noise band: the largest of the runs' trial spreads and the A/A floor
     higher_is_better: bool
 
     @property
     def relative(self) -> float:
-        return (self.after - self.before) / self.before if self.before else 0.0
+        return _relative(self.before, self.after)
 
     @property
     def verdict(self) -> str:
@@ -112,25 +112,63 @@ def _key(row: Mapping[str, Any]) -> str:
     return f"{row['target']} @ {load} b{row.get('items_per_request', 1)}"
 
 
-def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[list[Change], list[str]]:
-    """Changes for the (target, load) rows both runs have; and the rows only one has."""
+METRICS = (
+    ("throughput", "throughput_spread", True),
+    ("p50_ms", "p50_spread", False),
+    ("p99_ms", "p99_spread", False),
+)
+
+
+def _relative(before: float, after: float) -> float:
+    return (after - before) / before if before else 0.0
+
+
+def noise_floor(runs: Sequence[Mapping[str, Any]]) -> tuple[dict[tuple[str, str], float], int]:
+    """Per (row, metric): the largest change seen between two runs of the *same commit and
+    scenario* in the history (A/A pairs) — how far this box drifts between runs with nothing
+    changed, which the trials inside one run cannot see. Returns the floors and the pair count."""
+    floors: dict[tuple[str, str], float] = {}
+    pairs = 0
+    for i, a in enumerate(runs):
+        for b in runs[i + 1 :]:
+            same = a["machine"].get("commit") == b["machine"].get("commit") != "unknown"
+            if not same or a.get("scenario") != b.get("scenario"):
+                continue
+            pairs += 1
+            rows_b = {_key(r): r for r in b["rows"]}
+            for ra in a["rows"]:
+                rb = rows_b.get(_key(ra))
+                if rb is None:
+                    continue
+                for metric, _, _ in METRICS:
+                    change = abs(_relative(float(ra[metric]), float(rb[metric])))
+                    k = (_key(ra), metric)
+                    floors[k] = max(floors.get(k, 0.0), change)
+    return floors, pairs
+
+
+def compare(
+    a: Mapping[str, Any], b: Mapping[str, Any], floors: Mapping[tuple[str, str], float] | None = None
+) -> tuple[list[Change], list[str]]:
+    """Changes for the (target, load) rows both runs have; and the rows only one has. The band of
+    a change is the larger of the two runs' trial spreads and the A/A floor (``noise_floor``)."""
     rows_a = {_key(r): r for r in a["rows"]}
     rows_b = {_key(r): r for r in b["rows"]}
     changes = []
     for key in (k for k in rows_a if k in rows_b):
         ra, rb = rows_a[key], rows_b[key]
-        for metric, spread_key, higher in (
-            ("throughput", "throughput_spread", True),
-            ("p50_ms", "p50_spread", False),
-            ("p99_ms", "p99_spread", False),
-        ):
+        for metric, spread_key, higher in METRICS:
             changes.append(
                 Change(
                     key=key,
                     metric=metric,
                     before=float(ra[metric]),
                     after=float(rb[metric]),
-                    band=max(float(ra.get(spread_key) or 0.0), float(rb.get(spread_key) or 0.0)),
+                    band=max(
+                        float(ra.get(spread_key) or 0.0),
+                        float(rb.get(spread_key) or 0.0),
+                        (floors or {}).get((key, metric), 0.0),
+                    ),
                     higher_is_better=higher,
                 )
             )

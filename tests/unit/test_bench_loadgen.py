@@ -304,3 +304,18 @@ def test_server_splits_merge_weighted_by_requests() -> None:
     assert merged.requests == 400 and merged.executions == 200
     assert merged.queue_us == pytest.approx(40.0)
     assert merged.compute_infer_us == pytest.approx(10.0)
+
+
+def test_same_commit_runs_set_a_noise_floor_that_widens_the_band() -> None:
+    a1 = _document("a1", 1000.0, 0.02)
+    a2 = _document("a2", 1200.0, 0.02)  # same commit, 20% apart: the box's drift
+    for doc in (a1, a2):
+        doc["machine"] = {"commit": "abc", "date": "2026-11-28"}
+    floors, pairs = history.noise_floor([history.history_line(a1), history.history_line(a2)])
+    assert pairs == 1
+    assert floors[("api predict lr @ c4 b1", "throughput")] == pytest.approx(0.2)
+    before, after = _document("x", 1000.0, 0.02), _document("y", 1150.0, 0.02)
+    (plain, *_), _ = history.compare(before, after)
+    (floored, *_), _ = history.compare(before, after, floors)
+    assert plain.verdict == "better"  # +15% against a 2% trial spread
+    assert floored.verdict == "within noise" and floored.band == pytest.approx(0.2)

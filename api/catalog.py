@@ -14,6 +14,7 @@ from tokenizers import Tokenizer
 from api.errors import NotFoundError
 from api.text_prep import load_tokenizer
 from client import AsyncTritonClient
+from contracts.lifecycle import read_state
 from contracts.tabular import FeatureSpec
 
 
@@ -49,7 +50,13 @@ class Catalog:
             versions = sorted((v for v in meta.versions if v.isdigit()), key=int)
             if not versions:
                 raise NotFoundError(f"model '{name}' has no numbered version ready")
-            version = versions[-1]
+            # The served version is the one the lifecycle commands named, while Triton has it
+            # loaded; otherwise the newest loaded.
+            try:
+                chosen = read_state(self.repository, name).served
+            except ValueError:
+                chosen = None
+            version = str(chosen) if chosen is not None and str(chosen) in versions else versions[-1]
             self._versions[name] = (time.monotonic(), version)
         key = (name, version)
         if key not in self._cache:

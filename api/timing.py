@@ -29,12 +29,20 @@ async def infer(
     coalescer = getattr(request.app.state, "coalescer", None) if coalesce else None
     call = coalescer.infer if coalescer is not None else request.app.state.triton.infer
     try:
-        result: dict[str, np.ndarray] = await call(model, inputs, outputs=outputs, version=version)
+        try:
+            result: dict[str, np.ndarray] = await call(model, inputs, outputs=outputs, version=version)
+        except (ModelNotFoundError, ModelNotReadyError):
+            # The cached served version may just have been switched and unloaded (a promotion
+            # or rollback): look it up again, and if it changed, the request goes to the new one.
+            catalog = request.app.state.catalog
+            catalog.forget(model)
+            if not version:
+                raise
+            served = await catalog.served(request.app.state.triton, model)
+            if served.version == version:
+                raise
+            result = await call(model, inputs, outputs=outputs, version=served.version)
         return result
-    except (ModelNotFoundError, ModelNotReadyError):
-        # The cached served version may be gone (unloaded, replaced): look it up again next time.
-        request.app.state.catalog.forget(model)
-        raise
     finally:
         request.state.triton_s = getattr(request.state, "triton_s", 0.0) + time.perf_counter() - start
 

@@ -110,8 +110,11 @@ class AsyncTritonClient:
         entries = raw.get("models", []) if isinstance(raw, dict) else raw
         return [RepositoryEntry.parse(e) for e in entries]
 
-    async def load(self, model: str) -> None:
-        await self._call(f"load {model}", self._client.load_model, model)
+    async def load(self, model: str, config: str | None = None) -> None:
+        """``config``: a model config as JSON overriding config.pbtxt for this load (Triton's
+        load API; e.g. a version policy)."""
+        kw: dict[str, Any] = {"config": config} if config is not None else {}
+        await self._call(f"load {model}", self._client.load_model, model, **kw)
 
     async def unload(self, model: str) -> None:
         await self._call(f"unload {model}", self._client.unload_model, model)

@@ -131,8 +131,11 @@ class TritonClient:
         return [RepositoryEntry.parse(e) for e in entries]
 
     # -- model control (explicit mode) -----------------------------------------------------------------
-    def load(self, model: str) -> None:
-        self._call(f"load {model}", self._client.load_model, model)
+    def load(self, model: str, config: str | None = None) -> None:
+        """``config``: a model config as JSON overriding config.pbtxt for this load (Triton's
+        load API; e.g. a version policy)."""
+        kw: dict[str, Any] = {"config": config} if config is not None else {}
+        self._call(f"load {model}", self._client.load_model, model, **kw)
 
     def unload(self, model: str) -> None:
         self._call(f"unload {model}", self._client.unload_model, model)

@@ -216,6 +216,71 @@ def models_unload(name: str, url: Url = "127.0.0.1:8001", protocol: Proto = "grp
     typer.echo(f"unloaded {name}")
 
 
+Grace = Annotated[
+    float,
+    typer.Option(help="seconds the old version keeps serving after the switch (≥ the API's version TTL)"),
+]
+Keep = Annotated[bool, typer.Option(help="keep the replaced version loaded (default: unload it)")]
+
+
+def _lifecycle(action: str, url: str, go: Callable[[TritonClient], Any]) -> None:
+    def call() -> Any:
+        with TritonClient(url, timeout_s=120) as client:
+            return go(client)
+
+    out = _run(call)
+    loaded = ", ".join(f"v{v}" for v in out.loaded)
+    typer.echo(f"{action} {out.name} v{out.version}: done; loaded now: {loaded}")
+
+
+@models_app.command("promote")
+def models_promote(
+    name: str,
+    version: int,
+    repository: Repo = Path("model_repository"),
+    url: Url = "127.0.0.1:8001",
+    keep_previous: Keep = False,
+    grace: Grace = 2.0,
+) -> None:
+    """Load VERSION beside the served one, verify it (warm-up, parity vs ORT), switch, unload the old."""
+    from modelserve.lifecycle import promote
+
+    _lifecycle(
+        "promote",
+        url,
+        lambda c: promote(c, repository, name, version, keep_previous=keep_previous, grace_s=grace),
+    )
+
+
+@models_app.command("rollback")
+def models_rollback(
+    name: str,
+    version: Annotated[int | None, typer.Argument(help="default: the version served before")] = None,
+    repository: Repo = Path("model_repository"),
+    url: Url = "127.0.0.1:8001",
+    keep_previous: Keep = False,
+    grace: Grace = 2.0,
+) -> None:
+    """Serve an earlier version again, with the same checks as promote."""
+    from modelserve.lifecycle import rollback
+
+    _lifecycle(
+        "rollback",
+        url,
+        lambda c: rollback(c, repository, name, version, keep_previous=keep_previous, grace_s=grace),
+    )
+
+
+@models_app.command("retire")
+def models_retire(
+    name: str, version: int, repository: Repo = Path("model_repository"), url: Url = "127.0.0.1:8001"
+) -> None:
+    """Unload a version that is not served and keep it from being promoted again."""
+    from modelserve.lifecycle import retire
+
+    _lifecycle("retire", url, lambda c: retire(c, repository, name, version))
+
+
 def parse_inputs(data: str, dtypes: dict[str, str]) -> dict[str, np.ndarray]:
     """``{"name": nested list}`` -> arrays typed from the model's metadata."""
     from tritonclient.utils import triton_to_np_dtype

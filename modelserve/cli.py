@@ -18,6 +18,7 @@ from benchmarks.cli import app as bench_app
 from client import ClientError, TritonClient
 from export.cli import app as export_app
 from export.errors import ExportError
+from modelserve.pipeline_cli import app as pipeline_app
 from serve.errors import ServeError
 from serve.server import EmbeddedTriton
 from serve.settings import ServerSettings
@@ -27,6 +28,7 @@ models_app = typer.Typer(help="List and control the models of a repository or a 
 app.add_typer(models_app, name="models")
 app.add_typer(export_app, name="export")
 app.add_typer(bench_app, name="bench")
+app.add_typer(pipeline_app, name="pipeline")
 
 T = TypeVar("T")
 Repo = Annotated[

@@ -1,0 +1,65 @@
+"""``modelserve pipeline``: the CI/CD gates the workflow calls (validate data, evaluate a version)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from export.errors import ExportError
+
+app = typer.Typer(help="CI/CD gates: validate training data, evaluate an exported version.")
+
+Repo = Annotated[
+    Path, typer.Option("--repository", "-r", envvar="MODELSERVE_REPOSITORY", help="model repository")
+]
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def validate(
+    data: Annotated[Path, typer.Argument(help="CSV, JSON or Parquet file")],
+    target: Annotated[str, typer.Option("--target", "-t", help="label column")],
+    drop: Annotated[list[str] | None, typer.Option("--drop", help="columns to ignore (repeat)")] = None,
+    min_rows: Annotated[int, typer.Option(min=2)] = 50,
+) -> None:
+    """Refuse training data that cannot be learnt or evaluated from; print what it holds."""
+    from modelserve.pipeline import validate_data
+
+    try:
+        report = validate_data(data, target, drop=drop or (), min_rows=min_rows)
+    except (ValueError, ExportError) as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"{data}: {report.rows} rows, {report.features} features, classes {report.classes}")
+    for column, share in sorted(report.missing_share.items()):
+        typer.echo(f"  {column}: {100 * share:.1f}% missing (imputed in the graph)")
+
+
+@app.command()
+def evaluate(
+    name: str,
+    version: Annotated[str, typer.Argument(help="a version number or latest")] = "latest",
+    min_f1: Annotated[float, typer.Option(min=0.0, max=1.0, help="minimum held-out weighted F1")] = 0.7,
+    max_drop: Annotated[float, typer.Option(min=0.0, help="allowed F1 drop below the served version")] = 0.01,
+    repository: Repo = Path("model_repository"),
+) -> None:
+    """Gate a version on its held-out metrics; exit 1 (with why) when it must not be promoted."""
+    from modelserve.pipeline import evaluate as judge
+    from modelserve.pipeline import resolve_version
+
+    try:
+        v = resolve_version(repository, name, version)
+        verdict = judge(repository, name, v, min_f1=min_f1, max_drop=max_drop)
+    except (ValueError, OSError) as exc:
+        _fail(str(exc))
+        return
+    against = f" (v{verdict.baseline}: {verdict.baseline_f1:.4f})" if verdict.baseline_f1 is not None else ""
+    if not verdict.passed:
+        _fail(f"{name} v{v} fails the gate: " + "; ".join(verdict.reasons))
+    typer.echo(f"{name} v{v}: weighted F1 {verdict.f1:.4f}{against}: passes")

@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.security import APIKeyHeader
 
-from api import detection, enhance, tabular, text, vision
+from api import detection, enhance, recommendations, tabular, text, vision
 from api.catalog import Catalog
 from api.coalesce import Coalescer
 from api.errors import UnauthorizedError, UnavailableError, install_handlers
@@ -100,6 +100,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             ]
         }
 
-    for router in (tabular.router, vision.router, detection.router, enhance.router, text.router):
+    routers = (
+        tabular.router,
+        vision.router,
+        detection.router,
+        enhance.router,
+        text.router,
+        recommendations.router,
+    )
+    for router in routers:
         app.include_router(router, dependencies=[Depends(require_key)])
     return app

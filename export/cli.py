@@ -190,3 +190,23 @@ def vision(
     )
     for w in written:
         typer.echo(f"exported {w.model_dir.name} v{w.version} ({w.model_id}) -> {w.model_path}")
+
+
+@app.command("recommendations")
+def recommendations(
+    interactions: Annotated[Path, typer.Option(help="user_id, item_id, rating (CSV, JSON, Parquet)")],
+    items: Annotated[Path, typer.Option(help="item_id, description")],
+    name: Name = "recommendations",
+    version: Version = None,
+    repository: Repo = Path("model_repository"),
+) -> None:
+    """Fit the seed's recommendation engine (collaborative + TF-IDF content) and export its scoring graph."""
+    from export.recommendations import export_recommendations
+    from export.tabular_data import load_table
+
+    written = run(
+        lambda: export_recommendations(
+            repository, name, load_table(interactions), load_table(items), version=version
+        )
+    )
+    typer.echo(f"exported {name} v{written.version} ({written.model_id}) -> {written.model_path}")

@@ -181,7 +181,13 @@ def _restore(client: TritonClient, name: str, versions: set[int]) -> None:
 
 
 def rollback(
-    client: TritonClient, repository: Path, name: str, version: int | None = None, **kw: float | bool
+    client: TritonClient,
+    repository: Path,
+    name: str,
+    version: int | None = None,
+    *,
+    keep_previous: bool = False,
+    grace_s: float = 2.0,
 ) -> Outcome:
     """Back to ``version``, or to the version served before the current one."""
     state = read_state(repository, name)
@@ -190,7 +196,9 @@ def rollback(
         if not earlier:
             raise LifecycleError(f"{name} has no earlier served version to roll back to")
         version = earlier[-1]
-    return promote(client, repository, name, version, action="rollback", **kw)  # type: ignore[arg-type]
+    return promote(
+        client, repository, name, version, action="rollback", keep_previous=keep_previous, grace_s=grace_s
+    )
 
 
 def retire(client: TritonClient, repository: Path, name: str, version: int) -> Outcome:

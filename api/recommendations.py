@@ -49,23 +49,24 @@ class _Book:
     ratings: np.ndarray
 
 
-_books: dict[tuple[str, str], _Book] = {}
-
-
 def _book(request: Request, served: ServedModel) -> _Book:
-    """Id maps and the rating matrix of one served version, read once."""
+    """Id maps and the rating matrix of one served version, read once per app (apps may serve
+    different repositories with the same model names)."""
+    books: dict[tuple[str, str], _Book] | None = getattr(request.app.state, "recommendation_books", None)
+    if books is None:
+        books = request.app.state.recommendation_books = {}
     key = (served.name, served.version)
-    if key not in _books:
+    if key not in books:
         repository = request.app.state.catalog.repository
         meta = served.metadata
         ratings = np.load(repository / served.name / served.version / "ratings.npy")
-        _books[key] = _Book(
+        books[key] = _Book(
             users={u: i for i, u in enumerate(meta["users"])},
             items=list(meta["items"]),
             popular=[int(i) for i in meta["popular"]],
             ratings=ratings.astype(np.float32),
         )
-    return _books[key]
+    return books[key]
 
 
 def _ranked(items: np.ndarray, scores: np.ndarray, source: str, book: _Book) -> list[Recommendation]:

@@ -13,14 +13,18 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.security import APIKeyHeader
 
-from api import detection, enhance, recommendations, tabular, text, vision
+from api import detection, enhance, monitoring, recommendations, tabular, text, vision
 from api.catalog import Catalog
 from api.coalesce import Coalescer
-from api.errors import UnauthorizedError, UnavailableError, install_handlers
+from api.errors import ApiError, UnauthorizedError, UnavailableError, install_handlers
 from api.limits import BodyLimitMiddleware
 from api.metrics import install_metrics
 from api.settings import ApiSettings
-from client import AsyncTritonClient
+from client import AsyncTritonClient, ClientError
+from monitor.live import Hub
+from monitor.policy import load_policy
+from monitor.service import Monitor
+from monitor.store import Store
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
@@ -40,6 +44,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 max_rows=settings.coalesce_max_rows,
                 max_inflight=settings.coalesce_max_inflight,
             )
+        if settings.monitoring:
+            app.state.monitor = _monitor(app, settings)
+            app.state.monitor.start()
         # Everything imported and built by now lives as long as the process: move it out of the
         # collector's sight. Without this a full collection walked the whole heap (numpy, pandas,
         # OpenCV, tokenizers...) and stalled every in-flight request ~50 ms, twice a second at
@@ -49,6 +56,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if settings.monitoring:
+                await app.state.monitor.stop()
             await app.state.triton.close()
 
     async def require_key(key: str | None = Depends(_api_key_header)) -> None:
@@ -107,7 +116,33 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         enhance.router,
         text.router,
         recommendations.router,
+        monitoring.router,
     )
     for router in routers:
         app.include_router(router, dependencies=[Depends(require_key)])
+    app.include_router(monitoring.ws_router)  # checks the key itself (browsers send no headers)
     return app
+
+
+def _monitor(app: FastAPI, settings: ApiSettings) -> Monitor:
+    """The monitor over the configured store and policy; a wrong URL or policy fails start-up."""
+    catalog: Catalog = app.state.catalog
+
+    async def served_version(name: str) -> str | None:
+        try:
+            return (await catalog.served(app.state.triton, name)).version
+        except (ApiError, ClientError):
+            return None
+
+    return Monitor(
+        Store(settings.monitoring_url),
+        load_policy(settings.monitoring_policy),
+        repository=settings.repository,
+        triton_url=settings.triton_url,
+        triton_protocol=settings.triton_protocol,
+        served_version=served_version,
+        hub=Hub(),
+        flush_s=settings.monitoring_flush_s,
+        check_s=settings.monitoring_check_s,
+        tick_s=settings.monitoring_tick_s,
+    )

@@ -36,3 +36,12 @@ class ApiSettings(BaseSettings):
     cors_origins: tuple[str, ...] = Field(default=(), description="allowed browser origins; empty: no CORS")
     max_image_bytes: int = Field(default=8 * 1024 * 1024, gt=0, description="413 above this image size")
     max_image_pixels: int = Field(default=40_000_000, gt=0, description="413 above this many pixels")
+    monitoring: bool = Field(default=True, description="record predictions, accept feedback, watch drift")
+    monitoring_url: str = Field(
+        default="sqlite:///.modelserve/monitoring.sqlite",
+        description="SQLAlchemy URL of the monitoring store; postgresql+psycopg://... for several replicas",
+    )
+    monitoring_policy: Path | None = Field(default=None, description="YAML: thresholds and actions per model")
+    monitoring_check_s: float = Field(default=60.0, gt=0, description="seconds between drift/metric checks")
+    monitoring_flush_s: float = Field(default=0.5, gt=0, description="seconds between record writes")
+    monitoring_tick_s: float = Field(default=2.0, gt=0, description="seconds between live traffic updates")

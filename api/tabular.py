@@ -7,6 +7,7 @@ answer gives each record's predicted class, per-class probabilities and confiden
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ class Prediction(BaseModel):
     prediction: str
     probabilities: dict[str, float]
     confidence: float
+    prediction_id: str | None = None  # for feedback (POST /v1/monitoring/{model}/feedback)
 
 
 class PredictResponse(BaseModel):
@@ -62,13 +64,24 @@ def postprocess(classes: Sequence[str], labels: np.ndarray, probabilities: np.nd
 
 @router.post("/v1/models/{name}/predict", response_model=PredictResponse, summary="Tabular prediction")
 async def predict(request: Request, name: str, body: Any = Body(...)) -> PredictResponse:
+    start = time.perf_counter()
     state = request.app.state
     served = await state.catalog.served(state.triton, name)
     spec = state.catalog.feature_spec(served)
     x = encode(spec, records_from_body(body, state.settings.max_records))
     out = await timing.infer(request, name, {"features": x}, version=served.version, coalesce=True)
-    return PredictResponse(
-        model=name,
-        version=served.version,
-        predictions=postprocess(spec.classes, out["label"], out["probabilities"]),
-    )
+    version = getattr(request.state, "triton_version", served.version)
+    predictions = postprocess(spec.classes, out["label"], out["probabilities"])
+    monitor = getattr(state, "monitor", None)
+    if monitor is not None:
+        ids = monitor.record(
+            name,
+            version,
+            x,
+            [p.prediction for p in predictions],
+            [p.confidence for p in predictions],
+            (time.perf_counter() - start) * 1e3,
+        )
+        for prediction, pid in zip(predictions, ids, strict=True):
+            prediction.prediction_id = pid
+    return PredictResponse(model=name, version=version, predictions=predictions)

@@ -42,6 +42,8 @@ async def infer(
             if served.version == version:
                 raise
             result = await call(model, inputs, outputs=outputs, version=served.version)
+            version = served.version
+        request.state.triton_version = version  # the version that answered, after any retry
         return result
     finally:
         request.state.triton_s = getattr(request.state, "triton_s", 0.0) + time.perf_counter() - start

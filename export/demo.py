@@ -71,6 +71,7 @@ def export_demo_set(repository: Path) -> list[DemoModel]:
             class_names=classes,
             source=f"sklearn.datasets.{load.__name__}",
             extra={"features": spec.as_dict()},  # so the API's predict route serves the demo too
+            reference=x_tr,
         )
         models.append(
             DemoModel(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -19,6 +20,7 @@ import onnx
 import onnxruntime as ort
 import sklearn
 
+from contracts.reference import REFERENCE_NAME, write_reference
 from export.repository import WrittenVersion, write_model
 from export.sklearn_onnx import (
     INPUT_NAME,
@@ -81,32 +83,39 @@ def export_classifier(
     version: int | None = 1,
     overwrite: bool = True,
     extra: Mapping[str, Any] | None = None,
+    reference: np.ndarray | None = None,
 ) -> WrittenVersion:
-    """Convert ``model`` (fitted), check it on ``x_test`` and write it; trees are pinned to CPU."""
+    """Convert ``model`` (fitted), check it on ``x_test`` and write it; trees are pinned to CPU.
+    ``reference``: the training inputs, sampled into the version for drift detection."""
     cpu_only = tree_count(model) is not None
     onnx_model = sklearn_to_onnx(model, x_test.shape[1])
     parity = check_parity(model, onnx_model, x_test)
     entry = classifier_entry(name, x_test.shape[1], len(class_names), cpu_only=cpu_only)
-    return write_model(
-        repository,
-        entry,
-        onnx_model,
-        version=version,
-        labels=class_names,
-        overwrite=overwrite,
-        metadata={
-            "source": source,
-            "framework": "scikit-learn",
-            "versions": _versions(),
-            "opset": {op.domain or "ai.onnx": op.version for op in onnx_model.opset_import},
-            "inputs": {
-                INPUT_NAME: {"dtype": "float32", "shape": [-1, x_test.shape[1]], "columns": feature_names}
+    with tempfile.TemporaryDirectory() as scratch:
+        files = {}
+        if reference is not None:
+            files[REFERENCE_NAME] = write_reference(Path(scratch) / REFERENCE_NAME, reference, feature_names)
+        return write_model(
+            repository,
+            entry,
+            onnx_model,
+            version=version,
+            labels=class_names,
+            overwrite=overwrite,
+            extra_files=files,
+            metadata={
+                "source": source,
+                "framework": "scikit-learn",
+                "versions": _versions(),
+                "opset": {op.domain or "ai.onnx": op.version for op in onnx_model.opset_import},
+                "inputs": {
+                    INPUT_NAME: {"dtype": "float32", "shape": [-1, x_test.shape[1]], "columns": feature_names}
+                },
+                "preprocessing": "none outside the graph: the pipeline's scaling is inside the ONNX model",
+                "parity": parity.as_dict(),
+                **(extra or {}),
             },
-            "preprocessing": "none outside the graph: the pipeline's scaling is inside the ONNX model",
-            "parity": parity.as_dict(),
-            **(extra or {}),
-        },
-    )
+        )
 
 
 def export_tabular(
@@ -140,6 +149,7 @@ def export_tabular(
         source=str(data),
         version=version,
         overwrite=False,
+        reference=result.x_train,
         extra={
             "features": spec.as_dict(),
             "preprocessing": "encode records with the feature spec (categories -> index, created_at -> "

@@ -67,6 +67,7 @@ class TrainResult:
     pipeline: Pipeline
     metrics: dict[str, Metrics]
     spec: FeatureSpec
+    x_train: np.ndarray  # kept as the drift reference: the inputs the model learnt from
     x_test: np.ndarray
     y_test: np.ndarray
 
@@ -147,4 +148,6 @@ def train(
         search.fit(x_tr, y_tr)
         fitted[best] = search.best_estimator_
         metrics[best] = _metrics(y_te, fitted[best].predict(x_te))
-    return TrainResult(best=best, pipeline=fitted[best], metrics=metrics, spec=spec, x_test=x_te, y_test=y_te)
+    return TrainResult(
+        best=best, pipeline=fitted[best], metrics=metrics, spec=spec, x_train=x_tr, x_test=x_te, y_test=y_te
+    )

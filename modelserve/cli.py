@@ -18,6 +18,7 @@ from benchmarks.cli import app as bench_app
 from client import ClientError, TritonClient
 from export.cli import app as export_app
 from export.errors import ExportError
+from modelserve.monitor_cli import app as monitor_app
 from modelserve.pipeline_cli import app as pipeline_app
 from serve.errors import ServeError
 from serve.server import EmbeddedTriton
@@ -29,6 +30,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(export_app, name="export")
 app.add_typer(bench_app, name="bench")
 app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(monitor_app, name="monitor")
 
 T = TypeVar("T")
 Repo = Annotated[

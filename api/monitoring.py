@@ -1,0 +1,200 @@
+"""Monitoring routes: labelled feedback, windowed metrics, drift, history, events, a check that
+acts, and ``/ws/metrics`` (live metrics, drift, events and traffic for connected clients).
+
+    POST /v1/monitoring/{model}/feedback   {"prediction_id": "...", "label": "..."} or a list
+    GET  /v1/monitoring/{model}/report     metrics over the window, traffic, drift, latest events
+    GET  /v1/monitoring/{model}/history    metric snapshots, oldest first
+    GET  /v1/monitoring/{model}/events     degradation, drift and the actions taken
+    GET  /v1/monitoring/{model}/drift      per-column tests against the export's reference sample
+    POST /v1/monitoring/{model}/check      judge metrics and drift now, acting as the policy says
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Body, Query, Request, WebSocket, WebSocketDisconnect
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.errors import NotFoundError, PayloadTooLargeError, UnavailableError, UnprocessableError
+from monitor.service import Monitor
+
+router = APIRouter(prefix="/v1/monitoring")
+ws_router = APIRouter()
+T = TypeVar("T")
+MAX_ID_CHARS = 64
+
+
+def _monitor(request: Request) -> Monitor:
+    monitor: Monitor | None = getattr(request.app.state, "monitor", None)
+    if monitor is None:
+        raise UnavailableError("monitoring is off (MODELSERVE_MONITORING=false)")
+    return monitor
+
+
+async def _guarded(work: Awaitable[T]) -> T:
+    try:
+        return await work
+    except SQLAlchemyError as exc:
+        raise UnavailableError(f"monitoring store unavailable: {type(exc).__name__}: {exc}") from exc
+
+
+def parse_feedback(body: Any, classes: list[str], max_items: int) -> dict[str, str]:
+    items = body if isinstance(body, list) else [body]
+    if not items:
+        raise UnprocessableError("body must be a feedback object or a non-empty list of them")
+    if len(items) > max_items:
+        raise PayloadTooLargeError(f"{len(items)} feedback items in one request; the limit is {max_items}")
+    labels: dict[str, str] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise UnprocessableError(f"item {i}: expected an object with prediction_id and label")
+        extra = sorted(set(item) - {"prediction_id", "label"})
+        if extra:
+            raise UnprocessableError(f"item {i}: unknown field '{extra[0]}'")
+        pid, label = item.get("prediction_id"), item.get("label")
+        if not isinstance(pid, str) or not pid or len(pid) > MAX_ID_CHARS:
+            raise UnprocessableError(
+                f"item {i}: prediction_id must be a string of 1-{MAX_ID_CHARS} characters"
+            )
+        if not isinstance(label, str):
+            raise UnprocessableError(f"item {i}: label must be a string (one of the model's classes)")
+        if classes and label not in classes:
+            raise UnprocessableError(f"item {i}: label '{label}' is not a class of the model ({classes})")
+        if pid in labels:
+            raise UnprocessableError(f"item {i}: prediction_id '{pid}' given twice")
+        labels[pid] = label
+    return labels
+
+
+@router.post("/{model}/feedback", summary="Labels for earlier predictions; judges the window after")
+async def feedback(request: Request, model: str, body: Any = Body(...)) -> dict[str, Any]:
+    monitor = _monitor(request)
+    state = request.app.state
+    served = await state.catalog.served(state.triton, model)
+    classes = list(state.catalog.feature_spec(served).classes)
+    labels = parse_feedback(body, classes, state.settings.max_records)
+    missing = await _guarded(monitor.feedback(model, labels))
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise NotFoundError(
+            f"{len(missing)} prediction id(s) of '{model}' not found (none labelled): {shown}"
+        )
+    verdict = await _guarded(monitor.evaluate(model))
+    return {"model": model, "accepted": len(labels), **verdict}
+
+
+async def _known(monitor: Monitor, model: str) -> dict[str, Any]:
+    traffic = await _guarded(asyncio.to_thread(monitor.store.traffic, model))
+    if not traffic["predictions"]:
+        raise NotFoundError(f"no predictions of '{model}' recorded")
+    return traffic
+
+
+@router.get("/{model}/report", summary="Metrics over the window, traffic, drift and latest events")
+async def report(
+    request: Request, model: str, window: int | None = Query(default=None, ge=1, le=100_000)
+) -> dict[str, Any]:
+    monitor = _monitor(request)
+    await _guarded(monitor.flush())
+    traffic = await _known(monitor, model)
+    policy = monitor.policy.for_model(model)
+    size = window or policy.window
+    served = await monitor.served_version(model)
+    history = await _guarded(asyncio.to_thread(monitor.store.history, model, limit=50))
+    events = await _guarded(asyncio.to_thread(monitor.store.events, model, limit=10))
+    return {
+        "model": model,
+        "served_version": served,
+        "window": await _guarded(monitor.window(model, size=size)),
+        "served_window": await _guarded(monitor.window(model, size=size, version=served)),
+        "thresholds": policy.model_dump(mode="json", include={"f1_threshold", "min_labelled", "window"}),
+        "traffic": traffic,
+        "drift": await _guarded(monitor.drift(model)),
+        "f1_trend": [h["f1"] for h in history],
+        "events": events,
+        "actions": {"on_degradation": policy.on_degradation, "on_drift": policy.on_drift},
+        "jobs_running": model in monitor.jobs_running(),
+        "dropped_records": monitor.dropped,
+    }
+
+
+@router.get("/{model}/history", summary="Metric snapshots, oldest first")
+async def history(
+    request: Request, model: str, limit: int = Query(default=100, ge=1, le=10_000)
+) -> dict[str, Any]:
+    monitor = _monitor(request)
+    rows = await _guarded(asyncio.to_thread(monitor.store.history, model, limit=limit))
+    return {"model": model, "snapshots": rows}
+
+
+@router.get("/{model}/events", summary="Degradation, drift and what was done about them")
+async def events(
+    request: Request, model: str, limit: int = Query(default=100, ge=1, le=10_000)
+) -> dict[str, Any]:
+    monitor = _monitor(request)
+    rows = await _guarded(asyncio.to_thread(monitor.store.events, model, limit=limit))
+    return {"model": model, "events": rows}
+
+
+@router.get("/{model}/drift", summary="Per-column drift tests against the export's reference sample")
+async def drift(
+    request: Request,
+    model: str,
+    version: str | None = Query(default=None, pattern=r"^\d{1,9}$"),
+    window: int | None = Query(default=None, ge=1, le=100_000),
+) -> dict[str, Any]:
+    monitor = _monitor(request)
+    await _known(monitor, model)
+    return {"model": model, **await _guarded(monitor.drift(model, version=version, window=window))}
+
+
+@router.post("/{model}/check", summary="Judge metrics and drift now; act as the policy says")
+async def check(request: Request, model: str) -> dict[str, Any]:
+    monitor = _monitor(request)
+    await _guarded(monitor.flush())
+    await _known(monitor, model)
+    return await _guarded(monitor.check(model))
+
+
+@ws_router.websocket("/ws/metrics")
+async def live(websocket: WebSocket, model: str | None = None) -> None:
+    """Streams ``{"type": "metrics"|"drift"|"event"|"traffic", "model": ..., ...}`` messages.
+    A browser cannot set headers on a WebSocket: the API key may come as ``?api_key=``."""
+    settings = websocket.app.state.settings
+    monitor: Monitor | None = getattr(websocket.app.state, "monitor", None)
+    if settings.api_key:
+        key = websocket.headers.get("x-api-key") or websocket.query_params.get("api_key") or ""
+        if not hmac.compare_digest(key, settings.api_key):
+            await websocket.close(code=1008, reason="missing or wrong API key")
+            return
+    if monitor is None:
+        await websocket.close(code=1011, reason="monitoring is off")
+        return
+    await websocket.accept()
+    sub = monitor.hub.subscribe(model)
+    await websocket.send_json({"type": "hello", "model": model, "subscribers": len(monitor.hub)})
+
+    async def send() -> None:
+        while (message := await sub.next()) is not None:
+            await websocket.send_json(message)
+        await websocket.close(code=1013, reason="too slow: fell behind the updates")
+
+    async def receive() -> None:
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass  # clients have nothing to say; reading is how a disconnect shows
+
+    tasks = [asyncio.create_task(send()), asyncio.create_task(receive())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        monitor.hub.unsubscribe(sub)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, Exception):
+                await task

@@ -1,0 +1,5 @@
+"""``python -m modelserve``: the CLI (how the API starts retraining jobs in a child process)."""
+
+from modelserve.cli import main
+
+main()

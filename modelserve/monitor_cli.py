@@ -1,0 +1,62 @@
+"""``modelserve monitor``: the retraining job degradation and drift trigger, runnable by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from client import ClientError
+from export.errors import ExportError
+from serve.errors import ServeError
+
+app = typer.Typer(help="Model monitoring jobs.")
+
+Repo = Annotated[
+    Path, typer.Option("--repository", "-r", envvar="MODELSERVE_REPOSITORY", help="model repository")
+]
+
+
+@app.command()
+def retrain(
+    name: str,
+    data: Annotated[
+        Path | None, typer.Option(help="training table; default: the served version's source")
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="label column; default: the served version's")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="candidate (repeat)")] = None,
+    drop: Annotated[list[str] | None, typer.Option("--drop", help="columns to ignore (repeat)")] = None,
+    min_f1: Annotated[float, typer.Option(min=0.0, max=1.0, help="held-out weighted F1 gate")] = 0.7,
+    max_drop: Annotated[float, typer.Option(min=0.0, help="allowed F1 drop below the served version")] = 0.01,
+    repository: Repo = Path("model_repository"),
+    url: Annotated[str, typer.Option("--url", envvar="MODELSERVE_TRITON_URL", help="Triton host:port")] = (
+        "127.0.0.1:8001"
+    ),
+    protocol: Annotated[str, typer.Option(help="grpc or http (match the port)")] = "grpc",
+    as_json: Annotated[bool, typer.Option("--json", help="last line: the outcome as JSON")] = False,
+) -> None:
+    """Train, export a new version, gate it on metrics, promote it; exit 1 (with why) otherwise."""
+    from modelserve.retrain import retrain as run
+
+    try:
+        done = run(
+            repository,
+            name,
+            url=url,
+            protocol=protocol,
+            data=data,
+            target=target,
+            models=model or (),
+            drop=drop or (),
+            min_f1=min_f1,
+            max_drop=max_drop,
+            progress=typer.echo,
+        )
+    except (ValueError, ExportError, ClientError, ServeError, OSError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{name} v{done.version} serves (was v{done.previous}); weighted F1 {done.f1:.4f}")
+    if as_json:
+        typer.echo(json.dumps(done.as_dict()))

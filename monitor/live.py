@@ -1,0 +1,50 @@
+"""Live updates for WebSocket subscribers (the seed's RealTimeMonitoring), without a WebSocket in
+sight: each subscriber is a bounded queue. A subscriber that falls ``queue_size`` messages behind
+is dropped (its queue gets the ``None`` sentinel), so one slow client never holds the others or
+grows memory."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(eq=False)
+class Subscription:
+    model: str | None  # None: every model
+    queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=lambda: asyncio.Queue(256))
+
+    async def next(self) -> dict[str, Any] | None:
+        """The next message, or None once the hub dropped this subscriber."""
+        return await self.queue.get()
+
+
+class Hub:
+    def __init__(self, queue_size: int = 256) -> None:
+        self.queue_size = queue_size
+        self._subscribers: set[Subscription] = set()
+        self.dropped = 0
+
+    def subscribe(self, model: str | None = None) -> Subscription:
+        sub = Subscription(model=model, queue=asyncio.Queue(self.queue_size + 1))  # +1: the sentinel
+        self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subscribers.discard(sub)
+
+    def __len__(self) -> int:
+        return len(self._subscribers)
+
+    def publish(self, message: dict[str, Any]) -> None:
+        model = message.get("model")
+        for sub in list(self._subscribers):
+            if sub.model is not None and model is not None and model != sub.model:
+                continue
+            if sub.queue.qsize() >= self.queue_size:
+                self._subscribers.discard(sub)
+                self.dropped += 1
+                sub.queue.put_nowait(None)
+                continue
+            sub.queue.put_nowait(message)

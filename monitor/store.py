@@ -1,0 +1,327 @@
+"""Where monitoring keeps its records: SQLAlchemy Core over SQLite (the embedded default, one file)
+or PostgreSQL (several API replicas sharing one store: ``postgresql+psycopg://user:pw@host/db``).
+
+Tables: ``predictions`` (one row per predicted record, with the encoded inputs drift needs and the
+label feedback fills in), ``metric_snapshots`` (the history), ``events`` (degradation, drift and
+what was done about them) and ``action_leases`` (one replica acts on an event, and not again within
+the cool-down). Times are Unix seconds. The calls are blocking: the API runs them in threads.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    JSON,
+    Column,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+metadata = MetaData()
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("model", String(128), nullable=False),
+    Column("version", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("features", JSON, nullable=False),  # the encoded row; null for a missing value
+    Column("prediction", String(256), nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("label", String(256), nullable=True),
+    Column("labelled_at", Float, nullable=True),
+    Index("ix_predictions_model_created", "model", "created_at"),
+    Index("ix_predictions_model_labelled", "model", "labelled_at"),
+)
+
+snapshots = Table(
+    "metric_snapshots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(128), nullable=False, index=True),
+    Column("created_at", Float, nullable=False),
+    Column("window", Integer, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("accuracy", Float, nullable=False),
+    Column("precision", Float, nullable=False),
+    Column("recall", Float, nullable=False),
+    Column("f1", Float, nullable=False),
+    Column("versions", JSON, nullable=False),  # versions the window's predictions came from
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(128), nullable=False, index=True),
+    Column("created_at", Float, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("detail", JSON, nullable=False),
+)
+
+leases = Table(
+    "action_leases",
+    metadata,
+    Column("model", String(128), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("until", Float, nullable=False),
+)
+
+
+class StoreError(RuntimeError):
+    """The monitoring database cannot be reached or used; the message names the URL (no password)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PredictionRecord:
+    id: str
+    model: str
+    version: str
+    created_at: float
+    latency_ms: float
+    features: Sequence[float]
+    prediction: str
+    confidence: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Labelled:
+    version: str
+    prediction: str
+    label: str
+
+
+def _json_row(values: Iterable[float]) -> list[float | None]:
+    # JSON has no NaN (PostgreSQL refuses it): a missing value travels as null.
+    return [None if math.isnan(v) else float(v) for v in values]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self.url = parsed.render_as_string(hide_password=True)
+        self.engine: Engine
+        try:
+            if parsed.get_backend_name() == "sqlite":
+                if parsed.database and parsed.database != ":memory:":
+                    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                self.engine = create_engine(url, connect_args={"check_same_thread": False})
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            else:
+                self.engine = create_engine(url, pool_pre_ping=True)
+            self._create_tables()
+        except (SQLAlchemyError, ImportError, OSError) as exc:
+            raise StoreError(f"monitoring store {self.url}: {exc}") from exc
+
+    def _create_tables(self) -> None:
+        try:
+            metadata.create_all(self.engine)
+        except IntegrityError:
+            # Two replicas creating the same table at once on PostgreSQL: the loser's catalogue
+            # insert fails; the tables exist now.
+            metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- predictions and feedback -------------------------------------------------------------
+
+    def add_predictions(self, records: Sequence[PredictionRecord]) -> None:
+        if not records:
+            return
+        rows = [
+            {
+                "id": r.id,
+                "model": r.model,
+                "version": r.version,
+                "created_at": r.created_at,
+                "latency_ms": r.latency_ms,
+                "features": _json_row(r.features),
+                "prediction": r.prediction,
+                "confidence": r.confidence,
+            }
+            for r in records
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(insert(predictions), rows)
+
+    def label(self, model: str, labels: Mapping[str, str], *, at: float | None = None) -> list[str]:
+        """Set the labels of ``model``'s predictions by id, all or none: returns the unknown ids
+        (and changes nothing) when any id is not a prediction of ``model``."""
+        at = time.time() if at is None else at
+        with self.engine.begin() as conn:
+            known = set(
+                conn.scalars(
+                    select(predictions.c.id).where(
+                        predictions.c.model == model, predictions.c.id.in_(list(labels))
+                    )
+                )
+            )
+            missing = [i for i in labels if i not in known]
+            if missing:
+                return missing
+            for pid, label in labels.items():
+                conn.execute(
+                    update(predictions).where(predictions.c.id == pid).values(label=label, labelled_at=at)
+                )
+        return []
+
+    def labelled(self, model: str, *, limit: int, since: float | None = None) -> list[Labelled]:
+        """The ``limit`` most recently labelled predictions of ``model``."""
+        query = select(predictions.c.version, predictions.c.prediction, predictions.c.label).where(
+            predictions.c.model == model, predictions.c.labelled_at.is_not(None)
+        )
+        if since is not None:
+            query = query.where(predictions.c.labelled_at >= since)
+        query = query.order_by(predictions.c.labelled_at.desc(), predictions.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [Labelled(version=v, prediction=p, label=lb) for v, p, lb in conn.execute(query)]
+
+    def live_features(self, model: str, version: str, *, limit: int) -> np.ndarray:
+        """The inputs of the ``limit`` latest predictions ``version`` made, [n, F] (NaN: missing)."""
+        query = (
+            select(predictions.c.features)
+            .where(predictions.c.model == model, predictions.c.version == version)
+            .order_by(predictions.c.created_at.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = [[math.nan if v is None else v for v in f] for (f,) in conn.execute(query)]
+        return np.array(rows, dtype=np.float64).reshape(len(rows), -1)
+
+    def traffic(self, model: str, *, latest: int = 1000) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            total, labelled, first, last = conn.execute(
+                select(
+                    func.count(),
+                    func.count(predictions.c.labelled_at),
+                    func.min(predictions.c.created_at),
+                    func.max(predictions.c.created_at),
+                ).where(predictions.c.model == model)
+            ).one()
+            latencies = list(
+                conn.scalars(
+                    select(predictions.c.latency_ms)
+                    .where(predictions.c.model == model)
+                    .order_by(predictions.c.created_at.desc())
+                    .limit(latest)
+                )
+            )
+            versions: dict[Any, Any] = dict(
+                conn.execute(
+                    select(predictions.c.version, func.count())
+                    .where(predictions.c.model == model)
+                    .group_by(predictions.c.version)
+                ).all()
+            )
+        pcts = np.percentile(latencies, [50, 95, 99]).tolist() if latencies else [None] * 3
+        return {
+            "predictions": int(total),
+            "labelled": int(labelled),
+            "by_version": {str(k): int(v) for k, v in versions.items()},
+            "first_at": first,
+            "last_at": last,
+            "latency_ms": dict(zip(("p50", "p95", "p99"), pcts, strict=True)) | {"over": len(latencies)},
+        }
+
+    def models(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return sorted(conn.scalars(select(predictions.c.model).distinct()))
+
+    def latest_version(self, model: str) -> str | None:
+        query = (
+            select(predictions.c.version)
+            .where(predictions.c.model == model)
+            .order_by(predictions.c.created_at.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            return conn.scalar(query)
+
+    # --- history, events, leases --------------------------------------------------------------
+
+    def add_snapshot(
+        self, model: str, window: int, metrics: Mapping[str, Any], versions: Sequence[str]
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(snapshots).values(
+                    model=model,
+                    created_at=time.time(),
+                    window=window,
+                    versions=list(versions),
+                    **{k: metrics[k] for k in ("n", "accuracy", "precision", "recall", "f1")},
+                )
+            )
+
+    def history(self, model: str, *, limit: int) -> list[dict[str, Any]]:
+        query = (
+            select(snapshots).where(snapshots.c.model == model).order_by(snapshots.c.id.desc()).limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(query)]
+        return rows[::-1]  # oldest first, as a trend reads
+
+    def add_event(self, model: str, kind: str, detail: Mapping[str, Any]) -> dict[str, Any]:
+        row = {"model": model, "created_at": time.time(), "kind": kind, "detail": dict(detail)}
+        with self.engine.begin() as conn:
+            row["id"] = conn.execute(insert(events).values(**row)).inserted_primary_key[0]  # type: ignore[index]
+        return row
+
+    def events(self, model: str, *, limit: int, kinds: Sequence[str] = ()) -> list[dict[str, Any]]:
+        query = select(events).where(events.c.model == model)
+        if kinds:
+            query = query.where(events.c.kind.in_(list(kinds)))
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(query.order_by(events.c.id.desc()).limit(limit))]
+        return rows[::-1]
+
+    def try_lease(self, model: str, holder: str, seconds: float) -> bool:
+        """Take ``model``'s action lease for ``seconds`` unless another holder has it: atomic on
+        SQLite and PostgreSQL alike (a conditional UPDATE, else an INSERT the primary key guards)."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                update(leases)
+                .where(leases.c.model == model, leases.c.until < now)
+                .values(holder=holder, until=now + seconds)
+            ).rowcount
+            if taken:
+                return True
+            if conn.scalar(select(leases.c.model).where(leases.c.model == model)) is not None:
+                return False
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(leases).values(model=model, holder=holder, until=now + seconds))
+        except IntegrityError:
+            return False  # another replica inserted it first
+        return True

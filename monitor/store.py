@@ -216,7 +216,7 @@ class Store:
         )
         with self.engine.connect() as conn:
             rows = [[math.nan if v is None else v for v in f] for (f,) in conn.execute(query)]
-        return np.array(rows, dtype=np.float64).reshape(len(rows), -1)
+        return np.array(rows, dtype=np.float64) if rows else np.empty((0, 0))
 
     def traffic(self, model: str, *, latest: int = 1000) -> dict[str, Any]:
         with self.engine.connect() as conn:

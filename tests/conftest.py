@@ -4,3 +4,11 @@ the same setting export/transformers_onnx.py makes, here before any test module 
 import os
 
 os.environ.setdefault("USE_TF", "0")
+
+import tempfile  # noqa: E402
+
+# Apps the tests create record predictions: into a scratch SQLite file, not the checkout's
+# .modelserve/ (a test that checks the store sets its own URL).
+os.environ.setdefault(
+    "MODELSERVE_MONITORING_URL", f"sqlite:///{tempfile.mkdtemp(prefix='modelserve-tests-')}/monitoring.sqlite"
+)

@@ -1,0 +1,146 @@
+"""The monitoring store on a real PostgreSQL server, as several API replicas share it: the store's
+contract, one lease winner among racing replicas, and feedback through one replica for predictions
+another one answered.
+
+The server is a throwaway cluster started here from Debian's PostgreSQL (`.ci/run` installs it when
+missing), or the one MODELSERVE_TEST_POSTGRES_URL names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.settings import ApiSettings
+from export.demo import DemoModel
+from monitor.store import Store
+from serve.ports import free_port
+from serve.server import EmbeddedTriton
+from tests.unit.test_monitor_store import exercise
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+
+def _pg_bin() -> Path | None:
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(candidates[-1]).parent if candidates else None
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    if os.environ.get("MODELSERVE_TEST_POSTGRES_URL"):
+        yield os.environ["MODELSERVE_TEST_POSTGRES_URL"]
+        return
+    bindir = _pg_bin()
+    if bindir is None:
+        pytest.skip("no PostgreSQL here: install Debian's postgresql or set MODELSERVE_TEST_POSTGRES_URL")
+    # Not pytest's tmp_path: its parents are private to root, and the server runs as postgres.
+    root = Path(tempfile.mkdtemp(prefix="modelserve-pg-"))
+    data, sockets = root / "data", root / "sock"
+    sockets.mkdir()
+    # PostgreSQL refuses to run as root: as root, the cluster belongs to the postgres user.
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, "postgres")
+        shutil.chown(sockets, "postgres")
+    subprocess.run(
+        [*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(root / "log"), "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _fresh(url: str) -> Store:
+    store = Store(url)
+    with store.engine.begin() as conn:
+        for table in ("predictions", "metric_snapshots", "events", "action_leases"):
+            conn.exec_driver_sql(f"TRUNCATE {table}")
+    return store
+
+
+def test_store_contract_on_postgresql(postgres_url: str) -> None:
+    store = _fresh(postgres_url)
+    try:
+        assert store.engine.dialect.name == "postgresql"
+        exercise(store)
+    finally:
+        store.close()
+
+
+def test_one_replica_wins_the_action_lease(postgres_url: str) -> None:
+    replicas = [_fresh(postgres_url)] + [Store(postgres_url) for _ in range(3)]
+    wins: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def race(store: Store, name: str) -> None:
+        barrier.wait()
+        if store.try_lease("churn:drift", name, 60):
+            wins.append(name)
+
+    threads = [threading.Thread(target=race, args=(replicas[i % 4], f"r{i}")) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1
+    for store in replicas:
+        store.close()
+
+
+def test_feedback_reaches_predictions_another_replica_answered(
+    postgres_url: str, server: EmbeddedTriton, repository: tuple[Path, list[DemoModel]]
+) -> None:
+    root, demo = repository
+    _fresh(postgres_url).close()
+    model = next(d for d in demo if d.name == "breast_cancer_lr")
+    settings = ApiSettings(
+        triton_url=server.endpoints.grpc_url, repository=root, monitoring_url=postgres_url
+    )
+    record = dict(zip(model.feature_names, (float(v) for v in model.sample[0]), strict=True))
+
+    async def scenario() -> None:
+        a, b = create_app(settings), create_app(settings)
+        async with (
+            a.router.lifespan_context(a),
+            b.router.lifespan_context(b),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://a") as http_a,
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=b), base_url="http://b") as http_b,
+        ):
+            answer = (await http_a.post(f"/v1/models/{model.name}/predict", json=[record] * 3)).json()
+            ids = [p["prediction_id"] for p in answer["predictions"]]
+            await a.state.monitor.flush()  # replica A writes within monitoring_flush_s anyway
+            feedback = [{"prediction_id": i, "label": "benign"} for i in ids]
+            response = await http_b.post(f"/v1/monitoring/{model.name}/feedback", json=feedback)
+            assert response.status_code == 200, response.text
+            assert response.json()["accepted"] == 3
+            report = (await http_b.get(f"/v1/monitoring/{model.name}/report")).json()
+            assert report["traffic"]["predictions"] == 3 and report["traffic"]["labelled"] == 3
+
+    asyncio.run(scenario())

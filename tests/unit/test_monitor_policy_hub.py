@@ -1,0 +1,81 @@
+"""The monitoring policy file and the live-update hub."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from monitor.actions import retrain_argv
+from monitor.live import Hub
+from monitor.policy import load_policy, parse_policy
+
+
+def test_policy_merges_defaults_and_model_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "defaults: {f1_threshold: 0.9, window: 100}\n"
+        "models:\n  churn: {on_degradation: retrain, retrain: {data: d.csv, models: [logistic_regression]}}\n"
+    )
+    policy = load_policy(path)
+    churn, other = policy.for_model("churn"), policy.for_model("other")
+    assert churn.f1_threshold == 0.9 and churn.window == 100 and churn.on_degradation == "retrain"
+    assert other.on_degradation == "none" and other.drift_alpha == 0.05
+    assert load_policy(None).for_model("x").f1_threshold == 0.8  # the seed's threshold
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"models": {"m": {"on_drift": "webhook"}}}, "webhook_url"),
+        ({"defaults": {"f1_treshold": 0.9}}, "f1_treshold"),
+        ({"models": {"m": {"drift_alpha": 2}}}, "drift_alpha"),
+        ({"models": {"m": {"on_degradation": "page-someone"}}}, "on_degradation"),
+    ],
+)
+def test_policy_mistakes_fail_at_load_naming_the_field(raw: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_policy(raw)
+
+
+def test_retrain_command_defaults_to_our_cli_and_can_be_replaced() -> None:
+    policy = parse_policy({"models": {"m": {"retrain": {"models": ["random_forest"], "min_f1": 0.75}}}})
+    argv = retrain_argv(
+        policy.for_model("m").retrain,
+        model="m",
+        repository=Path("repo"),
+        triton_url="h:1",
+        protocol="grpc",
+        reason="drift",
+    )
+    assert argv[1:6] == ["-m", "modelserve", "monitor", "retrain", "m"]
+    assert ["--model", "random_forest"] == argv[argv.index("--model") : argv.index("--model") + 2]
+    assert argv[argv.index("--min-f1") + 1] == "0.75"
+    custom = parse_policy({"defaults": {"retrain": {"command": ["train.sh", "{model}", "{reason}"]}}})
+    assert retrain_argv(
+        custom.for_model("m").retrain, model="m", repository=Path("r"), triton_url="u", protocol="grpc", reason="drift"
+    ) == ["train.sh", "m", "drift"]
+
+
+def test_hub_filters_by_model_and_drops_a_subscriber_that_falls_behind() -> None:
+    async def scenario() -> None:
+        hub = Hub(queue_size=3)
+        everything, only_a, slow = hub.subscribe(), hub.subscribe("a"), hub.subscribe()
+        hub.publish({"model": "a", "n": 1})
+        hub.publish({"model": "b", "n": 2})
+        assert (await everything.next()) == {"model": "a", "n": 1}
+        assert (await everything.next()) == {"model": "b", "n": 2}
+        assert (await only_a.next()) == {"model": "a", "n": 1}
+        assert only_a.queue.empty()
+        for n in range(3, 6):
+            hub.publish({"model": "b", "n": n})
+            assert (await everything.next())["n"] == n
+        # `slow` read nothing: it has 3 waiting, the next publish drops it.
+        hub.publish({"model": "b", "n": 6})
+        assert len(hub) == 2 and hub.dropped == 1
+        got = [await slow.next() for _ in range(4)]
+        assert got[-1] is None  # the sentinel: the socket closes
+        assert (await everything.next())["n"] == 6
+
+    asyncio.run(scenario())

@@ -39,6 +39,7 @@ class Catalog:
         self._tokenizers: dict[tuple[str, str], Tokenizer] = {}
         self._labels: dict[tuple[str, str], list[str]] = {}
         self._specs: dict[tuple[str, str], FeatureSpec] = {}
+        self._max_batch: dict[tuple[str, str], int] = {}
 
     async def served(self, triton: AsyncTritonClient, name: str) -> ServedModel:
         """The newest version Triton serves for ``name``, with its contract."""
@@ -65,6 +66,13 @@ class Catalog:
                 raise NotFoundError(f"model '{name}' v{version} has no export metadata at {path}")
             self._cache[key] = ServedModel(name=name, version=version, metadata=json.loads(path.read_text()))
         return self._cache[key]
+
+    async def max_batch(self, triton: AsyncTritonClient, served: ServedModel) -> int:
+        """The served version's max_batch_size in Triton (0: the model does not batch)."""
+        key = (served.name, served.version)
+        if key not in self._max_batch:
+            self._max_batch[key] = int((await triton.config(served.name, served.version)).max_batch_size)
+        return self._max_batch[key]
 
     def forget(self, name: str) -> None:
         """Ask Triton again next time (an inference found the cached version gone)."""

@@ -7,6 +7,7 @@ answer gives each record's predicted class, per-class probabilities and confiden
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -62,6 +63,21 @@ def postprocess(classes: Sequence[str], labels: np.ndarray, probabilities: np.nd
     ]
 
 
+async def _infer_rows(
+    request: Request, name: str, x: np.ndarray, version: str, max_batch: int
+) -> dict[str, np.ndarray]:
+    """Records beyond the model's max batch size go as several Triton requests, at once."""
+    if max_batch <= 0 or len(x) <= max_batch:
+        return await timing.infer(request, name, {"features": x}, version=version, coalesce=True)
+    parts = await asyncio.gather(
+        *(
+            timing.infer(request, name, {"features": x[i : i + max_batch]}, version=version, coalesce=True)
+            for i in range(0, len(x), max_batch)
+        )
+    )
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
 @router.post("/v1/models/{name}/predict", response_model=PredictResponse, summary="Tabular prediction")
 async def predict(request: Request, name: str, body: Any = Body(...)) -> PredictResponse:
     start = time.perf_counter()
@@ -69,7 +85,9 @@ async def predict(request: Request, name: str, body: Any = Body(...)) -> Predict
     served = await state.catalog.served(state.triton, name)
     spec = state.catalog.feature_spec(served)
     x = encode(spec, records_from_body(body, state.settings.max_records))
-    out = await timing.infer(request, name, {"features": x}, version=served.version, coalesce=True)
+    out = await _infer_rows(
+        request, name, x, served.version, await state.catalog.max_batch(state.triton, served)
+    )
     version = getattr(request.state, "triton_version", served.version)
     predictions = postprocess(spec.classes, out["label"], out["probabilities"])
     monitor = getattr(state, "monitor", None)

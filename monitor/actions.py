@@ -103,7 +103,7 @@ async def post_webhook(
                 if response.status_code < 500:
                     return {
                         "ok": response.is_success,
-                        "status": response.status_code,
+                        "http_status": response.status_code,
                         "attempts": attempt + 1,
                     }
                 error = f"HTTP {response.status_code}"

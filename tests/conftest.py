@@ -5,7 +5,7 @@ import os
 
 os.environ.setdefault("USE_TF", "0")
 
-import tempfile  # noqa: E402
+import tempfile
 
 # Apps the tests create record predictions: into a scratch SQLite file, not the checkout's
 # .modelserve/ (a test that checks the store sets its own URL).

@@ -66,7 +66,18 @@ def postgres_url() -> Iterator[str]:
     port = free_port()
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run(
-        [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(root / "log"), "start"],
+        [
+            *as_user,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(root / "log"),
+            "start",
+        ],
         check=True,
         capture_output=True,
     )
@@ -120,9 +131,7 @@ def test_feedback_reaches_predictions_another_replica_answered(
     root, demo = repository
     _fresh(postgres_url).close()
     model = next(d for d in demo if d.name == "breast_cancer_lr")
-    settings = ApiSettings(
-        triton_url=server.endpoints.grpc_url, repository=root, monitoring_url=postgres_url
-    )
+    settings = ApiSettings(triton_url=server.endpoints.grpc_url, repository=root, monitoring_url=postgres_url)
     record = dict(zip(model.feature_names, (float(v) for v in model.sample[0]), strict=True))
 
     async def scenario() -> None:

@@ -84,7 +84,9 @@ def test_bonferroni_vs_the_seeds_per_column_rule() -> None:
     rule (any column under 0.05) flags most of them (1 - 0.95**30 = 79% expected); the
     family-wise 0.05 level about 5%."""
     spec = FeatureSpec(
-        fields=tuple(FieldSpec(name=f"x{i}", kind="numeric") for i in range(30)), target="t", classes=("a", "b")
+        fields=tuple(FieldSpec(name=f"x{i}", kind="numeric") for i in range(30)),
+        target="t",
+        classes=("a", "b"),
     )
     rng = np.random.default_rng(1)
     flagged = {"bonferroni": 0, "none": 0}

@@ -50,11 +50,16 @@ def test_retrain_command_defaults_to_our_cli_and_can_be_replaced() -> None:
         reason="drift",
     )
     assert argv[1:6] == ["-m", "modelserve", "monitor", "retrain", "m"]
-    assert ["--model", "random_forest"] == argv[argv.index("--model") : argv.index("--model") + 2]
+    assert argv[argv.index("--model") : argv.index("--model") + 2] == ["--model", "random_forest"]
     assert argv[argv.index("--min-f1") + 1] == "0.75"
     custom = parse_policy({"defaults": {"retrain": {"command": ["train.sh", "{model}", "{reason}"]}}})
     assert retrain_argv(
-        custom.for_model("m").retrain, model="m", repository=Path("r"), triton_url="u", protocol="grpc", reason="drift"
+        custom.for_model("m").retrain,
+        model="m",
+        repository=Path("r"),
+        triton_url="u",
+        protocol="grpc",
+        reason="drift",
     ) == ["train.sh", "m", "drift"]
 
 
@@ -70,12 +75,12 @@ def test_hub_filters_by_model_and_drops_a_subscriber_that_falls_behind() -> None
         assert only_a.queue.empty()
         for n in range(3, 6):
             hub.publish({"model": "b", "n": n})
-            assert (await everything.next())["n"] == n
+            assert (await everything.next()) == {"model": "b", "n": n}
         # `slow` read nothing: it has 3 waiting, the next publish drops it.
         hub.publish({"model": "b", "n": 6})
         assert len(hub) == 2 and hub.dropped == 1
         got = [await slow.next() for _ in range(4)]
         assert got[-1] is None  # the sentinel: the socket closes
-        assert (await everything.next())["n"] == 6
+        assert (await everything.next()) == {"model": "b", "n": 6}
 
     asyncio.run(scenario())

@@ -11,8 +11,10 @@ COPY export ./export
 COPY serve ./serve
 COPY modelserve ./modelserve
 COPY contracts ./contracts
+COPY monitor ./monitor
 COPY benchmarks ./benchmarks
-RUN pip install .
+# postgres: several API replicas share one monitoring store (MODELSERVE_MONITORING_URL).
+RUN pip install '.[postgres]' && mkdir -p /data && chown modelserve /data
 
 USER modelserve
 EXPOSE 8080

@@ -27,6 +27,7 @@ router = APIRouter(prefix="/v1/monitoring")
 ws_router = APIRouter()
 T = TypeVar("T")
 MAX_ID_CHARS = 64
+_METRICS = ("accuracy", "precision", "recall", "f1")
 
 
 def _monitor(request: Request) -> Monitor:
@@ -116,6 +117,8 @@ async def report(
         "traffic": traffic,
         "drift": await _guarded(monitor.drift(model)),
         "f1_trend": [h["f1"] for h in history],
+        # The seed's generate_report: the mean of each metric over the recorded snapshots.
+        "average": {k: sum(h[k] for h in history) / len(history) for k in _METRICS} if history else None,
         "events": events,
         "actions": {"on_degradation": policy.on_degradation, "on_drift": policy.on_drift},
         "jobs_running": model in monitor.jobs_running(),

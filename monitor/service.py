@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import uuid
 from collections import defaultdict
@@ -89,13 +90,17 @@ class Monitor:
         self.store.close()
 
     async def _every(self, seconds: float, work: Callable[[], Awaitable[Any]]) -> None:
+        logged = -math.inf
         while True:
             await asyncio.sleep(seconds)
             try:
                 await work()
             except Exception:
-                # A store outage must not end the loop: the next round tries again.
-                logger.exception("monitoring task %s failed", getattr(work, "__name__", work))
+                # A store outage must not end the loop: the next round tries again. Logged once a
+                # minute, not every half second.
+                if time.monotonic() - logged > 60:
+                    logged = time.monotonic()
+                    logger.exception("monitoring task %s failed", getattr(work, "__name__", work))
 
     # --- recording ----------------------------------------------------------------------------
 

@@ -47,7 +47,13 @@ def test_records_get_the_pipelines_answers(server, exported):
     expected = result.pipeline.predict_proba(x)
     got = np.array([[p["probabilities"][c] for c in result.spec.classes] for p in many.json()["predictions"]])
     np.testing.assert_allclose(got, expected, atol=1e-4)
-    assert one.json()["predictions"][0] == many.json()["predictions"][1]
+
+    def without_id(p):
+        return {k: v for k, v in p.items() if k != "prediction_id"}
+
+    assert without_id(one.json()["predictions"][0]) == without_id(many.json()["predictions"][1])
+    ids = [p["prediction_id"] for p in [*one.json()["predictions"], *many.json()["predictions"]]]
+    assert len(set(ids)) == 6 and all(len(i) == 32 for i in ids)  # every record its own id
     assert [p["prediction"] for p in many.json()["predictions"]] == [
         result.spec.classes[i] for i in result.pipeline.predict(x)
     ]

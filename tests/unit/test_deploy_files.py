@@ -71,3 +71,20 @@ def test_docker_compose_accepts_the_file():
     subprocess.run(
         ["docker", "compose", "-f", str(ROOT / "docker-compose.gpu.yml"), "config", "-q"], check=True
     )
+
+
+def test_api_image_copies_every_package_it_installs():
+    """A package left out of the image installs nothing and fails at import (monitor/ once did)."""
+    import tomllib
+
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = {p.rstrip("*") for p in include["include"]}
+    copied = set(re.findall(r"^COPY (\w+) ", (ROOT / "Dockerfile").read_text(), flags=re.MULTILINE))
+    assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
+
+
+def test_monitoring_store_lives_on_a_volume():
+    api = _compose()["services"]["api"]
+    assert "/data/" in api["environment"]["MODELSERVE_MONITORING_URL"]
+    assert any(v.startswith("monitoring:/data") for v in api["volumes"])
+    assert "monitoring" in _compose()["volumes"]

@@ -85,6 +85,10 @@ def api_server(triton_grpc_url: str, repository: Path, log: Path) -> HttpServerP
     argv = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory"]
     argv += ["--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning", "--no-access-log"]
     env = {"MODELSERVE_TRITON_URL": triton_grpc_url, "MODELSERVE_REPOSITORY": str(repository)}
+    # The API records every prediction (monitoring, on as deployed): into the run's own folder
+    # unless the caller's environment names a store.
+    if "MODELSERVE_MONITORING_URL" not in os.environ:
+        env["MODELSERVE_MONITORING_URL"] = f"sqlite:///{log.parent.resolve()}/monitoring.sqlite"
     return HttpServerProcess(argv, "/health", log, env=env)
 
 

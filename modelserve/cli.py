@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -180,7 +181,15 @@ def up(
         e = _run(server.start)
         typer.echo(f"Triton ready: HTTP {e.http_url}  gRPC {e.grpc_url}  metrics {e.metrics_url}")
         typer.echo(f"API on http://{api_host}:{api_port} (docs at /docs); Ctrl-C stops both")
-        api = create_app(ApiSettings(triton_url=e.grpc_url, triton_protocol="grpc", repository=repository))
+        api_settings = ApiSettings(triton_url=e.grpc_url, triton_protocol="grpc", repository=repository)
+        if "MODELSERVE_MONITORING_URL" not in os.environ:  # the store goes beside the server's logs
+            store = f"sqlite:///{work_dir}/monitoring.sqlite"
+            api_settings = api_settings.model_copy(update={"monitoring_url": store})
+        if api_settings.monitoring:
+            typer.echo(
+                f"Monitoring into {api_settings.monitoring_url}; live: ws://{api_host}:{api_port}/ws/metrics"
+            )
+        api = create_app(api_settings)
         uvicorn.run(api, host=api_host, port=api_port, log_level="info" if verbose else "warning")
     finally:
         server.stop()

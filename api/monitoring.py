@@ -98,7 +98,10 @@ async def _known(monitor: Monitor, model: str) -> dict[str, Any]:
 
 @router.get("/{model}/report", summary="Metrics over the window, traffic, drift and latest events")
 async def report(
-    request: Request, model: str, window: int | None = Query(default=None, ge=1, le=100_000)
+    request: Request,
+    model: str,
+    window: int | None = Query(default=None, ge=1, le=100_000),
+    since_s: float | None = Query(default=None, gt=0, description="only labels of the last N seconds"),
 ) -> dict[str, Any]:
     monitor = _monitor(request)
     await _guarded(monitor.flush())
@@ -111,8 +114,8 @@ async def report(
     return {
         "model": model,
         "served_version": served,
-        "window": await _guarded(monitor.window(model, size=size)),
-        "served_window": await _guarded(monitor.window(model, size=size, version=served)),
+        "window": await _guarded(monitor.window(model, size=size, since_s=since_s)),
+        "served_window": await _guarded(monitor.window(model, size=size, version=served, since_s=since_s)),
         "thresholds": policy.model_dump(mode="json", include={"f1_threshold", "min_labelled", "window"}),
         "traffic": traffic,
         "drift": await _guarded(monitor.drift(model)),

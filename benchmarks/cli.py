@@ -75,7 +75,10 @@ def bench(
     batch: Annotated[str, typer.Option(help="items (rows) per request; a sweep: 1,8,32")] = "1",
     model: Annotated[str, typer.Option(help="tabular models: rf,lr")] = "rf,lr",
     baseline: Annotated[
-        str, typer.Option(help="seed-flask, onnxruntime, mlserver (own venv, created on first use)")
+        str,
+        typer.Option(
+            help="seed-flask, onnxruntime, mlserver (own venv, created on first use), api-unmonitored"
+        ),
     ] = "seed-flask,onnxruntime,mlserver",
     results: Results = DEFAULT_RESULTS,
     plots: Annotated[bool, typer.Option(help="write PNG plots")] = True,

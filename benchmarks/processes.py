@@ -80,8 +80,11 @@ class HttpServerProcess:
         self.stop()
 
 
-def api_server(triton_grpc_url: str, repository: Path, log: Path) -> HttpServerProcess:
-    """Our API as deployed: uvicorn, one process, pointed at the Triton under test."""
+def api_server(
+    triton_grpc_url: str, repository: Path, log: Path, *, monitoring: bool = True
+) -> HttpServerProcess:
+    """Our API as deployed: uvicorn, one process, pointed at the Triton under test. ``monitoring``
+    off: the baseline that shows what recording every prediction costs."""
     argv = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory"]
     argv += ["--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning", "--no-access-log"]
     env = {"MODELSERVE_TRITON_URL": triton_grpc_url, "MODELSERVE_REPOSITORY": str(repository)}
@@ -89,6 +92,8 @@ def api_server(triton_grpc_url: str, repository: Path, log: Path) -> HttpServerP
     # unless the caller's environment names a store.
     if "MODELSERVE_MONITORING_URL" not in os.environ:
         env["MODELSERVE_MONITORING_URL"] = f"sqlite:///{log.parent.resolve()}/monitoring.sqlite"
+    if not monitoring:
+        env["MODELSERVE_MONITORING"] = "false"
     return HttpServerProcess(argv, "/health", log, env=env)
 
 

@@ -65,6 +65,19 @@ RULES = (
         denominator="onnxruntime in-process",
         metric="throughput",
     ),
+    # What recording every prediction (monitoring) costs the API: the same API with it off.
+    RatioRule(
+        label="API / API without monitoring, throughput",
+        numerator="api predict",
+        denominator="unmonitored api predict",
+        metric="throughput",
+    ),
+    RatioRule(
+        label="API / API without monitoring, p99",
+        numerator="api predict",
+        denominator="unmonitored api predict",
+        metric="p99_ms",
+    ),
     RatioRule(
         label="API / Triton gRPC (preprocessed tensor), p50",
         numerator="api classify",

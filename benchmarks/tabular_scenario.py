@@ -49,7 +49,8 @@ MODELS: dict[str, Callable[[], Any]] = {
     "rf": lambda: RandomForestClassifier(n_estimators=100, n_jobs=-1, random_state=42),
     "lr": lambda: LogisticRegression(max_iter=2000),
 }
-BASELINES = ("seed-flask", "onnxruntime", "mlserver")
+BASELINES = ("seed-flask", "onnxruntime", "mlserver", "api-unmonitored")
+UNMONITORED = "unmonitored api predict"  # our API with MODELSERVE_MONITORING=false
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,6 +165,16 @@ def _baseline_target(kind: str, server: Any, m: TabularModel, batch: int, group:
     return Measured(name=name, make=lambda: HttpTarget(name, url, body, items_per_request=batch), group=group)
 
 
+def _unmonitored_target(base_url: str, m: TabularModel, batch: int, group: str) -> Measured:
+    name, url, body = f"{UNMONITORED} {m.key}", f"{base_url}/v1/models/{m.name}/predict", _body(m.records)
+    return Measured(
+        name=name,
+        make=lambda: HttpTarget(name, url, body, items_per_request=batch),
+        group=group,
+        triton_model=m.name,
+    )
+
+
 def run(
     sweep_points: Sweep,
     *,
@@ -192,9 +203,13 @@ def run(
         triton = stack.enter_context(EmbeddedTriton(settings))
         grpc_url = triton.endpoints.grpc_url
         api = stack.enter_context(api_server(grpc_url, tmp / "repo", tmp / "logs" / "api.log"))
+        bare = None
+        if "api-unmonitored" in baselines:
+            log = tmp / "logs" / "unmonitored" / "api.log"
+            bare = stack.enter_context(api_server(grpc_url, tmp / "repo", log, monitoring=False))
         servers: dict[tuple[str, str], Any] = {}
         for full in built:
-            for kind in (b for b in baselines if b != "onnxruntime"):
+            for kind in (b for b in baselines if b not in ("onnxruntime", "api-unmonitored")):
                 try:
                     servers[(kind, full.key)] = stack.enter_context(_baseline_server(kind, full, tmp))
                 except RuntimeError as exc:  # a baseline that cannot start is reported, not fatal
@@ -219,6 +234,8 @@ def run(
                     for (kind, key), server in servers.items()
                     if key == m.key
                 ]
+                if bare is not None:
+                    items.append(_unmonitored_target(bare.base_url, m, batch, group))
         rows = measure(items, sweep_points, grpc_url=grpc_url, echo=echo, progress=progress)
         if use_perf_analyzer and perf_analyzer.find() is not None:
             for m in built:

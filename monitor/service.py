@@ -120,7 +120,7 @@ class Monitor:
         if len(self._buffer) + len(ids) > self.buffer_max:
             self.dropped += len(ids)
             return ids
-        rows = np.asarray(features, dtype=np.float64)
+        rows = np.ascontiguousarray(features, dtype=np.float32)
         self._buffer.extend(
             PredictionRecord(
                 id=pid,
@@ -128,7 +128,7 @@ class Monitor:
                 version=version,
                 created_at=now,
                 latency_ms=latency_ms,
-                features=row.tolist(),
+                features=row.tobytes(),
                 prediction=pred,
                 confidence=float(conf),
             )
@@ -157,8 +157,12 @@ class Monitor:
         await self.flush()
         return await asyncio.to_thread(self.store.label, model, labels)
 
-    async def window(self, model: str, *, size: int, version: str | None = None) -> dict[str, Any]:
-        rows = await asyncio.to_thread(self.store.labelled, model, limit=size)
+    async def window(
+        self, model: str, *, size: int, version: str | None = None, since_s: float | None = None
+    ) -> dict[str, Any]:
+        """Metrics over the ``size`` latest labelled predictions (labelled in the last ``since_s``)."""
+        since = time.time() - since_s if since_s is not None else None
+        rows = await asyncio.to_thread(self.store.labelled, model, limit=size, since=since)
         if version is not None:
             rows = [r for r in rows if r.version == version]
         overall = window_metrics([r.label for r in rows], [r.prediction for r in rows])
@@ -167,7 +171,12 @@ class Monitor:
             part = [r for r in rows if r.version == v]
             m = window_metrics([r.label for r in part], [r.prediction for r in part])
             by_version[v] = m.as_dict() if m else None
-        return {"size": size, "metrics": overall.as_dict() if overall else None, "by_version": by_version}
+        return {
+            "size": size,
+            "since_s": since_s,
+            "metrics": overall.as_dict() if overall else None,
+            "by_version": by_version,
+        }
 
     async def evaluate(self, model: str) -> dict[str, Any]:
         """Weighted metrics over the served version's latest labelled predictions; a snapshot in

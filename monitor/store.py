@@ -9,9 +9,8 @@ the cool-down). Times are Unix seconds. The calls are blocking: the API runs the
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -47,7 +47,9 @@ predictions = Table(
     Column("version", String(16), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("latency_ms", Float, nullable=False),
-    Column("features", JSON, nullable=False),  # the encoded row; null for a missing value
+    # The encoded row as served (float32 bytes, NaN for missing): 30 floats as JSON cost ~30 µs of
+    # the API's CPU per prediction, as bytes ~1 µs, and NaN needs no stand-in.
+    Column("features", LargeBinary, nullable=False),
     Column("prediction", String(256), nullable=False),
     Column("confidence", Float, nullable=False),
     Column("label", String(256), nullable=True),
@@ -101,7 +103,7 @@ class PredictionRecord:
     version: str
     created_at: float
     latency_ms: float
-    features: Sequence[float]
+    features: bytes  # float32, as the tensor Triton got
     prediction: str
     confidence: float
 
@@ -113,14 +115,10 @@ class Labelled:
     label: str
 
 
-def _json_row(values: Iterable[float]) -> list[float | None]:
-    # JSON has no NaN (PostgreSQL refuses it): a missing value travels as null.
-    return [None if math.isnan(v) else float(v) for v in values]
-
-
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL's recommended level: no fsync per commit
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
@@ -165,7 +163,7 @@ class Store:
                 "version": r.version,
                 "created_at": r.created_at,
                 "latency_ms": r.latency_ms,
-                "features": _json_row(r.features),
+                "features": r.features,
                 "prediction": r.prediction,
                 "confidence": r.confidence,
             }
@@ -215,8 +213,8 @@ class Store:
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            rows = [[math.nan if v is None else v for v in f] for (f,) in conn.execute(query)]
-        return np.array(rows, dtype=np.float64) if rows else np.empty((0, 0))
+            rows = [np.frombuffer(f, dtype=np.float32) for (f,) in conn.execute(query)]
+        return np.stack(rows).astype(np.float64) if rows else np.empty((0, 0))
 
     def traffic(self, model: str, *, latest: int = 1000) -> dict[str, Any]:
         with self.engine.connect() as conn:

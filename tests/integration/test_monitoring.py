@@ -189,6 +189,11 @@ def test_feedback_gives_the_seeds_metrics_and_websocket_clients_get_updates(stac
         report = http.get(f"/v1/monitoring/{NAME}/report").json()
         assert report["served_version"] == "1" and report["window"]["metrics"]["n"] == 30
         assert report["traffic"]["predictions"] == 30 and report["traffic"]["labelled"] == 30
+        assert report["average"]["f1"] == pytest.approx(history[-1]["f1"])
+        recent = http.get(f"/v1/monitoring/{NAME}/report?since_s=3600").json()["window"]["metrics"]
+        assert recent["n"] == 30
+        time.sleep(0.2)
+        assert http.get(f"/v1/monitoring/{NAME}/report?since_s=0.1").json()["window"]["metrics"] is None
 
 
 def test_feedback_mistakes_are_named_and_change_nothing(stack: Stack) -> None:

@@ -21,7 +21,7 @@ def _records(model: str, n: int, *, version: str = "1", start: float = 0.0) -> l
             version=version,
             created_at=start + i,
             latency_ms=float(i),
-            features=[float(i), math.nan],
+            features=np.array([i, math.nan], dtype=np.float32).tobytes(),
             prediction="a" if i % 2 else "b",
             confidence=0.9,
         )

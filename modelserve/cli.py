@@ -177,22 +177,27 @@ def up(
     _setup_logging(verbose)
     settings = _server_settings(repository, http_port, grpc_port, metrics_port, work_dir, model_control)
     server = EmbeddedTriton(settings)
-    try:
-        e = _run(server.start)
-        typer.echo(f"Triton ready: HTTP {e.http_url}  gRPC {e.grpc_url}  metrics {e.metrics_url}")
-        typer.echo(f"API on http://{api_host}:{api_port} (docs at /docs); Ctrl-C stops both")
-        api_settings = ApiSettings(triton_url=e.grpc_url, triton_protocol="grpc", repository=repository)
-        if "MODELSERVE_MONITORING_URL" not in os.environ:  # the store goes beside the server's logs
-            store = f"sqlite:///{work_dir}/monitoring.sqlite"
-            api_settings = api_settings.model_copy(update={"monitoring_url": store})
-        if api_settings.monitoring:
-            typer.echo(
-                f"Monitoring into {api_settings.monitoring_url}; live: ws://{api_host}:{api_port}/ws/metrics"
-            )
-        api = create_app(api_settings)
-        uvicorn.run(api, host=api_host, port=api_port, log_level="info" if verbose else "warning")
-    finally:
-        server.stop()
+    # uvicorn shuts down gracefully on SIGTERM and then raises the signal again; with Python's
+    # default handler that ended the process before `finally`, leaving tritonserver running.
+    with _sigterm_as_interrupt():
+        try:
+            e = _run(server.start)
+            typer.echo(f"Triton ready: HTTP {e.http_url}  gRPC {e.grpc_url}  metrics {e.metrics_url}")
+            typer.echo(f"API on http://{api_host}:{api_port} (docs at /docs); Ctrl-C stops both")
+            api_settings = ApiSettings(triton_url=e.grpc_url, triton_protocol="grpc", repository=repository)
+            if "MODELSERVE_MONITORING_URL" not in os.environ:  # the store goes beside the server's logs
+                store = f"sqlite:///{work_dir}/monitoring.sqlite"
+                api_settings = api_settings.model_copy(update={"monitoring_url": store})
+            if api_settings.monitoring:
+                typer.echo(
+                    f"Monitoring into {api_settings.monitoring_url}; live: ws://{api_host}:{api_port}/ws/metrics"
+                )
+            api = create_app(api_settings)
+            uvicorn.run(api, host=api_host, port=api_port, log_level="info" if verbose else "warning")
+        except KeyboardInterrupt:
+            typer.echo("stopping ...")
+        finally:
+            server.stop()
 
 
 @models_app.command("list")

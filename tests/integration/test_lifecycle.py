@@ -146,3 +146,61 @@ def test_serve_refuses_a_taken_port_with_a_one_line_error(tmp_path):
         result = CliRunner().invoke(app, ["serve", "-r", str(tmp_path / "repo"), "--http-port", str(port)])
     assert result.exit_code == 1
     assert f"HTTP port {port}" in result.output
+
+
+def _tritonservers_for(repo: Path) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if (
+                cmdline
+                and cmdline[0].endswith(b"tritonserver")
+                and f"--model-repository={repo}".encode() in cmdline
+            ):
+                found.append(int(entry))
+    return found
+
+
+def test_up_stopped_by_sigterm_stops_triton_too(tmp_path):
+    """uvicorn re-raises SIGTERM after its graceful shutdown; `up` must still stop the server it
+    started (it once left tritonserver running)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    repo = tmp_path / "repo"
+    save(scale_model(2.0), repo / "scale" / "1" / "model.onnx")
+    (repo / "scale" / "config.pbtxt").write_text(
+        'backend: "onnxruntime" max_batch_size: 4 '
+        'input [{name: "x" data_type: TYPE_FP32 dims: [4]}] '
+        'output [{name: "y" data_type: TYPE_FP32 dims: [4]}]'
+    )
+    api_port = free_port()
+    argv = [sys.executable, "-m", "modelserve", "up", "-r", str(repo), "--work-dir", str(tmp_path / "w")]
+    argv += ["--http-port", "0", "--grpc-port", "0", "--metrics-port", "0", "--api-port", str(api_port)]
+    env = {**os.environ, "MODELSERVE_MONITORING_URL": f"sqlite:///{tmp_path}/m.sqlite"}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read().decode()  # type: ignore[union-attr]
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{api_port}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert len(_tritonservers_for(repo)) == 1
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        assert _tritonservers_for(repo) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in _tritonservers_for(repo):
+            os.kill(pid, signal.SIGKILL)

@@ -131,7 +131,10 @@ def noise_floor(runs: Sequence[Mapping[str, Any]]) -> tuple[dict[tuple[str, str]
     pairs = 0
     for i, a in enumerate(runs):
         for b in runs[i + 1 :]:
-            same = a["machine"].get("commit") == b["machine"].get("commit") != "unknown"
+            commit = a["machine"].get("commit", "unknown")
+            same = (
+                commit == b["machine"].get("commit") and commit != "unknown" and not commit.endswith("-dirty")
+            )
             if not same or a.get("scenario") != b.get("scenario"):
                 continue
             pairs += 1

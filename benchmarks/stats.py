@@ -127,5 +127,15 @@ def machine_info() -> dict[str, Any]:
         "gpu": _gpu_model(),
         "python": platform.python_version(),
         "versions": versions,
-        "commit": _run(["git", "rev-parse", "--short", "HEAD"]) or "unknown",
+        "commit": _commit(),
     }
+
+
+def _commit() -> str:
+    """HEAD, with ``-dirty`` when tracked files differ from it: two runs of one commit with
+    different code in between are not an A/A pair (history's noise floor skips dirty runs)."""
+    head = _run(["git", "rev-parse", "--short", "HEAD"])
+    if not head:
+        return "unknown"
+    changed = _run(["git", "status", "--porcelain", "--untracked-files=no"])
+    return f"{head}-dirty" if changed else head

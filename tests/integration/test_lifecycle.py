@@ -91,7 +91,7 @@ def test_client_gives_up_on_a_hung_server_with_a_typed_error(silent_server, prot
         client.infer("m", {"x": np.ones((1, 4), dtype=np.float32)})
 
 
-def test_shutdown_leaves_no_process_and_no_shm_file(tmp_path):
+def _scale_repo(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
     save(scale_model(2.0), repo / "scale" / "1" / "model.onnx")
     (repo / "scale" / "config.pbtxt").write_text(
@@ -99,6 +99,11 @@ def test_shutdown_leaves_no_process_and_no_shm_file(tmp_path):
         'input [{name: "x" data_type: TYPE_FP32 dims: [4]}] '
         'output [{name: "y" data_type: TYPE_FP32 dims: [4]}]'
     )
+    return repo
+
+
+def test_shutdown_leaves_no_process_and_no_shm_file(tmp_path):
+    repo = _scale_repo(tmp_path)
     settings = ServerSettings(
         repository=repo, http_port=0, grpc_port=0, metrics_port=0, work_dir=tmp_path / "w"
     )
@@ -174,13 +179,7 @@ def test_up_stopped_by_sigterm_stops_triton_too(tmp_path):
     import time
     import urllib.request
 
-    repo = tmp_path / "repo"
-    save(scale_model(2.0), repo / "scale" / "1" / "model.onnx")
-    (repo / "scale" / "config.pbtxt").write_text(
-        'backend: "onnxruntime" max_batch_size: 4 '
-        'input [{name: "x" data_type: TYPE_FP32 dims: [4]}] '
-        'output [{name: "y" data_type: TYPE_FP32 dims: [4]}]'
-    )
+    repo = _scale_repo(tmp_path)
     api_port = free_port()
     argv = [sys.executable, "-m", "modelserve", "up", "-r", str(repo), "--work-dir", str(tmp_path / "w")]
     argv += ["--http-port", "0", "--grpc-port", "0", "--metrics-port", "0", "--api-port", str(api_port)]

@@ -162,9 +162,7 @@ class Monitor:
     ) -> dict[str, Any]:
         """Metrics over the ``size`` latest labelled predictions (labelled in the last ``since_s``)."""
         since = time.time() - since_s if since_s is not None else None
-        rows = await asyncio.to_thread(self.store.labelled, model, limit=size, since=since)
-        if version is not None:
-            rows = [r for r in rows if r.version == version]
+        rows = await asyncio.to_thread(self.store.labelled, model, limit=size, since=since, version=version)
         overall = window_metrics([r.label for r in rows], [r.prediction for r in rows])
         by_version = {}
         for v in sorted({r.version for r in rows}, key=lambda s: int(s) if s.isdigit() else 0):
@@ -268,9 +266,9 @@ class Monitor:
     async def check_all(self) -> None:
         await self.flush()
         for model in await asyncio.to_thread(self.store.models):
-            traffic = await asyncio.to_thread(self.store.traffic, model, latest=1)
-            if traffic["predictions"] != self._checked.get(model):  # new predictions since the last
-                self._checked[model] = traffic["predictions"]
+            count = await asyncio.to_thread(self.store.count, model)
+            if count != self._checked.get(model):  # new predictions since the last check
+                self._checked[model] = count
                 await self.check(model)
 
     # --- actions ------------------------------------------------------------------------------

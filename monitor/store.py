@@ -193,11 +193,15 @@ class Store:
                 )
         return []
 
-    def labelled(self, model: str, *, limit: int, since: float | None = None) -> list[Labelled]:
-        """The ``limit`` most recently labelled predictions of ``model``."""
+    def labelled(
+        self, model: str, *, limit: int, since: float | None = None, version: str | None = None
+    ) -> list[Labelled]:
+        """The ``limit`` most recently labelled predictions of ``model`` (of one ``version``)."""
         query = select(predictions.c.version, predictions.c.prediction, predictions.c.label).where(
             predictions.c.model == model, predictions.c.labelled_at.is_not(None)
         )
+        if version is not None:
+            query = query.where(predictions.c.version == version)
         if since is not None:
             query = query.where(predictions.c.labelled_at >= since)
         query = query.order_by(predictions.c.labelled_at.desc(), predictions.c.id).limit(limit)
@@ -255,15 +259,9 @@ class Store:
         with self.engine.connect() as conn:
             return sorted(conn.scalars(select(predictions.c.model).distinct()))
 
-    def latest_version(self, model: str) -> str | None:
-        query = (
-            select(predictions.c.version)
-            .where(predictions.c.model == model)
-            .order_by(predictions.c.created_at.desc())
-            .limit(1)
-        )
+    def count(self, model: str) -> int:
         with self.engine.connect() as conn:
-            return conn.scalar(query)
+            return int(conn.scalar(select(func.count()).where(predictions.c.model == model)) or 0)
 
     # --- history, events, leases --------------------------------------------------------------
 
@@ -295,10 +293,8 @@ class Store:
             row["id"] = conn.execute(insert(events).values(**row)).inserted_primary_key[0]  # type: ignore[index]
         return row
 
-    def events(self, model: str, *, limit: int, kinds: Sequence[str] = ()) -> list[dict[str, Any]]:
+    def events(self, model: str, *, limit: int) -> list[dict[str, Any]]:
         query = select(events).where(events.c.model == model)
-        if kinds:
-            query = query.where(events.c.kind.in_(list(kinds)))
         with self.engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(query.order_by(events.c.id.desc()).limit(limit))]
         return rows[::-1]

@@ -224,6 +224,14 @@ def cases(spec: gm.ModelSpec, batches: list[int], cuda: bool) -> list[dict[str, 
     return [{"engine": e, "precision": p, "io": io, "batch": b} for e, p, io, b in plan]
 
 
+def batches_for(model: str, spec: str) -> list[int]:
+    """``--batches``: "1,64" for every model, or per model "resnet50=1,128 bert=1,64"."""
+    if "=" not in spec:
+        return [int(b) for b in spec.split(",") if b]
+    per = dict(part.split("=", 1) for part in spec.split())
+    return [int(b) for b in per.get(model, "").split(",") if b]
+
+
 def cuda_only(engine: str) -> bool:
     return "graph" in engine or engine.endswith("nhwc")
 
@@ -297,7 +305,7 @@ def bench_model(name: str, a: argparse.Namespace, cuda: bool, work: Path, result
     todo: list[dict[str, Any]] = [{"engine": "all", "precision": "-", "io": "-", "batch": 0}]
     try:
         spec = gm.build(name, a.dry_run)
-        todo = cases(spec, [int(b) for b in a.batches.split(",")] if a.batches else spec.batches, cuda)
+        todo = cases(spec, batches_for(name, a.batches) or spec.batches, cuda)
         bench = Bench(spec, cuda, work)
         if time.perf_counter() - began > budget:
             spec_err = f"skipped: time budget {budget:.0f} s spent before this model"
@@ -346,7 +354,11 @@ def bench_model(name: str, a: argparse.Namespace, cuda: bool, work: Path, result
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     p.add_argument("--models", default="resnet50,bert,vgg16", help="comma list: resnet50,bert,vgg16")
-    p.add_argument("--batches", default="", help="comma list for every model (default: per model)")
+    p.add_argument(
+        "--batches",
+        default="",
+        help='"1,64" for every model or "resnet50=1,128 bert=1,64" (default: per model)',
+    )
     p.add_argument("--runs", type=int, default=0, help="timed runs per case (default 30; dry run 3)")
     p.add_argument("--warmup", type=int, default=0, help="warm-up runs per case (default 10; dry run 1)")
     p.add_argument("--time-budget-s", type=float, default=420.0, help="no new case starts after this")

@@ -85,7 +85,7 @@ def machine_info(cuda: bool) -> dict[str, Any]:
             "cudnn": torch.backends.cudnn.allow_tf32,
             "matmul": torch.backends.cuda.matmul.allow_tf32,
         },
-        "commit": sh("git", "rev-parse", "HEAD"),
+        "commit": sh("git", "rev-parse", "HEAD") or os.environ.get("MODELSERVE_COMMIT"),
         "dirty": bool(sh("git", "status", "--porcelain", "--untracked-files=no")),
     }
 

@@ -135,7 +135,7 @@ def _commit() -> str:
     """HEAD, with ``-dirty`` when tracked files differ from it: two runs of one commit with
     different code in between are not an A/A pair (history's noise floor skips dirty runs)."""
     head = _run(["git", "rev-parse", "--short", "HEAD"])
-    if not head:
-        return "unknown"
+    if not head:  # a copy of the tree without .git (the GPU machine): the caller says which commit
+        return os.environ.get("MODELSERVE_COMMIT", "unknown")
     changed = _run(["git", "status", "--porcelain", "--untracked-files=no"])
     return f"{head}-dirty" if changed else head

@@ -21,6 +21,11 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+try:  # imported as serve.backend.* (tests, benchmarks)
+    from .modelserve_host_staging import HostStaging
+except ImportError:  # inside the stub, beside model.py
+    from modelserve_host_staging import HostStaging  # type: ignore[no-redef]
+
 logger = logging.getLogger(__name__)
 
 # Triton config data types -> numpy; TYPE_STRING travels as object arrays of bytes.
@@ -80,6 +85,7 @@ class RunnerSettings:
     tensorrt_fp16: bool = False
     pad_to_buckets: bool = False
     buckets: tuple[int, ...] = ()
+    host_staging: bool = False  # page-locked input buffers per bucket (GPU instances)
 
     @classmethod
     def from_triton(cls, config: Mapping[str, Any], *, kind: str, device_id: int) -> RunnerSettings:
@@ -100,27 +106,31 @@ class RunnerSettings:
             cuda_options["cudnn_conv_algo_search"] = _cudnn_search(params["cudnn_conv_algo_search"])
         graph = (config.get("optimization") or {}).get("graph") or {}
         pad = params.get("pad_batch_to_buckets", "true" if use_gpu else "false").lower() == "true"
+        staging = params.get("host_staging", "true" if use_gpu else "false").lower() == "true"
         return cls(
             max_batch_size=max_batch,
             inputs=tuple(_spec(t) for t in config.get("input", [])),
             outputs=tuple(_spec(t) for t in config.get("output", [])),
             use_gpu=use_gpu,
             device_id=device_id,
-            intra_op_threads=int(params.get("intra_op_thread_count", 0) or 0),
+            # GPU instances: the CUDA EP launches kernels from the calling thread; the CPU pool only
+            # runs the few nodes left on the CPU, and a core-sized pool competes with Triton's threads.
+            intra_op_threads=int(params.get("intra_op_thread_count", 1 if use_gpu else 0) or 0),
             inter_op_threads=int(params.get("inter_op_thread_count", 0) or 0),
             parallel_execution=params.get("execution_mode", "0") == "1",
             enable_mem_arena=params.get("enable_mem_arena", "1") != "0",
             enable_mem_pattern=params.get("enable_mem_pattern", "1") != "0",
-            # CPU instances don't spin unless asked: measured on the 2-core box, a forest served
+            # Idle threads don't spin unless asked: measured on the 2-core box, a forest served
             # 15-25% more at concurrency 16 with idle threads sleeping (they share the cores with
-            # the API and the other models). GPU instances keep ORT's default.
-            allow_spinning=params.get("allow_spinning", "1" if use_gpu else "0") != "0",
+            # the API and the other models).
+            allow_spinning=params.get("allow_spinning", "0") != "0",
             graph_level=int(graph["level"]) if "level" in graph else None,
             cuda_options=cuda_options,
             tensorrt=tensorrt,
             tensorrt_fp16=tensorrt_fp16,
             pad_to_buckets=pad and max_batch > 0,
             buckets=batch_buckets(max_batch, _preferred_sizes(config)),
+            host_staging=staging and pad and max_batch > 0,
         )
 
 
@@ -183,7 +193,23 @@ class OrtRunner:
             raise RunnerError(f"config inputs {missing} are not inputs of {model_path}")
         self.input_specs = {s.name: s for s in settings.inputs}
         self.output_specs = {s.name: s for s in settings.outputs}
+        self.staging = self._make_staging()
         logger.info("loaded %s with providers %s", model_path, self.session.get_providers())
+
+    def _make_staging(self) -> HostStaging | None:
+        s = self.settings
+        if not s.host_staging:
+            return None
+        shapes = {}
+        for name in self._onnx_inputs:
+            spec = self.input_specs.get(name)
+            if spec is None or spec.dtype is np.object_:
+                return None  # strings have no fixed-size buffer
+            dims = spec.reshape if spec.reshape is not None else spec.dims
+            if any(d < 0 for d in dims):
+                return None  # variable dims: nothing fixed to stage into
+            shapes[name] = (dims, spec.dtype)
+        return HostStaging(shapes, s.buckets, pin=s.use_gpu)
 
     @property
     def providers(self) -> list[str]:
@@ -214,6 +240,10 @@ class OrtRunner:
         available = ort.get_available_providers()
         if not s.use_gpu:
             return ["CPUExecutionProvider"]
+        if hasattr(ort, "preload_dlls"):
+            # onnxruntime-gpu finds CUDA and cuDNN in the nvidia-* wheels (torch's) only when asked;
+            # the stub's LD_LIBRARY_PATH holds the Triton wheel's libraries, not those.
+            ort.preload_dlls()
         if "CUDAExecutionProvider" not in available:
             raise RunnerError(
                 "KIND_GPU instance but this onnxruntime has no CUDAExecutionProvider "
@@ -230,7 +260,10 @@ class OrtRunner:
                 )
             else:
                 logger.warning("config asks for TensorRT but onnxruntime lacks it; using CUDA")
-        cuda = {"device_id": s.device_id, "cudnn_conv_algo_search": "HEURISTIC", **s.cuda_options}
+        # Every bucket is warmed at load, so cuDNN's exhaustive search (ORT's default) runs then and
+        # never under load; without buckets a new batch size would pay it mid-request.
+        search = "EXHAUSTIVE" if s.pad_to_buckets else "HEURISTIC"
+        cuda = {"device_id": s.device_id, "cudnn_conv_algo_search": search, **s.cuda_options}
         providers.append(("CUDAExecutionProvider", cuda))
         providers.append("CPUExecutionProvider")
         return providers
@@ -263,7 +296,9 @@ class OrtRunner:
         return array
 
     def run_one(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        feed = {name: self._prepare(name, arr) for name, arr in inputs.items()}
+        return self._run_feed({name: self._prepare(name, arr) for name, arr in inputs.items()})
+
+    def _run_feed(self, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         outputs = dict(zip(self.output_names, self.session.run(self.output_names, feed), strict=True))
         for name, spec in self.output_specs.items():
             # Config dims are what clients see; `reshape` gives the model's own shape (Triton semantics).
@@ -297,19 +332,38 @@ class OrtRunner:
         names = list(requests[0])
         sizes = [int(next(iter(r.values())).shape[0]) if r else 0 for r in requests]
         total = sum(sizes)
-        stacked = {
-            name: (requests[0][name] if len(requests) == 1 else np.concatenate([r[name] for r in requests]))
-            for name in names
-        }
         padded_to = bucket_for(total, self.settings.buckets) if self.settings.pad_to_buckets else total
-        if padded_to > total:
-            stacked = {n: _pad_rows(a, padded_to - total) for n, a in stacked.items()}
-        outputs = self.run_one(stacked)
+        staged = self.staging.views(padded_to) if self.staging is not None else None
+        if staged is not None and set(names) == set(staged):
+            outputs = self._run_feed(self._stage(requests, staged, total))
+        else:
+            stacked = {
+                name: (
+                    requests[0][name] if len(requests) == 1 else np.concatenate([r[name] for r in requests])
+                )
+                for name in names
+            }
+            if padded_to > total:
+                stacked = {n: _pad_rows(a, padded_to - total) for n, a in stacked.items()}
+            outputs = self.run_one(stacked)
         bounds = np.cumsum([0, *sizes])
         return [
             {name: out[bounds[i] : bounds[i + 1]] for name, out in outputs.items()}
             for i in range(len(requests))
         ]
+
+    def _stage(
+        self, requests: Sequence[Mapping[str, np.ndarray]], staged: Mapping[str, np.ndarray], total: int
+    ) -> dict[str, np.ndarray]:
+        """Concatenate the requests straight into the staging buffers.
+
+        Padding rows keep whatever an earlier run left there (zeros at first): rows are independent
+        and their outputs are dropped, and clearing them would cost a memset of up to half the buffer.
+        """
+        for name, buffer in staged.items():
+            # casting="no": a wrong dtype fails as it would in ONNX Runtime instead of being converted
+            np.concatenate([self._prepare(name, r[name]) for r in requests], out=buffer[:total], casting="no")
+        return dict(staged)
 
 
 def _pad_rows(array: np.ndarray, extra: int) -> np.ndarray:

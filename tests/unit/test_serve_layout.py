@@ -37,6 +37,7 @@ def test_backend_dir_holds_real_copies_not_links(tmp_path):
         "python/triton_python_backend_stub",
         "onnxruntime/model.py",
         "onnxruntime/modelserve_ort_runner.py",
+        "onnxruntime/modelserve_host_staging.py",
     )
     for rel in expected:
         path = backend / rel

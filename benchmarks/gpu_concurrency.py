@@ -264,7 +264,7 @@ def served(
                 grpc_port=0,
                 metrics_port=0,
                 work_dir=work / "w",
-                ready_timeout_s=300,
+                ready_timeout_s=150,
             )
             server = EmbeddedTriton(settings)
             began = time.perf_counter()

@@ -69,10 +69,11 @@ VARIANTS: dict[str, Variant] = {
     ),
     "default, ORT threads spinning": Variant({"intra_op_thread_count": "0", "allow_spinning": "1"}),
     "default, no buckets (so no staging)": Variant({"pad_batch_to_buckets": "false"}),
+    "default, one dynamic session": Variant({"session_per_bucket": "false"}),
+    "default, no staging": Variant({"host_staging": "false"}),
     "default, 2 instances": Variant(instances=2),
     "default, no dynamic batching": Variant(batching=False),
 }
-_EXHAUSTIVE = {"cudnn_conv_algo_search": "0"}
 
 
 def _config(item: tuple[int, ...], out: tuple[int, ...], params: dict[str, str]) -> dict[str, Any]:
@@ -105,44 +106,55 @@ def _session_step(sess: Any, inputs: dict[int, np.ndarray]) -> Callable[[int], o
     return lambda n: sess.run(None, {"x": inputs[n]})
 
 
-def _runner_step(runner: OrtRunner, inputs: dict[int, np.ndarray]) -> Callable[[int], object]:
+def _runner_step(
+    runner: OrtRunner, inputs: dict[int, np.ndarray], sliced: bool = False
+) -> Callable[[int], object]:
+    if sliced:  # any size: the first n rows of the largest input
+        return lambda n: runner.run([{"x": inputs[max(inputs)][:n]}])
     return lambda n: runner.run([{"x": inputs[n]}])
 
 
+def _runner(
+    model_path: Path, item: tuple[int, ...], out: tuple[int, ...], cuda: bool, **params: str
+) -> OrtRunner:
+    config = _config(item, out, params)
+    runner = OrtRunner(
+        str(model_path), RunnerSettings.from_triton(config, kind="GPU" if cuda else "CPU", device_id=0)
+    )
+    runner.warm_up()
+    return runner
+
+
 def direct(
-    model_path: Path, item: tuple[int, ...], out: tuple[int, ...], cuda: bool, seconds: float
+    model_path: Path, item: tuple[int, ...], out: tuple[int, ...], cuda: bool, seconds: float, quick: bool
 ) -> list[dict[str, Any]]:
+    """Batch-size churn through the runner, ORT alone at fixed sizes, then the runner at fixed sizes
+    (``quick``: churn and ORT alone only)."""
     rng = np.random.default_rng(1)
     inputs = {b: rng.standard_normal((b, *item), dtype=np.float32) for b in DIRECT_BATCHES}
     rows: list[dict[str, Any]] = []
-    for label, search in (("ort alone", None), ("ort alone, heuristic", "HEURISTIC")):
+    for label, pad in (
+        ("runner, no buckets, random 1..16", "false"),
+        ("runner, buckets (default), random 1..16", "true"),
+    ):
+        churn = _runner(model_path, item, out, cuda, pad_batch_to_buckets=pad)
+        r = _loop(_runner_step(churn, inputs, sliced=True), lambda: int(rng.integers(1, 17)), seconds)
+        rows.append({"path": label, "batch": None, "sessions": len(churn.sessions), **r})
+        del churn
+    for label, search in (("ort alone", None), ("ort alone, heuristic", "HEURISTIC"))[: 1 if quick else 2]:
         sess = ort_session(model_path, cuda, search)
         for b in DIRECT_BATCHES if search is None else (1, 8, 32, 64):
             sess.run(None, {"x": inputs[b]})  # first run of a shape: allocation and algorithm search
             r = _loop(_session_step(sess, inputs), _fixed(b), seconds)
             rows.append({"path": label, "batch": b, **r})
-    kind = "GPU" if cuda else "CPU"
-    staged = OrtRunner(
-        str(model_path),
-        RunnerSettings.from_triton(
-            _config(item, out, {"pad_batch_to_buckets": "true", "host_staging": "true", **_EXHAUSTIVE}),
-            kind=kind,
-            device_id=0,
-        ),
-    )
-    staged.warm_up()
+        del sess
+    if quick:
+        return rows
+    staged = _runner(model_path, item, out, cuda, pad_batch_to_buckets="true", host_staging="true")
     pinned = bool(staged.staging and staged.staging.pinned)
     for b in (1, 8, 32, 64):
         r = _loop(_runner_step(staged, inputs), _fixed(b), seconds)
         rows.append({"path": "runner, staging", "batch": b, "pinned": pinned, **r})
-    churn = OrtRunner(
-        str(model_path),
-        RunnerSettings.from_triton(
-            _config(item, out, {"pad_batch_to_buckets": "false"}), kind=kind, device_id=0
-        ),
-    )
-    r = _loop(lambda n: churn.run([{"x": inputs[64][:n]}]), lambda: int(rng.integers(1, 17)), seconds)
-    rows.append({"path": "runner, no buckets, random 1..16", "batch": None, **r})
     return rows
 
 
@@ -332,6 +344,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     p.add_argument("--seconds", type=float, default=4.0, help="per measured point")
     p.add_argument("--variants", default="", help="';'-separated names from VARIANTS (default: all)")
+    p.add_argument("--quick-direct", action="store_true", help="churn and ORT alone only")
     p.add_argument("--time-budget-s", type=float, default=240.0, help="no new variant starts after this")
     p.add_argument("--out", type=Path, default=None, help="JSON result file")
     args = p.parse_args(argv)
@@ -358,7 +371,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         work = Path(tmp)
         path = work / "model.onnx"
         onnx.save(model, str(path))
-        for row in direct(path, item, out, cuda, args.seconds):
+        for row in direct(path, item, out, cuda, args.seconds, args.quick_direct):
             emit(row)
         probe = np.random.default_rng(3).standard_normal((1, *item), dtype=np.float32)
         expected = ort_session(path, cuda, None).run(None, {"x": probe})[0]

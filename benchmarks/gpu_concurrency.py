@@ -52,6 +52,7 @@ class Variant:
     parameters: dict[str, str] = field(default_factory=dict)
     instances: int = 1
     batching: bool = True
+    preferred: tuple[int, ...] = ()  # dynamic batching's preferred batch sizes
 
 
 # The backend's defaults for KIND_GPU: buckets warmed at load, page-locked staging, one intra-op
@@ -73,6 +74,9 @@ VARIANTS: dict[str, Variant] = {
     "default, no staging": Variant({"host_staging": "false"}),
     "default, 2 instances": Variant(instances=2),
     "default, no dynamic batching": Variant(batching=False),
+    "default, 2 instances, preferred 16/32/64": Variant(instances=2, preferred=(16, 32, 64)),
+    "default, 3 instances": Variant(instances=3),
+    "default, 4 instances": Variant(instances=4),
 }
 
 
@@ -224,7 +228,9 @@ def closed_loop(
     s = summarise(latencies, errors={"failed": errors} if errors else {}, seconds=seconds)
 
     def per_exec_ms(attr: str) -> float:
-        return float(getattr(after, attr).ns - getattr(before, attr).ns) / executions / 1e6
+        # Triton adds an execution's duration to each request in it: the sum over requests, divided
+        # by the requests, is the (request-weighted) duration of one execution.
+        return float(getattr(after, attr).ns - getattr(before, attr).ns) / max(inferences, 1) / 1e6
 
     return {
         **asdict(s),
@@ -263,7 +269,11 @@ def served(
                 max_batch_size=MAX_BATCH,
                 inputs=(TensorConfig(name="x", data_type="FP32", dims=item),),
                 outputs=(TensorConfig(name="y", data_type="FP32", dims=out),),
-                dynamic_batching=DynamicBatching(max_queue_delay_us=200) if variant.batching else None,
+                dynamic_batching=(
+                    DynamicBatching(max_queue_delay_us=200, preferred_batch_sizes=variant.preferred)
+                    if variant.batching
+                    else None
+                ),
                 instance_groups=(
                     InstanceGroup(kind="KIND_GPU" if cuda else "KIND_CPU", count=variant.instances),
                 ),

@@ -85,7 +85,8 @@ def machine_info(cuda: bool) -> dict[str, Any]:
             "cudnn": torch.backends.cudnn.allow_tf32,
             "matmul": torch.backends.cuda.matmul.allow_tf32,
         },
-        "commit": sh("git", "rev-parse", "HEAD") or os.environ.get("MODELSERVE_COMMIT"),
+        # a copied tree (the GPU machine) may carry a stale .git: the caller's word comes first
+        "commit": os.environ.get("MODELSERVE_COMMIT") or sh("git", "rev-parse", "HEAD"),
         "dirty": bool(sh("git", "status", "--porcelain", "--untracked-files=no")),
     }
 

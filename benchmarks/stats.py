@@ -134,8 +134,10 @@ def machine_info() -> dict[str, Any]:
 def _commit() -> str:
     """HEAD, with ``-dirty`` when tracked files differ from it: two runs of one commit with
     different code in between are not an A/A pair (history's noise floor skips dirty runs)."""
+    if os.environ.get("MODELSERVE_COMMIT"):  # a copied tree (the GPU machine): its .git may be stale
+        return os.environ["MODELSERVE_COMMIT"]
     head = _run(["git", "rev-parse", "--short", "HEAD"])
-    if not head:  # a copy of the tree without .git (the GPU machine): the caller says which commit
-        return os.environ.get("MODELSERVE_COMMIT", "unknown")
+    if not head:
+        return "unknown"
     changed = _run(["git", "status", "--porcelain", "--untracked-files=no"])
     return f"{head}-dirty" if changed else head

@@ -103,10 +103,13 @@ def test_settings_read_triton_parameters_and_accelerators():
         "cudnn_conv_algo_search": "HEURISTIC",
     }
     assert s.pad_to_buckets and 6 in s.buckets
-    assert s.allow_spinning  # GPU instances keep ONNX Runtime's default
+    assert s.host_staging and s.session_per_bucket  # GPU defaults (measured on an H200)
+    assert not s.allow_spinning  # idle threads sleep on GPU instances too
+    gpu_default = RunnerSettings.from_triton(CONFIG, kind="GPU", device_id=0)
+    assert gpu_default.intra_op_threads == 1  # the CUDA EP launches from the calling thread
     cpu = RunnerSettings.from_triton(CONFIG, kind="CPU", device_id=0)
-    assert not cpu.pad_to_buckets
-    assert not cpu.allow_spinning  # CPU instances share the box: idle threads sleep
+    assert not (cpu.pad_to_buckets or cpu.host_staging or cpu.session_per_bucket)
+    assert not cpu.allow_spinning and cpu.intra_op_threads == 0  # CPU: ORT's own pool, sleeping
     spin = {**CONFIG, "parameters": {"allow_spinning": {"string_value": "1"}}}
     assert RunnerSettings.from_triton(spin, kind="CPU", device_id=0).allow_spinning
 
@@ -126,3 +129,57 @@ def test_missing_model_file_and_unknown_input_are_named(tmp_path):
     config = {**CONFIG, "input": [{"name": "z", "data_type": "TYPE_FP32", "dims": [4]}]}
     with pytest.raises(RunnerError, match=r"\['z'\] are not inputs"):
         _runner(tmp_path, config)
+
+
+BUCKETED = {
+    **CONFIG,
+    "parameters": {
+        "pad_batch_to_buckets": {"string_value": "true"},
+        "host_staging": {"string_value": "true"},
+        "session_per_bucket": {"string_value": "true"},
+    },
+}
+
+
+def test_session_per_bucket_fixes_the_batch_dim_and_answers_like_one_session(tmp_path):
+    runner = _runner(tmp_path, BUCKETED)
+    assert sorted(runner.sessions) == [1, 2, 4, 8, 16]
+    for size, session in runner.sessions.items():
+        assert session.get_inputs()[0].shape == [size, 4]  # "N" fixed: no shape change ever
+    assert runner.warm_up() == [1, 2, 4, 8, 16]
+    rng = np.random.default_rng(7)
+    for sizes in ((1,), (3,), (2, 5, 1), (16,), (4, 4, 4, 4)):
+        requests = [{"x": rng.standard_normal((n, 4), dtype=np.float32)} for n in sizes]
+        for request, result in zip(requests, runner.run(requests), strict=True):
+            assert isinstance(result, dict)
+            np.testing.assert_array_equal(result["y"], request["x"] * 2)
+
+
+def test_staged_batches_reuse_buffers_without_leaking_rows_between_runs(tmp_path):
+    runner = _runner(tmp_path, BUCKETED)
+    assert runner.staging is not None and runner.staging.sizes == (1, 2, 4, 8, 16)
+    assert not runner.staging.pinned  # CPU instance: preallocated, not page-locked
+    first = runner.run([{"x": np.full((7, 4), 9.0, dtype=np.float32)}])[0]
+    second = runner.run([{"x": np.full((5, 4), 1.0, dtype=np.float32)}])[0]  # same bucket (8)
+    assert isinstance(first, dict) and isinstance(second, dict)
+    np.testing.assert_array_equal(first["y"], np.full((7, 4), 18.0))
+    np.testing.assert_array_equal(second["y"], np.full((5, 4), 2.0))
+
+
+def test_staged_batch_with_a_wrong_dtype_fails_alone(tmp_path):
+    runner = _runner(tmp_path, BUCKETED)
+    good = {"x": np.ones((2, 4), dtype=np.float32)}
+    bad = {"x": np.ones((2, 4), dtype=np.float64)}  # would be cast silently by a plain concatenate
+    results = runner.run([good, bad])
+    assert isinstance(results[0], dict) and isinstance(results[1], RunnerError)
+
+
+def test_unnamed_batch_dim_shares_one_dynamic_session(tmp_path):
+    model = scale_model(2.0)
+    model.graph.input[0].type.tensor_type.shape.dim[0].ClearField("dim_param")
+    model.graph.output[0].type.tensor_type.shape.dim[0].ClearField("dim_param")
+    path = save(model, tmp_path / "1" / "model.onnx")
+    runner = OrtRunner(str(path), RunnerSettings.from_triton(BUCKETED, kind="CPU", device_id=0))
+    assert runner.sessions == {}
+    (result,) = runner.run([{"x": np.ones((3, 4), dtype=np.float32)}])
+    assert isinstance(result, dict) and result["y"].shape == (3, 4)

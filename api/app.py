@@ -7,18 +7,20 @@ import gc
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.security import APIKeyHeader
+from pydantic import BaseModel
 
 from api import detection, enhance, monitoring, recommendations, tabular, text, vision
 from api.catalog import Catalog
 from api.coalesce import Coalescer
 from api.errors import ApiError, UnauthorizedError, UnavailableError, install_handlers
+from api.gateway import Gateway
 from api.limits import BodyLimitMiddleware
 from api.metrics import install_metrics
+from api.services import Services, Svc
 from api.settings import ApiSettings
 from client import AsyncTritonClient, ClientError
 from monitor.live import Hub
@@ -29,24 +31,49 @@ from monitor.store import Store
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    status: str
+    triton: str  # the Triton endpoint the API calls
+    models: list[str]  # the models asked about, all ready
+
+
+class ModelState(BaseModel):
+    name: str
+    version: str
+    state: str  # Triton's: READY, UNAVAILABLE, LOADING, UNLOADING
+    reason: str
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelState]
+
+
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or ApiSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # grpc.aio channels belong to the loop that made them: create the client inside it.
-        app.state.triton = AsyncTritonClient(
+        triton = AsyncTritonClient(
             settings.triton_url, protocol=settings.triton_protocol, timeout_s=settings.request_timeout_s
         )
+        catalog = Catalog(settings.repository, triton, versions_ttl_s=settings.versions_ttl_s)
+        coalescer = None
         if settings.coalesce_max_rows > 0:
-            app.state.coalescer = Coalescer(
-                app.state.triton.infer,
-                max_rows=settings.coalesce_max_rows,
-                max_inflight=settings.coalesce_max_inflight,
+            coalescer = Coalescer(
+                triton.infer, max_rows=settings.coalesce_max_rows, max_inflight=settings.coalesce_max_inflight
             )
+        services = Services(
+            settings=settings, catalog=catalog, gateway=Gateway(catalog, coalescer), metrics=metrics
+        )
         if settings.monitoring:
-            app.state.monitor = _monitor(app, settings)
-            app.state.monitor.start()
+            services.monitor = _monitor(catalog, settings)
+            services.monitor.start()
+        app.state.services = services
         # Everything imported and built by now lives as long as the process: move it out of the
         # collector's sight. Without this a full collection walked the whole heap (numpy, pandas,
         # OpenCV, tokenizers...) and stalled every in-flight request ~50 ms, twice a second at
@@ -56,18 +83,16 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            if settings.monitoring:
-                await app.state.monitor.stop()
-            await app.state.triton.close()
+            if services.monitor is not None:
+                await services.monitor.stop()
+            await triton.close()
 
     async def require_key(key: str | None = Depends(_api_key_header)) -> None:
         if settings.api_key and not (key and hmac.compare_digest(key, settings.api_key)):
             raise UnauthorizedError("missing or wrong X-API-Key header")
 
     app = FastAPI(title="modelserve", version="0.1.0", lifespan=lifespan)
-    app.state.settings = settings
-    app.state.catalog = Catalog(settings.repository, versions_ttl_s=settings.versions_ttl_s)
-    app.state.metrics = install_metrics(app)
+    metrics = app.state.metrics = install_metrics(app)  # the middleware exists before the lifespan
     install_handlers(app)
     if settings.cors_origins:
         app.add_middleware(
@@ -80,34 +105,37 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
-    @app.get("/health", summary="The API process is up")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/health", response_model=Health, summary="The API process is up")
+    async def health() -> Health:
+        return Health(status="ok")
 
-    @app.get("/ready", summary="Triton is reachable and ready, and so are the models asked about")
-    async def ready(request: Request, models: str = "") -> dict[str, Any]:
-        triton: AsyncTritonClient = request.app.state.triton
-        if not await triton.is_server_ready():
+    @app.get(
+        "/ready",
+        response_model=Ready,
+        summary="Triton is reachable and ready, and so are the models asked about",
+    )
+    async def ready(svc: Svc, models: str = "") -> Ready:
+        if not await svc.triton.is_server_ready():
             raise UnavailableError(f"Triton at {settings.triton_url} is not ready")
         wanted = [m for m in models.split(",") if m]
-        missing = [m for m in wanted if not await triton.is_model_ready(m)]
+        missing = [m for m in wanted if not await svc.triton.is_model_ready(m)]
         if missing:
             raise UnavailableError(f"models not ready: {', '.join(missing)}")
-        return {"status": "ready", "triton": settings.triton_url, "models": wanted}
+        return Ready(status="ready", triton=settings.triton_url, models=wanted)
 
     @app.get(
         "/v1/models",
+        response_model=ModelsResponse,
         summary="Models Triton knows, with versions and states",
         dependencies=[Depends(require_key)],
     )
-    async def models(request: Request) -> dict[str, Any]:
-        triton: AsyncTritonClient = request.app.state.triton
-        entries = await triton.repository_index()
-        return {
-            "models": [
-                {"name": e.name, "version": e.version, "state": e.state, "reason": e.reason} for e in entries
+    async def models(svc: Svc) -> ModelsResponse:
+        entries = await svc.triton.repository_index()
+        return ModelsResponse(
+            models=[
+                ModelState(name=e.name, version=e.version, state=e.state, reason=e.reason) for e in entries
             ]
-        }
+        )
 
     routers = (
         tabular.router,
@@ -124,13 +152,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     return app
 
 
-def _monitor(app: FastAPI, settings: ApiSettings) -> Monitor:
+def _monitor(catalog: Catalog, settings: ApiSettings) -> Monitor:
     """The monitor over the configured store and policy; a wrong URL or policy fails start-up."""
-    catalog: Catalog = app.state.catalog
 
     async def served_version(name: str) -> str | None:
         try:
-            return (await catalog.served(app.state.triton, name)).version
+            return await catalog.served_version(name)
         except (ApiError, ClientError):
             return None
 

@@ -1,28 +1,58 @@
-"""What the API knows about a served model: the contract its exporter wrote (modelserve.json) for
-the version Triton serves. Read from the repository (mounted read-only beside Triton), cached."""
+"""What the API knows about a served model: the version Triton serves and the contract its exporter
+wrote for it (``contracts.model``), plus the files that travel with that version (labels, tokenizer,
+rating matrix). Read from the repository (mounted read-only beside Triton), cached per version.
+
+The catalog owns the Triton client the API talks through.
+"""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Generic, TypeVar
 
+import numpy as np
 from tokenizers import Tokenizer
 
-from api.errors import NotFoundError
+from api.errors import NotFoundError, UnavailableError
 from api.text_prep import load_tokenizer
 from client import AsyncTritonClient
 from contracts.lifecycle import read_state
-from contracts.tabular import FeatureSpec
+from contracts.model import (
+    ContractBase,
+    ContractError,
+    ContractMissingError,
+    ModelContract,
+    RecommendationsContract,
+    TextContract,
+    read_contract,
+)
+
+C = TypeVar("C", bound=ContractBase)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServedModel:
+class Served(Generic[C]):
+    """One served version and its contract, of the kind the caller asked for."""
+
     name: str
     version: str
-    metadata: dict[str, Any]
+    contract: C
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.name, self.version)
+
+
+@dataclass(frozen=True)
+class Book:
+    """A recommendation model's bookkeeping: id maps and the rating matrix of one version."""
+
+    users: dict[str, int]
+    items: tuple[str, ...]
+    popular: tuple[int, ...]
+    ratings: np.ndarray
 
 
 class Catalog:
@@ -31,83 +61,103 @@ class Catalog:
     a small model); a version switch shows within the TTL, or at once after an inference names a
     version Triton no longer serves (``forget``)."""
 
-    def __init__(self, repository: Path, *, versions_ttl_s: float = 1.0) -> None:
+    def __init__(self, repository: Path, triton: AsyncTritonClient, *, versions_ttl_s: float = 1.0) -> None:
         self.repository = repository
+        self.triton = triton
         self.versions_ttl_s = versions_ttl_s
         self._versions: dict[str, tuple[float, str]] = {}  # name -> (checked at, version)
-        self._cache: dict[tuple[str, str], ServedModel] = {}
+        self._contracts: dict[tuple[str, str], ModelContract] = {}
         self._tokenizers: dict[tuple[str, str], Tokenizer] = {}
         self._labels: dict[tuple[str, str], list[str]] = {}
-        self._specs: dict[tuple[str, str], FeatureSpec] = {}
+        self._books: dict[tuple[str, str], Book] = {}
         self._max_batch: dict[tuple[str, str], int] = {}
 
-    async def served(self, triton: AsyncTritonClient, name: str) -> ServedModel:
-        """The newest version Triton serves for ``name``, with its contract."""
+    async def served_version(self, name: str) -> str:
+        """The version requests for ``name`` go to: the one the lifecycle commands named while
+        Triton has it loaded, otherwise the newest loaded."""
         checked = self._versions.get(name)
         if checked is not None and time.monotonic() - checked[0] < self.versions_ttl_s:
-            version = checked[1]
-        else:
-            meta = await triton.metadata(name)  # raises ModelNotFoundError / ModelNotReadyError
-            versions = sorted((v for v in meta.versions if v.isdigit()), key=int)
-            if not versions:
-                raise NotFoundError(f"model '{name}' has no numbered version ready")
-            # The served version is the one the lifecycle commands named, while Triton has it
-            # loaded; otherwise the newest loaded.
-            try:
-                chosen = read_state(self.repository, name).served
-            except ValueError:
-                chosen = None
-            version = str(chosen) if chosen is not None and str(chosen) in versions else versions[-1]
-            self._versions[name] = (time.monotonic(), version)
-        key = (name, version)
-        if key not in self._cache:
-            path = self.repository / name / version / "modelserve.json"
-            if not path.is_file():
-                raise NotFoundError(f"model '{name}' v{version} has no export metadata at {path}")
-            self._cache[key] = ServedModel(name=name, version=version, metadata=json.loads(path.read_text()))
-        return self._cache[key]
+            return checked[1]
+        meta = await self.triton.metadata(name)  # raises ModelNotFoundError / ModelNotReadyError
+        versions = sorted((v for v in meta.versions if v.isdigit()), key=int)
+        if not versions:
+            raise NotFoundError(f"model '{name}' has no numbered version ready")
+        try:
+            chosen = read_state(self.repository, name).served
+        except ValueError:
+            chosen = None
+        version = str(chosen) if chosen is not None and str(chosen) in versions else versions[-1]
+        self._versions[name] = (time.monotonic(), version)
+        return version
 
-    async def max_batch(self, triton: AsyncTritonClient, served: ServedModel) -> int:
+    async def served(self, name: str, kind: type[C]) -> Served[C]:
+        """The served version of ``name`` with its contract, which must be of ``kind``: a route
+        asks for the kind it serves and gets a 404 naming the model's real kind otherwise."""
+        version = await self.served_version(name)
+        contract = self.contract(name, version)
+        if not isinstance(contract, kind):
+            raise NotFoundError(f"model '{name}' is {contract.label}, not {kind.describe()}")
+        return Served(name=name, version=version, contract=contract)
+
+    def contract(self, name: str, version: str) -> ModelContract:
+        key = (name, version)
+        if key not in self._contracts:
+            try:
+                self._contracts[key] = read_contract(self.repository / name / version)
+            except ContractMissingError as exc:
+                raise NotFoundError(
+                    f"model '{name}' v{version} has no export contract ({exc}): it serves raw tensors "
+                    "through Triton's own protocol only"
+                ) from exc
+            except ContractError as exc:
+                raise UnavailableError(f"model '{name}' v{version}: {exc}") from exc
+        return self._contracts[key]
+
+    async def max_batch(self, served: Served[C]) -> int:
         """The served version's max_batch_size in Triton (0: the model does not batch)."""
-        key = (served.name, served.version)
-        if key not in self._max_batch:
-            self._max_batch[key] = int((await triton.config(served.name, served.version)).max_batch_size)
-        return self._max_batch[key]
+        if served.key not in self._max_batch:
+            config = await self.triton.config(served.name, served.version)
+            self._max_batch[served.key] = int(config.max_batch_size)
+        return self._max_batch[served.key]
 
     def forget(self, name: str) -> None:
         """Ask Triton again next time (an inference found the cached version gone)."""
         self._versions.pop(name, None)
 
-    def tokenizer(self, served: ServedModel) -> Tokenizer:
-        key = (served.name, served.version)
-        if key not in self._tokenizers:
-            directory = (
-                self.repository / served.name / served.version / served.metadata.get("tokenizer", "tokenizer")
-            )
+    def _version_dir(self, served: Served[C]) -> Path:
+        return self.repository / served.name / served.version
+
+    def tokenizer(self, served: Served[TextContract]) -> Tokenizer:
+        if served.key not in self._tokenizers:
+            directory = self._version_dir(served) / served.contract.tokenizer
             if not (directory / "tokenizer.json").is_file():
-                raise NotFoundError(
+                raise UnavailableError(
                     f"model '{served.name}' v{served.version} has no tokenizer at {directory}"
                 )
-            self._tokenizers[key] = load_tokenizer(directory, int(served.metadata.get("max_length", 512)))
-        return self._tokenizers[key]
+            self._tokenizers[served.key] = load_tokenizer(directory, served.contract.max_length)
+        return self._tokenizers[served.key]
 
-    def labels(self, served: ServedModel) -> list[str]:
+    def labels(self, served: Served[C]) -> list[str]:
         """Class names (labels.txt beside config.pbtxt, or in the version directory), read once."""
-        key = (served.name, served.version)
-        if key not in self._labels:
-            paths = (
-                self.repository / served.name / "labels.txt",
-                self.repository / served.name / served.version / "labels.txt",
-            )
+        if served.key not in self._labels:
+            paths = (self.repository / served.name / "labels.txt", self._version_dir(served) / "labels.txt")
             found = next((p for p in paths if p.is_file()), None)
-            self._labels[key] = found.read_text().splitlines() if found else []
-        return self._labels[key]
+            self._labels[served.key] = found.read_text().splitlines() if found else []
+        return self._labels[served.key]
 
-    def feature_spec(self, served: ServedModel) -> FeatureSpec:
-        """The tabular feature contract, parsed once per served version."""
-        key = (served.name, served.version)
-        if key not in self._specs:
-            if "features" not in served.metadata:
-                raise NotFoundError(f"model '{served.name}' is not a tabular model (no feature spec)")
-            self._specs[key] = FeatureSpec.from_dict(served.metadata["features"])
-        return self._specs[key]
+    def book(self, served: Served[RecommendationsContract]) -> Book:
+        """Id maps and the rating matrix of a recommendation model's served version, read once."""
+        if served.key not in self._books:
+            contract = served.contract
+            path = self._version_dir(served) / contract.ratings_file
+            if not path.is_file():
+                raise UnavailableError(
+                    f"model '{served.name}' v{served.version} has no {contract.ratings_file}"
+                )
+            self._books[served.key] = Book(
+                users={u: i for i, u in enumerate(contract.users)},
+                items=contract.items,
+                popular=contract.popular,
+                ratings=np.load(path, allow_pickle=False).astype(np.float32),
+            )
+        return self._books[served.key]

@@ -12,14 +12,43 @@ import cv2
 import numpy as np
 from fastapi import APIRouter, Query, Request
 from PIL import Image
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from api import timing
-from api.errors import NotFoundError
+from api.services import Svc
 from api.vision import read_image
+from contracts.model import DetectionContract
 from contracts.yolo import decode, detect
 
 router = APIRouter()
+
+
+class Box(BaseModel):
+    x: float  # top-left corner, image pixels
+    y: float
+    width: float
+    height: float
+
+
+class DetectedObject(BaseModel):
+    label: str
+    class_id: int
+    confidence: float
+    box: Box
+
+
+class ImageSize(BaseModel):
+    width: int
+    height: int
+
+
+class DetectResponse(BaseModel):
+    model: str
+    version: str
+    image: ImageSize
+    detections: list[DetectedObject]
+
+
 Mapper = Callable[[float, float, float, float], tuple[float, float, float, float]]
 
 
@@ -54,38 +83,42 @@ def prepare(image: Image.Image, contract: Mapping[str, Any]) -> tuple[np.ndarray
     return np.ascontiguousarray(tensor), mapper
 
 
-@router.post("/v1/vision/{name}/detect", summary="Object detection (YOLO): boxes, labels, confidence")
+@router.post(
+    "/v1/vision/{name}/detect",
+    response_model=DetectResponse,
+    summary="Object detection (YOLO): boxes, labels, confidence",
+)
 async def detect_route(
     request: Request,
+    svc: Svc,
     name: str,
     confidence: float = Query(0.5, gt=0.0, lt=1.0),
     iou: float = Query(0.4, gt=0.0, le=1.0),
-) -> dict[str, Any]:
-    state = request.app.state
-    served = await state.catalog.served(state.triton, name)
-    contract = served.metadata.get("decoding")
-    if not isinstance(contract, dict):
-        raise NotFoundError(f"model '{name}' is not a detection model")
-    _, image = await read_image(request)
+) -> DetectResponse:
+    served = await svc.catalog.served(name, DetectionContract)
+    contract = served.contract.decoding
+    _, image = await read_image(request, svc)
     tensor, mapper = await run_in_threadpool(prepare, image, contract)
-    outputs = await timing.infer(request, name, {contract["input"]["name"]: tensor}, version=served.version)
+    outputs = await svc.gateway.infer(
+        request, name, {contract["input"]["name"]: tensor}, version=served.version
+    )
     rows = decode(outputs, contract)[0]
     found = await run_in_threadpool(
         lambda: detect(
             rows, to_image=mapper, class_names=contract.get("class_names", []), confidence=confidence, iou=iou
         )
     )
-    return {
-        "model": name,
-        "version": served.version,
-        "image": {"width": image.width, "height": image.height},
-        "detections": [
-            {
-                "label": d.label,
-                "class_id": d.class_id,
-                "confidence": d.confidence,
-                "box": dict(zip(("x", "y", "width", "height"), d.box, strict=True)),
-            }
+    return DetectResponse(
+        model=name,
+        version=served.version,
+        image=ImageSize(width=image.width, height=image.height),
+        detections=[
+            DetectedObject(
+                label=d.label,
+                class_id=d.class_id,
+                confidence=d.confidence,
+                box=Box(**dict(zip(("x", "y", "width", "height"), d.box, strict=True))),
+            )
             for d in found
         ],
-    }
+    )

@@ -1,5 +1,5 @@
-"""``POST /v1/vision/enhance?kind=sharpen|denoise|brightness``: the seed's image enhancements with
-OpenCV (no model, no Triton), returned as an image of the same format (PNG for WebP input)."""
+"""``POST /v1/vision/enhance?kind=sharpen|denoise|brightness``: image enhancements with OpenCV
+(no model, no Triton), returned as an image of the same format (PNG for WebP input)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import BadRequestError
+from api.services import Svc
 from api.vision import read_image
 
 router = APIRouter()
@@ -21,8 +22,8 @@ SHARPEN = np.array([[-1, -1, -1], [-1, 9, -1], [-1, -1, -1]], dtype=np.float32)
 
 
 def enhance(bgr: np.ndarray, kind: Kind) -> np.ndarray:
-    """The seed's three enhancements, on a BGR uint8 array as the seed's cv2.imread gives
-    (denoising works in Lab space, so channel order matters)."""
+    """Sharpen (3x3 kernel), denoise (non-local means) or brighten (x1.2 + 30) a BGR uint8 array,
+    as cv2.imread gives it (denoising works in Lab space, so channel order matters)."""
     if kind == "sharpen":
         return np.asarray(cv2.filter2D(bgr, -1, SHARPEN))
     if kind == "denoise":
@@ -44,9 +45,14 @@ def _format(data: bytes) -> str:
         return str(image.format)
 
 
-@router.post("/v1/vision/enhance", summary="Sharpen, denoise or brighten an image (returns an image)")
-async def enhance_route(request: Request, kind: Kind = Query("sharpen")) -> Response:
-    data, image = await read_image(request)
+@router.post(
+    "/v1/vision/enhance",
+    summary="Sharpen, denoise or brighten an image (returns an image)",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "the enhanced image"}},
+)
+async def enhance_route(request: Request, svc: Svc, kind: Kind = Query("sharpen")) -> Response:
+    data, image = await read_image(request, svc)
     bgr = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
     out = await run_in_threadpool(enhance, bgr, kind)
     body, media = await run_in_threadpool(encode, out, _format(data))

@@ -7,7 +7,7 @@ ApiError (500)
 ├── PayloadTooLargeError    413  body, image, pixel or record count over the limit
 ├── UnsupportedMediaError   415  not an image in a supported format
 ├── UnprocessableError      422  a field is missing, unknown or of the wrong type
-├── UnavailableError        503  Triton down or model not ready (with Retry-After)
+├── UnavailableError        503  Triton down, model not ready, monitoring store down (with Retry-After)
 └── GatewayTimeoutError     504  Triton did not answer in time
 """
 
@@ -28,6 +28,7 @@ from client import (
     ModelNotReadyError,
     ServerUnavailableError,
 )
+from monitor.store import StoreError
 
 
 class ApiError(Exception):
@@ -87,7 +88,13 @@ def from_client_error(exc: ClientError) -> ApiError:
 
 def install_handlers(app: FastAPI) -> None:
     async def render(request: Request, exc: Exception) -> JSONResponse:
-        error = exc if isinstance(exc, ApiError) else from_client_error(exc)  # type: ignore[arg-type]
+        error: ApiError
+        if isinstance(exc, ApiError):
+            error = exc
+        elif isinstance(exc, StoreError):
+            error = UnavailableError(str(exc))
+        else:
+            error = from_client_error(exc)  # type: ignore[arg-type]
         metrics = getattr(request.app.state, "metrics", None)
         if isinstance(exc, ClientError) and metrics is not None:
             metrics.triton_errors.labels(type(exc).__name__).inc()
@@ -119,4 +126,5 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, render)
     app.add_exception_handler(StarletteHTTPException, render_http)
     app.add_exception_handler(ClientError, render)
+    app.add_exception_handler(StoreError, render)
     app.add_exception_handler(RequestValidationError, render_validation)

@@ -8,13 +8,13 @@ preprocessing is inside the exported graph.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from api.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaError
+from contracts.model import ImagePreprocessing
 
 FORMATS = ("JPEG", "PNG", "WEBP")
 RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR}
@@ -41,13 +41,20 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image
     return image.convert("RGB")
 
 
-def to_tensor(image: Image.Image, contract: Mapping[str, Any]) -> np.ndarray:
-    """[1, H, W, 3] float32 RGB 0..255 at the contract's size, resized as the contract says."""
-    height, width = (int(v) for v in contract["size"])
-    method = RESAMPLE.get(str(contract.get("resize", "nearest")), Image.Resampling.NEAREST)
+def to_tensor(image: Image.Image, spec: ImagePreprocessing) -> np.ndarray:
+    """[1, H, W, 3] (or [1, 3, H, W]) float32 at the contract's size and range, resized as it says."""
+    height, width = spec.size
     if image.size != (width, height):
-        image = image.resize((width, height), method)
-    return np.asarray(image, dtype=np.float32)[None, ...]
+        image = image.resize((width, height), RESAMPLE[spec.resize])
+    x = np.asarray(image, dtype=np.float32)
+    if spec.channel_order == "BGR":
+        x = x[..., ::-1]
+    low, high = spec.range
+    if (low, high) != (0.0, 255.0):
+        x = x * ((high - low) / 255.0) + low
+    if spec.layout == "NCHW":
+        x = x.transpose(2, 0, 1)
+    return np.ascontiguousarray(x[None, ...])
 
 
 def top_k(probabilities: np.ndarray, labels: list[str], k: int) -> list[dict[str, Any]]:

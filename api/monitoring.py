@@ -14,34 +14,69 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
-from fastapi import APIRouter, Body, Query, Request, WebSocket, WebSocketDisconnect
-from sqlalchemy.exc import SQLAlchemyError
+from fastapi import APIRouter, Body, Query, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel
 
-from api.errors import NotFoundError, PayloadTooLargeError, UnavailableError, UnprocessableError
+from api.errors import NotFoundError, PayloadTooLargeError, UnprocessableError
+from api.services import Svc
+from contracts.model import TabularContract
 from monitor.service import Monitor
 
 router = APIRouter(prefix="/v1/monitoring")
 ws_router = APIRouter()
-T = TypeVar("T")
 MAX_ID_CHARS = 64
 _METRICS = ("accuracy", "precision", "recall", "f1")
+Row = dict[str, Any]
 
 
-def _monitor(request: Request) -> Monitor:
-    monitor: Monitor | None = getattr(request.app.state, "monitor", None)
-    if monitor is None:
-        raise UnavailableError("monitoring is off (MODELSERVE_MONITORING=false)")
-    return monitor
+class FeedbackResponse(BaseModel):
+    model: str
+    accepted: int  # labels stored
+    version: str | None  # the served version, whose labelled window was judged after them
+    metrics: Row | None  # weighted accuracy/precision/recall/f1 and n over that window
+    degraded: bool
+    action: Row | None = None  # what degradation triggered, as the policy says
+    reason: str | None = None  # why nothing was judged (too few labels)
 
 
-async def _guarded(work: Awaitable[T]) -> T:
-    try:
-        return await work
-    except SQLAlchemyError as exc:
-        raise UnavailableError(f"monitoring store unavailable: {type(exc).__name__}: {exc}") from exc
+class ReportResponse(BaseModel):
+    model: str
+    served_version: str | None
+    window: Row  # every version's labelled predictions: size, metrics, by_version
+    served_window: Row  # the served version's alone
+    thresholds: Row
+    traffic: Row
+    drift: Row
+    f1_trend: list[float | None]
+    average: dict[str, float] | None  # each metric's mean over the recorded snapshots
+    events: list[Row]
+    actions: dict[str, str]
+    jobs_running: bool
+    dropped_records: int
+
+
+class HistoryResponse(BaseModel):
+    model: str
+    snapshots: list[Row]
+
+
+class EventsResponse(BaseModel):
+    model: str
+    events: list[Row]
+
+
+class DriftResponse(BaseModel, extra="allow"):
+    model: str
+    status: str  # ok / drifted / insufficient / unavailable / unknown
+    version: str | None = None
+
+
+class CheckResponse(BaseModel):
+    model: str
+    quality: Row
+    drift: Row
 
 
 def parse_feedback(body: Any, classes: list[str], max_items: int) -> dict[str, str]:
@@ -72,107 +107,115 @@ def parse_feedback(body: Any, classes: list[str], max_items: int) -> dict[str, s
     return labels
 
 
-@router.post("/{model}/feedback", summary="Labels for earlier predictions; judges the window after")
-async def feedback(request: Request, model: str, body: Any = Body(...)) -> dict[str, Any]:
-    monitor = _monitor(request)
-    state = request.app.state
-    served = await state.catalog.served(state.triton, model)
-    classes = list(state.catalog.feature_spec(served).classes)
-    labels = parse_feedback(body, classes, state.settings.max_records)
-    missing = await _guarded(monitor.feedback(model, labels))
+@router.post(
+    "/{model}/feedback",
+    response_model=FeedbackResponse,
+    summary="Labels for earlier predictions; judges the window after",
+)
+async def feedback(svc: Svc, model: str, body: Any = Body(...)) -> FeedbackResponse:
+    monitor = svc.monitoring()
+    served = await svc.catalog.served(model, TabularContract)
+    classes = list(served.contract.features.classes)
+    labels = parse_feedback(body, classes, svc.settings.max_records)
+    missing = await monitor.feedback(model, labels)
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise NotFoundError(
             f"{len(missing)} prediction id(s) of '{model}' not found (none labelled): {shown}"
         )
-    verdict = await _guarded(monitor.evaluate(model))
-    return {"model": model, "accepted": len(labels), **verdict}
+    verdict = await monitor.evaluate(model)
+    return FeedbackResponse(model=model, accepted=len(labels), **verdict)
 
 
 async def _known(monitor: Monitor, model: str) -> dict[str, Any]:
-    traffic = await _guarded(asyncio.to_thread(monitor.store.traffic, model))
+    traffic = await monitor.traffic(model)
     if not traffic["predictions"]:
         raise NotFoundError(f"no predictions of '{model}' recorded")
     return traffic
 
 
-@router.get("/{model}/report", summary="Metrics over the window, traffic, drift and latest events")
+@router.get(
+    "/{model}/report",
+    response_model=ReportResponse,
+    summary="Metrics over the window, traffic, drift and latest events",
+)
 async def report(
-    request: Request,
+    svc: Svc,
     model: str,
     window: int | None = Query(default=None, ge=1, le=100_000),
     since_s: float | None = Query(default=None, gt=0, description="only labels of the last N seconds"),
-) -> dict[str, Any]:
-    monitor = _monitor(request)
-    await _guarded(monitor.flush())
+) -> ReportResponse:
+    monitor = svc.monitoring()
+    await monitor.flush()
     traffic = await _known(monitor, model)
     policy = monitor.policy.for_model(model)
     size = window or policy.window
     served = await monitor.served_version(model)
-    history = await _guarded(asyncio.to_thread(monitor.store.history, model, limit=50))
-    events = await _guarded(asyncio.to_thread(monitor.store.events, model, limit=10))
-    return {
-        "model": model,
-        "served_version": served,
-        "window": await _guarded(monitor.window(model, size=size, since_s=since_s)),
-        "served_window": await _guarded(monitor.window(model, size=size, version=served, since_s=since_s)),
-        "thresholds": policy.model_dump(mode="json", include={"f1_threshold", "min_labelled", "window"}),
-        "traffic": traffic,
-        "drift": await _guarded(monitor.drift(model)),
-        "f1_trend": [h["f1"] for h in history],
-        # The seed's generate_report: the mean of each metric over the recorded snapshots.
-        "average": {k: sum(h[k] for h in history) / len(history) for k in _METRICS} if history else None,
-        "events": events,
-        "actions": {"on_degradation": policy.on_degradation, "on_drift": policy.on_drift},
-        "jobs_running": model in monitor.jobs_running(),
-        "dropped_records": monitor.dropped,
-    }
+    history = await monitor.history(model, limit=50)
+    return ReportResponse(
+        model=model,
+        served_version=served,
+        window=await monitor.window(model, size=size, since_s=since_s),
+        served_window=await monitor.window(model, size=size, version=served, since_s=since_s),
+        thresholds=policy.model_dump(mode="json", include={"f1_threshold", "min_labelled", "window"}),
+        traffic=traffic,
+        drift=await monitor.drift(model),
+        f1_trend=[h["f1"] for h in history],
+        average={k: sum(h[k] for h in history) / len(history) for k in _METRICS} if history else None,
+        events=await monitor.events(model, limit=10),
+        actions={"on_degradation": policy.on_degradation, "on_drift": policy.on_drift},
+        jobs_running=model in monitor.jobs_running(),
+        dropped_records=monitor.dropped,
+    )
 
 
-@router.get("/{model}/history", summary="Metric snapshots, oldest first")
-async def history(
-    request: Request, model: str, limit: int = Query(default=100, ge=1, le=10_000)
-) -> dict[str, Any]:
-    monitor = _monitor(request)
-    rows = await _guarded(asyncio.to_thread(monitor.store.history, model, limit=limit))
-    return {"model": model, "snapshots": rows}
+@router.get("/{model}/history", response_model=HistoryResponse, summary="Metric snapshots, oldest first")
+async def history(svc: Svc, model: str, limit: int = Query(default=100, ge=1, le=10_000)) -> HistoryResponse:
+    return HistoryResponse(model=model, snapshots=await svc.monitoring().history(model, limit=limit))
 
 
-@router.get("/{model}/events", summary="Degradation, drift and what was done about them")
-async def events(
-    request: Request, model: str, limit: int = Query(default=100, ge=1, le=10_000)
-) -> dict[str, Any]:
-    monitor = _monitor(request)
-    rows = await _guarded(asyncio.to_thread(monitor.store.events, model, limit=limit))
-    return {"model": model, "events": rows}
+@router.get(
+    "/{model}/events",
+    response_model=EventsResponse,
+    summary="Degradation, drift and what was done about them",
+)
+async def events(svc: Svc, model: str, limit: int = Query(default=100, ge=1, le=10_000)) -> EventsResponse:
+    return EventsResponse(model=model, events=await svc.monitoring().events(model, limit=limit))
 
 
-@router.get("/{model}/drift", summary="Per-column drift tests against the export's reference sample")
+@router.get(
+    "/{model}/drift",
+    response_model=DriftResponse,
+    summary="Per-column drift tests against the export's reference sample",
+)
 async def drift(
-    request: Request,
+    svc: Svc,
     model: str,
     version: str | None = Query(default=None, pattern=r"^\d{1,9}$"),
     window: int | None = Query(default=None, ge=1, le=100_000),
-) -> dict[str, Any]:
-    monitor = _monitor(request)
+) -> DriftResponse:
+    monitor = svc.monitoring()
     await _known(monitor, model)
-    return {"model": model, **await _guarded(monitor.drift(model, version=version, window=window))}
+    return DriftResponse(model=model, **await monitor.drift(model, version=version, window=window))
 
 
-@router.post("/{model}/check", summary="Judge metrics and drift now; act as the policy says")
-async def check(request: Request, model: str) -> dict[str, Any]:
-    monitor = _monitor(request)
-    await _guarded(monitor.flush())
+@router.post(
+    "/{model}/check",
+    response_model=CheckResponse,
+    summary="Judge metrics and drift now; act as the policy says",
+)
+async def check(svc: Svc, model: str) -> CheckResponse:
+    monitor = svc.monitoring()
+    await monitor.flush()
     await _known(monitor, model)
-    return await _guarded(monitor.check(model))
+    return CheckResponse(**await monitor.check(model))
 
 
 @ws_router.websocket("/ws/metrics")
-async def live(websocket: WebSocket, model: str | None = None) -> None:
+async def live(websocket: WebSocket, svc: Svc, model: str | None = None) -> None:
     """Streams ``{"type": "metrics"|"drift"|"event"|"traffic", "model": ..., ...}`` messages.
     A browser cannot set headers on a WebSocket: the API key may come as ``?api_key=``."""
-    settings = websocket.app.state.settings
-    monitor: Monitor | None = getattr(websocket.app.state, "monitor", None)
+    settings, monitor = svc.settings, svc.monitor
     if settings.api_key:
         key = websocket.headers.get("x-api-key") or websocket.query_params.get("api_key") or ""
         if not hmac.compare_digest(key, settings.api_key):

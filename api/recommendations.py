@@ -8,7 +8,6 @@ cold start for unknown users (the most popular items, said as such), and the hyb
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Literal
 
@@ -16,9 +15,10 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from api import timing
-from api.catalog import ServedModel
-from api.errors import NotFoundError, UnprocessableError
+from api.catalog import Book
+from api.errors import UnprocessableError
+from api.services import Svc
+from contracts.model import RecommendationsContract
 
 router = APIRouter()
 
@@ -41,35 +41,7 @@ class RecommendationsResponse(BaseModel):
     items: list[Recommendation]
 
 
-@dataclass(frozen=True)
-class _Book:
-    users: dict[str, int]
-    items: list[str]
-    popular: list[int]
-    ratings: np.ndarray
-
-
-def _book(request: Request, served: ServedModel) -> _Book:
-    """Id maps and the rating matrix of one served version, read once per app (apps may serve
-    different repositories with the same model names)."""
-    books: dict[tuple[str, str], _Book] | None = getattr(request.app.state, "recommendation_books", None)
-    if books is None:
-        books = request.app.state.recommendation_books = {}
-    key = (served.name, served.version)
-    if key not in books:
-        repository = request.app.state.catalog.repository
-        meta = served.metadata
-        ratings = np.load(repository / served.name / served.version / "ratings.npy")
-        books[key] = _Book(
-            users={u: i for i, u in enumerate(meta["users"])},
-            items=list(meta["items"]),
-            popular=[int(i) for i in meta["popular"]],
-            ratings=ratings.astype(np.float32),
-        )
-    return books[key]
-
-
-def _ranked(items: np.ndarray, scores: np.ndarray, source: str, book: _Book) -> list[Recommendation]:
+def _ranked(items: np.ndarray, scores: np.ndarray, source: str, book: Book) -> list[Recommendation]:
     return [
         Recommendation(item_id=book.items[int(i)], score=float(s), source=source)  # type: ignore[arg-type]
         for i, s in zip(items, scores, strict=True)
@@ -93,16 +65,14 @@ def _interleave(a: list[Recommendation], b: list[Recommendation], k: int) -> lis
 )
 async def recommend(
     request: Request,
+    svc: Svc,
     user_id: str,
     k: int = Query(10, ge=1, le=100),
     strategy: Strategy = Query("hybrid"),
     model: str = Query("recommendations", min_length=1, max_length=128),
 ) -> RecommendationsResponse:
-    state = request.app.state
-    served: ServedModel = await state.catalog.served(state.triton, model)
-    if served.metadata.get("task") != "recommendations":
-        raise NotFoundError(f"model '{model}' is not a recommendation model")
-    book = _book(request, served)
+    served = await svc.catalog.served(model, RecommendationsContract)
+    book = svc.catalog.book(served)
     if k > len(book.items) or k > 100:
         raise UnprocessableError(f"k={k}: the model ranks at most {min(len(book.items), 100)} items")
     row = book.users.get(user_id)
@@ -118,7 +88,7 @@ async def recommend(
         )
     exclude = np.zeros((1, len(book.users)), np.float32)
     exclude[0, row] = 1.0
-    out = await timing.infer(
+    out = await svc.gateway.infer(
         request,
         model,
         {"ratings": book.ratings[row : row + 1], "exclude_user": exclude},

@@ -1,4 +1,4 @@
-"""``POST /v1/models/{name}/predict``: the seed's ModelDeployment.predict, served.
+"""``POST /v1/models/{name}/predict``: class predictions for records of a tabular model.
 
 One record (a JSON object) or a list of records. The exported feature spec validates and encodes
 them (a missing, unknown or mistyped field is a 422 naming it); Triton runs the pipeline; the
@@ -16,8 +16,9 @@ import numpy as np
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel
 
-from api import timing
 from api.errors import PayloadTooLargeError, UnprocessableError
+from api.services import Services, Svc
+from contracts.model import TabularContract
 from contracts.tabular import FeatureSpec, FeatureValidationError
 
 router = APIRouter()
@@ -64,14 +65,15 @@ def postprocess(classes: Sequence[str], labels: np.ndarray, probabilities: np.nd
 
 
 async def _infer_rows(
-    request: Request, name: str, x: np.ndarray, version: str, max_batch: int
+    svc: Services, request: Request, name: str, x: np.ndarray, version: str, max_batch: int
 ) -> dict[str, np.ndarray]:
     """Records beyond the model's max batch size go as several Triton requests, at once."""
+    infer = svc.gateway.infer
     if max_batch <= 0 or len(x) <= max_batch:
-        return await timing.infer(request, name, {"features": x}, version=version, coalesce=True)
+        return await infer(request, name, {"features": x}, version=version, coalesce=True)
     parts = await asyncio.gather(
         *(
-            timing.infer(request, name, {"features": x[i : i + max_batch]}, version=version, coalesce=True)
+            infer(request, name, {"features": x[i : i + max_batch]}, version=version, coalesce=True)
             for i in range(0, len(x), max_batch)
         )
     )
@@ -79,18 +81,15 @@ async def _infer_rows(
 
 
 @router.post("/v1/models/{name}/predict", response_model=PredictResponse, summary="Tabular prediction")
-async def predict(request: Request, name: str, body: Any = Body(...)) -> PredictResponse:
+async def predict(request: Request, svc: Svc, name: str, body: Any = Body(...)) -> PredictResponse:
     start = time.perf_counter()
-    state = request.app.state
-    served = await state.catalog.served(state.triton, name)
-    spec = state.catalog.feature_spec(served)
-    x = encode(spec, records_from_body(body, state.settings.max_records))
-    out = await _infer_rows(
-        request, name, x, served.version, await state.catalog.max_batch(state.triton, served)
-    )
+    served = await svc.catalog.served(name, TabularContract)
+    spec = served.contract.features
+    x = encode(spec, records_from_body(body, svc.settings.max_records))
+    out = await _infer_rows(svc, request, name, x, served.version, await svc.catalog.max_batch(served))
     version = getattr(request.state, "triton_version", served.version)
     predictions = postprocess(spec.classes, out["label"], out["probabilities"])
-    monitor = getattr(state, "monitor", None)
+    monitor = svc.monitor
     if monitor is not None:
         ids = monitor.record(
             name,

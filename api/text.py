@@ -9,8 +9,8 @@ travels with the model version), Triton runs the graph, the answer is post-proce
     POST /v1/text/{name}/keywords     {"text", "top_k"}                     embedding-ranked phrases (MMR)
     POST /v1/text/{name}/summary      {"text", "sentences"}                 extractive: most central sentences
 
-Keywords and summaries use the embedding model instead of the seed's word counts: candidate phrases
-(and sentences) are embedded with the document and ranked by meaning, not frequency.
+Keywords and summaries use the embedding model rather than word counts: candidate phrases (and
+sentences) are embedded with the document and ranked by meaning, not frequency.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api import timing
-from api.catalog import ServedModel
+from api.catalog import Served
 from api.errors import NotFoundError, UnprocessableError
+from api.services import Services, Svc
 from api.text_prep import (
     Entity,
     central_sentences,
@@ -38,6 +38,7 @@ from api.text_prep import (
     tensors,
     zero_shot_scores,
 )
+from contracts.model import TextContract, TextTask
 
 router = APIRouter(prefix="/v1/text")
 MAX_TEXTS, MAX_CHARS, MAX_LABELS = 64, 10_000, 32
@@ -73,130 +74,216 @@ class SimilarityRequest(BaseModel):
     candidates: list[str] = Field(min_length=1)
 
 
-async def _served(request: Request, name: str, tasks: tuple[str, ...]) -> ServedModel:
-    state = request.app.state
-    served: ServedModel = await state.catalog.served(state.triton, name)
-    if served.metadata.get("task") not in tasks:
-        raise NotFoundError(f"model '{name}' is not a {' or '.join(tasks)} model")
+class Sentiment(BaseModel):
+    label: str
+    confidence: float
+    scores: dict[str, float]
+
+
+class SentimentResponse(BaseModel):
+    model: str
+    version: str
+    results: list[Sentiment]
+
+
+class ZeroShotResponse(BaseModel):
+    model: str
+    version: str
+    sequence: str
+    labels: list[str]  # best first
+    scores: list[float]
+
+
+class EntityOut(BaseModel):
+    entity: str
+    text: str
+    start: int  # character offsets into the text
+    end: int
+    score: float
+
+
+class EntitiesResponse(BaseModel):
+    model: str
+    version: str
+    entities: list[EntityOut]
+
+
+class EmbeddingsResponse(BaseModel):
+    model: str
+    version: str
+    dim: int
+    embeddings: list[list[float]]
+
+
+class Scored(BaseModel):
+    text: str
+    score: float
+
+
+class SimilarityResponse(BaseModel):
+    model: str
+    version: str
+    query: str
+    results: list[Scored]  # best first
+
+
+class Keyword(BaseModel):
+    keyword: str
+    score: float
+
+
+class KeywordsResponse(BaseModel):
+    model: str
+    version: str
+    keywords: list[Keyword]
+
+
+class SummaryResponse(BaseModel):
+    model: str
+    version: str
+    summary: str
+    sentences: list[str]
+
+
+async def _served(svc: Services, name: str, task: TextTask) -> Served[TextContract]:
+    served = await svc.catalog.served(name, TextContract)
+    if served.contract.task != task:
+        raise NotFoundError(f"model '{name}' is a {served.contract.task} text model, not a {task} model")
     return served
 
 
-async def _infer(request: Request, served: ServedModel, pairs: list[Any]) -> tuple[np.ndarray, list[Any]]:
-    state = request.app.state
-    tokenizer = state.catalog.tokenizer(served)
+async def _infer(
+    request: Request, svc: Services, served: Served[TextContract], pairs: list[Any]
+) -> tuple[np.ndarray, list[Any]]:
+    tokenizer = svc.catalog.tokenizer(served)
     encodings = await run_in_threadpool(tokenizer.encode_batch, pairs)
-    feed = tensors(encodings, list(served.metadata["inputs"]))
-    output = "sentence_embedding" if served.metadata["task"] == "embeddings" else "logits"
-    out = await timing.infer(request, served.name, feed, outputs=[output], version=served.version)
-    return out[output], encodings
+    contract = served.contract
+    feed = tensors(encodings, contract.inputs)
+    out = await svc.gateway.infer(
+        request, served.name, feed, outputs=[contract.output], version=served.version
+    )
+    return out[contract.output], encodings
 
 
-@router.post("/{name}/sentiment", summary="Sentiment (sequence classification)")
-async def sentiment(request: Request, name: str, body: TextsRequest) -> dict[str, Any]:
+@router.post(
+    "/{name}/sentiment", response_model=SentimentResponse, summary="Sentiment (sequence classification)"
+)
+async def sentiment(request: Request, svc: Svc, name: str, body: TextsRequest) -> SentimentResponse:
     check_texts(body.texts, max_texts=MAX_TEXTS, max_chars=MAX_CHARS)
-    served = await _served(request, name, ("sentiment",))
-    logits, _ = await _infer(request, served, body.texts)
-    labels = served.metadata["labels"]
+    served = await _served(svc, name, "sentiment")
+    logits, _ = await _infer(request, svc, served, body.texts)
+    labels = served.contract.labels
     results = []
     for row in softmax(logits):
         best = int(row.argmax())
-        results.append(
-            {
-                "label": labels[best],
-                "confidence": float(row[best]),
-                "scores": {label: float(p) for label, p in zip(labels, row, strict=True)},
-            }
-        )
-    return {"model": name, "version": served.version, "results": results}
+        scores = {label: float(p) for label, p in zip(labels, row, strict=True)}
+        results.append(Sentiment(label=labels[best], confidence=float(row[best]), scores=scores))
+    return SentimentResponse(model=name, version=served.version, results=results)
 
 
-@router.post("/{name}/zero-shot", summary="Zero-shot classification with caller-given labels (NLI)")
-async def zero_shot(request: Request, name: str, body: ZeroShotRequest) -> dict[str, Any]:
+@router.post(
+    "/{name}/zero-shot",
+    response_model=ZeroShotResponse,
+    summary="Zero-shot classification with caller-given labels (NLI)",
+)
+async def zero_shot(request: Request, svc: Svc, name: str, body: ZeroShotRequest) -> ZeroShotResponse:
     check_texts([body.text], max_texts=1, max_chars=MAX_CHARS)
     if len(body.labels) > MAX_LABELS or any(not label.strip() for label in body.labels):
         raise UnprocessableError(f"labels must be 1 to {MAX_LABELS} non-empty strings")
     if "{}" not in body.hypothesis_template:
         raise UnprocessableError("hypothesis_template must contain '{}' where the label goes")
-    served = await _served(request, name, ("nli",))
+    served = await _served(svc, name, "nli")
+    entailment = served.contract.entailment_index
+    if entailment is None:
+        raise NotFoundError(f"model '{name}' does not say which logit is entailment; re-export it")
     pairs = [(body.text, body.hypothesis_template.format(label)) for label in body.labels]
-    logits, _ = await _infer(request, served, pairs)
-    scores = zero_shot_scores(logits, int(served.metadata["entailment_index"]), multi_label=body.multi_label)
+    logits, _ = await _infer(request, svc, served, pairs)
+    scores = zero_shot_scores(logits, entailment, multi_label=body.multi_label)
     order = np.argsort(-scores)
-    return {
-        "model": name,
-        "version": served.version,
-        "sequence": body.text,
-        "labels": [body.labels[i] for i in order],
-        "scores": [float(scores[i]) for i in order],
-    }
+    return ZeroShotResponse(
+        model=name,
+        version=served.version,
+        sequence=body.text,
+        labels=[body.labels[i] for i in order],
+        scores=[float(scores[i]) for i in order],
+    )
 
 
-@router.post("/{name}/entities", summary="Named entities as character spans")
-async def entities(request: Request, name: str, body: TextRequest) -> dict[str, Any]:
+@router.post("/{name}/entities", response_model=EntitiesResponse, summary="Named entities as character spans")
+async def entities(request: Request, svc: Svc, name: str, body: TextRequest) -> EntitiesResponse:
     check_texts([body.text], max_texts=1, max_chars=MAX_CHARS)
-    served = await _served(request, name, ("ner",))
-    logits, encodings = await _infer(request, served, [body.text])
-    spans: list[Entity] = entity_spans(body.text, encodings[0], logits[0], served.metadata["labels"])
-    return {"model": name, "version": served.version, "entities": [vars(s) for s in spans]}
+    served = await _served(svc, name, "ner")
+    logits, encodings = await _infer(request, svc, served, [body.text])
+    spans: list[Entity] = entity_spans(body.text, encodings[0], logits[0], served.contract.labels)
+    return EntitiesResponse(
+        model=name, version=served.version, entities=[EntityOut(**vars(s)) for s in spans]
+    )
 
 
-@router.post("/{name}/embeddings", summary="Sentence embeddings (unit vectors)")
-async def embeddings(request: Request, name: str, body: TextsRequest) -> dict[str, Any]:
+@router.post(
+    "/{name}/embeddings", response_model=EmbeddingsResponse, summary="Sentence embeddings (unit vectors)"
+)
+async def embeddings(request: Request, svc: Svc, name: str, body: TextsRequest) -> EmbeddingsResponse:
     check_texts(body.texts, max_texts=MAX_TEXTS, max_chars=MAX_CHARS)
-    served = await _served(request, name, ("embeddings",))
-    vectors, _ = await _infer(request, served, body.texts)
-    return {
-        "model": name,
-        "version": served.version,
-        "dim": int(vectors.shape[1]),
-        "embeddings": vectors.tolist(),
-    }
+    served = await _served(svc, name, "embeddings")
+    vectors, _ = await _infer(request, svc, served, body.texts)
+    return EmbeddingsResponse(
+        model=name, version=served.version, dim=int(vectors.shape[1]), embeddings=vectors.tolist()
+    )
 
 
-@router.post("/{name}/similarity", summary="Cosine similarity of a query to candidates")
-async def similarity(request: Request, name: str, body: SimilarityRequest) -> dict[str, Any]:
+@router.post(
+    "/{name}/similarity",
+    response_model=SimilarityResponse,
+    summary="Cosine similarity of a query to candidates",
+)
+async def similarity(request: Request, svc: Svc, name: str, body: SimilarityRequest) -> SimilarityResponse:
     check_texts([body.query, *body.candidates], max_texts=MAX_TEXTS + 1, max_chars=MAX_CHARS)
-    served = await _served(request, name, ("embeddings",))
-    vectors, _ = await _infer(request, served, [body.query, *body.candidates])
+    served = await _served(svc, name, "embeddings")
+    vectors, _ = await _infer(request, svc, served, [body.query, *body.candidates])
     sims = cosine(vectors[:1], vectors[1:])[0]
     order = np.argsort(-sims)
-    return {
-        "model": name,
-        "version": served.version,
-        "query": body.query,
-        "results": [{"text": body.candidates[i], "score": float(sims[i])} for i in order],
-    }
+    return SimilarityResponse(
+        model=name,
+        version=served.version,
+        query=body.query,
+        results=[Scored(text=body.candidates[i], score=float(sims[i])) for i in order],
+    )
 
 
-@router.post("/{name}/keywords", summary="Keywords ranked by meaning (embedding model)")
-async def keywords(request: Request, name: str, body: KeywordsRequest) -> dict[str, Any]:
+@router.post(
+    "/{name}/keywords",
+    response_model=KeywordsResponse,
+    summary="Keywords ranked by meaning (embedding model)",
+)
+async def keywords(request: Request, svc: Svc, name: str, body: KeywordsRequest) -> KeywordsResponse:
     check_texts([body.text], max_texts=1, max_chars=MAX_CHARS)
-    served = await _served(request, name, ("embeddings",))
+    served = await _served(svc, name, "embeddings")
     candidates = keyword_candidates(body.text, MAX_TEXTS - 1)
     if not candidates:
         raise UnprocessableError("the text has no words to take keywords from")
-    vectors, _ = await _infer(request, served, [body.text, *candidates])
+    vectors, _ = await _infer(request, svc, served, [body.text, *candidates])
     relevance = cosine(vectors[1:], vectors[:1])[:, 0]
     chosen = select_keywords(vectors[0], vectors[1:], body.top_k)
-    return {
-        "model": name,
-        "version": served.version,
-        "keywords": [{"keyword": candidates[i], "score": float(relevance[i])} for i in chosen],
-    }
+    return KeywordsResponse(
+        model=name,
+        version=served.version,
+        keywords=[Keyword(keyword=candidates[i], score=float(relevance[i])) for i in chosen],
+    )
 
 
-@router.post("/{name}/summary", summary="Extractive summary: the most central sentences")
-async def summary(request: Request, name: str, body: SummaryRequest) -> dict[str, Any]:
+@router.post(
+    "/{name}/summary",
+    response_model=SummaryResponse,
+    summary="Extractive summary: the most central sentences",
+)
+async def summary(request: Request, svc: Svc, name: str, body: SummaryRequest) -> SummaryResponse:
     check_texts([body.text], max_texts=1, max_chars=MAX_CHARS)
-    served = await _served(request, name, ("embeddings",))
+    served = await _served(svc, name, "embeddings")
     sentences = split_sentences(body.text)[:MAX_TEXTS]
-    if len(sentences) <= body.sentences:
-        return {
-            "model": name,
-            "version": served.version,
-            "summary": " ".join(sentences),
-            "sentences": sentences,
-        }
-    vectors, _ = await _infer(request, served, sentences)
-    chosen = [sentences[i] for i in central_sentences(vectors, body.sentences)]
-    return {"model": name, "version": served.version, "summary": " ".join(chosen), "sentences": chosen}
+    if len(sentences) > body.sentences:
+        vectors, _ = await _infer(request, svc, served, sentences)
+        sentences = [sentences[i] for i in central_sentences(vectors, body.sentences)]
+    return SummaryResponse(
+        model=name, version=served.version, summary=" ".join(sentences), sentences=sentences
+    )

@@ -12,10 +12,11 @@ from PIL import Image
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from api import timing
-from api.catalog import ServedModel
-from api.errors import BadRequestError, NotFoundError
+from api.catalog import Served
+from api.errors import BadRequestError
 from api.images import decode_image, to_tensor, top_k
+from api.services import Services, Svc
+from contracts.model import ImageClassifierContract, ImageFeaturesContract
 
 router = APIRouter()
 
@@ -50,9 +51,9 @@ async def image_bytes(request: Request) -> bytes:
     return await request.body()
 
 
-async def read_image(request: Request) -> tuple[bytes, Image.Image]:
+async def read_image(request: Request, svc: Services) -> tuple[bytes, Image.Image]:
     """The uploaded bytes and their decoded RGB image (decoding in a worker thread, limits applied)."""
-    settings = request.app.state.settings
+    settings = svc.settings
     data = await image_bytes(request)
     image = await run_in_threadpool(
         decode_image, data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
@@ -60,42 +61,34 @@ async def read_image(request: Request) -> tuple[bytes, Image.Image]:
     return data, image
 
 
-async def _served_vision(request: Request, name: str, variant: str) -> ServedModel:
-    state = request.app.state
-    served: ServedModel = await state.catalog.served(state.triton, name)
-    if served.metadata.get("framework") != "keras" or not isinstance(
-        served.metadata.get("preprocessing"), dict
-    ):
-        raise NotFoundError(f"model '{name}' is not a vision model")
-    if served.metadata.get("source", {}).get("variant") != variant:
-        what = "an image classifier" if variant == "classifier" else "a feature extractor"
-        raise NotFoundError(f"model '{name}' is not {what}")
-    return served
-
-
-async def _run(request: Request, served: ServedModel, output: str) -> Any:
-    _, image = await read_image(request)
-    tensor = await run_in_threadpool(to_tensor, image, served.metadata["preprocessing"])
-    out = await timing.infer(
-        request, served.name, {"images": tensor}, outputs=[output], version=served.version
+async def _run(
+    request: Request, svc: Services, served: Served[ImageClassifierContract] | Served[ImageFeaturesContract]
+) -> Any:
+    _, image = await read_image(request, svc)
+    contract = served.contract
+    tensor = await run_in_threadpool(to_tensor, image, contract.image)
+    out = await svc.gateway.infer(
+        request, served.name, {contract.input: tensor}, outputs=[contract.output], version=served.version
     )
-    return out[output][0]
+    return out[contract.output][0]
 
 
 @router.post("/v1/vision/{name}/classify", response_model=ClassifyResponse, summary="Top-k image classes")
-async def classify(request: Request, name: str, k: int = Query(5, ge=1, le=100)) -> ClassifyResponse:
-    served = await _served_vision(request, name, "classifier")
-    probabilities = await _run(request, served, "probabilities")
-    labels = request.app.state.catalog.labels(served)
+async def classify(
+    request: Request, svc: Svc, name: str, k: int = Query(5, ge=1, le=100)
+) -> ClassifyResponse:
+    served = await svc.catalog.served(name, ImageClassifierContract)
+    probabilities = await _run(request, svc, served)
+    labels = svc.catalog.labels(served)
     return ClassifyResponse(
         model=name, version=served.version, predictions=[Label(**p) for p in top_k(probabilities, labels, k)]
     )
 
 
 @router.post("/v1/vision/{name}/features", response_model=FeaturesResponse, summary="Pooled image embedding")
-async def features(request: Request, name: str) -> FeaturesResponse:
-    served = await _served_vision(request, name, "features")
-    embedding = await _run(request, served, "embedding")
+async def features(request: Request, svc: Svc, name: str) -> FeaturesResponse:
+    served = await svc.catalog.served(name, ImageFeaturesContract)
+    embedding = await _run(request, svc, served)
     return FeaturesResponse(
         model=name, version=served.version, dim=len(embedding), embedding=embedding.tolist()
     )

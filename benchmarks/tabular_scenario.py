@@ -85,10 +85,8 @@ def build_models(root: Path, work: Path, keys: tuple[str, ...], batch: int) -> l
                 name,
                 pipeline,
                 x_te.to_numpy(np.float32),
-                feature_names=features,
-                class_names=classes,
+                spec=spec,
                 source="sklearn.datasets.load_breast_cancer",
-                extra={"features": spec.as_dict()},
             )
         joblib.dump(pipeline, work / f"{name}.joblib")
         sample = x_te.iloc[:batch]

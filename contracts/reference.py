@@ -7,12 +7,12 @@ detection, which compares a live window of the same version's requests against i
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from contracts.model import TabularContract, read_contract
 from contracts.tabular import FeatureSpec
 
 REFERENCE_NAME = "reference.npz"
@@ -42,10 +42,10 @@ def read_reference(repository: Path, name: str, version: str) -> Reference | Non
     path = folder / REFERENCE_NAME
     if not path.is_file():
         return None
-    meta = json.loads((folder / "modelserve.json").read_text())
-    if "features" not in meta:
+    contract = read_contract(folder)
+    if not isinstance(contract, TabularContract):
         return None
-    spec = FeatureSpec.from_dict(meta["features"])
+    spec = contract.features
     with np.load(path, allow_pickle=False) as data:
         features = np.asarray(data["features"], dtype=np.float32)
         columns = tuple(str(c) for c in data["columns"])

@@ -67,10 +67,8 @@ def export_demo_set(repository: Path) -> list[DemoModel]:
             name,
             make_model().fit(x_tr, y_tr),
             x_te,
-            feature_names=features,
-            class_names=classes,
+            spec=spec,
             source=f"sklearn.datasets.{load.__name__}",
-            extra={"features": spec.as_dict()},  # so the API's predict route serves the demo too
             reference=x_tr,
         )
         models.append(

@@ -28,6 +28,7 @@ import pandas as pd
 from onnx import TensorProto, helper, numpy_helper
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from contracts.model import RecommendationsContract
 from export.errors import ExportError
 from export.repository import WrittenVersion, write_model
 from export.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
@@ -251,15 +252,15 @@ def export_recommendations(
             model,
             version=version,
             extra_files={"ratings.npy": tmp},
-            metadata={
-                "framework": "numpy+scikit-learn",
-                "task": "recommendations",
-                "users": f.users,
-                "items": f.items,
-                "popular": f.popular,
-                "similar_users": SIMILAR_USERS,
-                "parity": {"max_abs_diff": worst},
-            },
+            contract=RecommendationsContract(
+                framework="numpy+scikit-learn",
+                users=tuple(f.users),
+                items=tuple(f.items),
+                popular=tuple(f.popular),
+                similar_users=SIMILAR_USERS,
+                parity={"max_abs_diff": worst},
+                preprocessing="user id -> rating row and self-exclusion mask; item indices -> ids",
+            ),
         )
     finally:
         tmp.unlink(missing_ok=True)

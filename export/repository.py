@@ -3,7 +3,7 @@
     <repository>/<name>/config.pbtxt
     <repository>/<name>/labels.txt                  (when an output names a label_filename)
     <repository>/<name>/<version>/model.onnx
-    <repository>/<name>/<version>/modelserve.json   (source, versions, parity, content hash)
+    <repository>/<name>/<version>/modelserve.json   (the model contract: contracts/model.py)
 
 A write validates first and stages the version directory beside its final place (a hidden,
 non-numeric name Triton ignores), then renames it in: a failed export leaves nothing half-written.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -26,6 +25,7 @@ from typing import Any
 import onnx
 from tritonclient.grpc import model_config_pb2 as mc
 
+from contracts.model import METADATA_NAME, ModelContract, TensorContract, contract_json
 from export.config import build_config, config_to_text, read_config
 from export.errors import ConfigValidationError, RepositoryWriteError
 from export.onnx_graph import read_signature
@@ -36,7 +36,6 @@ from export.versioning import content_id, now_utc, record_version
 logger = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.pbtxt"
-METADATA_NAME = "modelserve.json"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,14 +83,16 @@ def write_model(
     *,
     version: int | None = None,
     labels: Sequence[str] | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    contract: ModelContract | None = None,
     overwrite: bool = False,
     extra_files: Mapping[str, Path] | None = None,
 ) -> WrittenVersion:
     """Validate ``entry`` against ``model`` and write one version; returns where it went.
 
-    ``extra_files`` (relative path in the version directory -> source file) travel with the
-    version, e.g. a tokenizer: Triton ignores them, the API reads them.
+    ``contract``: what the exporter promises about the version (a plain tensor model if None); its
+    name, version, content id, hash and date are filled in here. ``extra_files`` (relative path in
+    the version directory -> source file) travel with the version, e.g. a tokenizer: Triton ignores
+    them, the API reads them.
     """
     config = build_config(entry)
     validate_config(config, read_signature(model))
@@ -118,15 +119,16 @@ def write_model(
                 )
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-        meta = {
-            "name": entry.name,
-            "version": version,
-            "id": content_id(entry.name, digest),
-            "sha256": digest,
-            "created": now_utc(),
-            **(metadata or {}),
-        }
-        (staging / METADATA_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+        written = (contract or TensorContract(framework="onnx")).model_copy(
+            update={
+                "name": entry.name,
+                "version": version,
+                "id": content_id(entry.name, digest),
+                "sha256": digest,
+                "created": now_utc(),
+            }
+        )
+        (staging / METADATA_NAME).write_text(contract_json(written))
         if labels:
             _write_atomic(model_dir / _label_file(config), ("\n".join(labels) + "\n").encode())
         if final.exists():
@@ -138,17 +140,19 @@ def write_model(
     finally:
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(staging)
-    record: dict[str, Any] = {
-        k: meta[k] for k in ("id", "sha256", "created", "source", "framework", "metrics") if k in meta
-    }
+    record: dict[str, Any] = written.model_dump(
+        mode="json", include={"id", "sha256", "created", "source", "framework", "kind"}
+    )
+    if written.kind == "tabular":
+        record["metrics"] = written.model_dump(mode="json")["metrics"]
     record_version(repository, entry.name, version, record)
-    logger.info("wrote %s version %d (%s)", entry.name, version, meta["id"])
+    logger.info("wrote %s version %d (%s)", entry.name, version, written.id)
     return WrittenVersion(
         model_dir=model_dir,
         version=version,
         model_path=final / entry.default_model_filename,
         sha256=digest,
-        model_id=str(meta["id"]),
+        model_id=written.id,
     )
 
 
@@ -183,8 +187,3 @@ def list_models(repository: Path) -> list[RepositoryModel]:
             )
         )
     return models
-
-
-def read_metadata(model_dir: Path, version: int) -> dict[str, Any]:
-    path = model_dir / str(version) / METADATA_NAME
-    return dict(json.loads(path.read_text())) if path.exists() else {}

@@ -20,7 +20,9 @@ import onnx
 import onnxruntime as ort
 import sklearn
 
+from contracts.model import TabularContract
 from contracts.reference import REFERENCE_NAME, write_reference
+from contracts.tabular import FeatureSpec
 from export.repository import WrittenVersion, write_model
 from export.sklearn_onnx import (
     INPUT_NAME,
@@ -37,6 +39,10 @@ from export.tabular_train import CANDIDATES, TrainResult, train
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 128
+ENCODING_NOTE = (
+    "encode records with the feature spec (categories -> index, datetimes -> hour/day_of_week/month, "
+    "null -> NaN); imputation, scaling, interactions and one-hot encoding are in the graph"
+)
 
 
 def classifier_entry(name: str, n_features: int, n_classes: int, *, cpu_only: bool) -> ModelEntry:
@@ -77,16 +83,19 @@ def export_classifier(
     model: Any,
     x_test: np.ndarray,
     *,
-    feature_names: tuple[str, ...],
-    class_names: tuple[str, ...],
+    spec: FeatureSpec,
     source: str,
     version: int | None = 1,
     overwrite: bool = True,
-    extra: Mapping[str, Any] | None = None,
     reference: np.ndarray | None = None,
+    winner: str | None = None,
+    metrics: Mapping[str, Mapping[str, float]] | None = None,
+    preprocessing: str = ENCODING_NOTE,
 ) -> WrittenVersion:
-    """Convert ``model`` (fitted), check it on ``x_test`` and write it; trees are pinned to CPU.
-    ``reference``: the training inputs, sampled into the version for drift detection."""
+    """Convert ``model`` (fitted on ``spec.columns``), check it on ``x_test`` and write it with its
+    contract; trees are pinned to CPU. ``reference``: the training inputs, sampled into the version
+    for drift detection. ``winner``/``metrics``: the training's choice and held-out metrics."""
+    feature_names, class_names = spec.columns, spec.classes
     cpu_only = tree_count(model) is not None
     onnx_model = sklearn_to_onnx(model, x_test.shape[1])
     parity = check_parity(model, onnx_model, x_test)
@@ -103,18 +112,20 @@ def export_classifier(
             labels=class_names,
             overwrite=overwrite,
             extra_files=files,
-            metadata={
-                "source": source,
-                "framework": "scikit-learn",
-                "versions": _versions(),
-                "opset": {op.domain or "ai.onnx": op.version for op in onnx_model.opset_import},
-                "inputs": {
+            contract=TabularContract(
+                source=source,
+                framework="scikit-learn",
+                versions=_versions(),
+                opset={op.domain or "ai.onnx": op.version for op in onnx_model.opset_import},
+                features=spec,
+                inputs={
                     INPUT_NAME: {"dtype": "float32", "shape": [-1, x_test.shape[1]], "columns": feature_names}
                 },
-                "preprocessing": "none outside the graph: the pipeline's scaling is inside the ONNX model",
-                "parity": parity.as_dict(),
-                **(extra or {}),
-            },
+                preprocessing=preprocessing,
+                parity=parity.as_dict(),
+                model=winner,
+                metrics={k: dict(v) for k, v in (metrics or {}).items()},
+            ),
         )
 
 
@@ -144,19 +155,12 @@ def export_tabular(
         name,
         result.pipeline,
         result.x_test,
-        feature_names=spec.columns,
-        class_names=spec.classes,
+        spec=spec,
         source=str(data),
         version=version,
         overwrite=False,
         reference=result.x_train,
-        extra={
-            "features": spec.as_dict(),
-            "preprocessing": "encode records with the feature spec (categories -> index, created_at -> "
-            "hour/day_of_week/month, null -> NaN); imputation, scaling, interaction and one-hot are "
-            "in the graph",
-            "model": result.best,
-            "metrics": {n: asdict(m) for n, m in result.metrics.items()},
-        },
+        winner=result.best,
+        metrics={n: asdict(m) for n, m in result.metrics.items()},
     )
     return result, written

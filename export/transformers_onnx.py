@@ -25,6 +25,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from contracts.model import TextContract
 from export.errors import ExportError, ParityError
 from export.hf_source import resolve_source
 from export.repository import WrittenVersion, write_model
@@ -209,26 +210,26 @@ def export_transformer(
             version=version,
             labels=labels or None,
             extra_files=tokenizer_files,
-            metadata={
-                "source": source,
-                "framework": "transformers",
-                "task": task_name,
-                "opset": OPSET,
-                "versions": _versions(),
-                "inputs": {n: {"dtype": "int64", "shape": [-1, -1]} for n in inputs},
-                "labels": list(labels),
-                "entailment_index": entailment if task_name == "nli" else None,
-                "tokenizer": TOKENIZER_DIR,
-                "max_length": max_length,
-                "pairs": task.pairs,
-                "preprocessing": "tokenise with the tokenizer/ files (padding, truncation to max_length); "
+            contract=TextContract(
+                source=source,
+                framework="transformers",
+                task=task_name,  # type: ignore[arg-type]  # checked against TASKS above
+                opset=OPSET,
+                versions=_versions(),
+                inputs=tuple(inputs),
+                labels=tuple(labels),
+                entailment_index=entailment if task_name == "nli" else None,
+                tokenizer=TOKENIZER_DIR,
+                max_length=max_length,
+                pairs=task.pairs,
+                preprocessing="tokenise with the tokenizer/ files (padding, truncation to max_length); "
                 + (
                     "mean pooling and L2 normalisation are in the graph"
                     if task.kind == "embedding"
                     else "softmax over logits in postprocessing"
                 ),
-                "parity": parity,
-            },
+                parity=parity,
+            ),
         )
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from contracts.model import ImageClassifierContract, ImageFeaturesContract, ImagePreprocessing
 from export.errors import ExportError, ParityError, SourceUnavailableError
 from export.repository import WrittenVersion, write_model
 from export.spec import DynamicBatching, ModelEntry, TensorConfig
@@ -149,20 +150,28 @@ def export_keras_vision(
     progress("checking parity against Keras")
     labels = imagenet_labels() if variant == "classifier" else None
     dim = int(expected.shape[-1])
-    meta = {
-        "source": {"arch": arch, "weights": weights, "variant": variant},
-        "framework": "keras",
-        "versions": {k: info[k] for k in ("keras", "tensorflow", "tf2onnx")},
-        "opset": info["opset"],
-        "preprocessing": {
-            "layout": "NHWC",
-            "size": info["input_shape"][:2],
-            "channel_order": "RGB",
-            "range": [0, 255],
-            "resize": "nearest",  # keras.utils.load_img's default; the API resizes the same way
-            "in_graph": "caffe: RGB->BGR, minus BGR mean [103.939, 116.779, 123.68]",
-        },
-    }
+    kind = ImageClassifierContract if variant == "classifier" else ImageFeaturesContract
+    height, width = (int(v) for v in info["input_shape"][:2])
+
+    def contract(precision: str, parity: dict[str, Any]) -> ImageClassifierContract | ImageFeaturesContract:
+        return kind(
+            source={"arch": arch, "weights": weights, "variant": variant},
+            framework="keras",
+            versions={k: str(info[k]) for k in ("keras", "tensorflow", "tf2onnx")},
+            opset=info["opset"],
+            precision=precision,
+            parity=parity,
+            output=str(info["output"]),
+            preprocessing="decode, RGB, resize as `image` says, float32 0..255; the rest is in the graph",
+            # keras.utils.load_img resizes nearest-neighbour by default; the API resizes the same way
+            image=ImagePreprocessing(
+                layout="NHWC",
+                size=(height, width),
+                resize="nearest",
+                in_graph="caffe: RGB->BGR, minus BGR mean [103.939, 116.779, 123.68]",
+            ),
+        )
+
     written = [
         write_model(
             repository,
@@ -170,7 +179,7 @@ def export_keras_vision(
             model,
             version=version,
             labels=labels,
-            metadata={**meta, "precision": "fp32", "parity": _parity(model, images, expected, ATOL, RTOL)},
+            contract=contract("fp32", _parity(model, images, expected, ATOL, RTOL)),
         )
     ]
     if fp16:
@@ -184,7 +193,7 @@ def export_keras_vision(
                 half,
                 version=version,
                 labels=labels,
-                metadata={**meta, "precision": "fp16 (fp32 I/O)", "parity": parity},
+                contract=contract("fp16 (fp32 I/O)", parity),
             )
         )
     return written

@@ -18,6 +18,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from contracts.model import DetectionContract
 from export.darknet.cfg import load_cfg
 from export.darknet.coco import COCO80_NAMES
 from export.darknet.graph import build_onnx
@@ -77,8 +78,9 @@ def _write(
     version: int | None,
     metadata: dict[str, Any],
 ) -> WrittenVersion:
-    """Write the version with its class names (labels.txt beside model.onnx) in the metadata too."""
+    """Write the version with its class names (labels.txt beside model.onnx) in the contract too."""
     metadata["decoding"]["class_names"] = list(classes)
+    contract = DetectionContract(**metadata)
     with tempfile.TemporaryDirectory() as tmp:
         labels = Path(tmp) / "labels.txt"
         labels.write_text("\n".join(classes) + "\n")
@@ -88,7 +90,7 @@ def _write(
             model,
             version=version,
             extra_files={"labels.txt": labels},
-            metadata=metadata,
+            contract=contract,
         )
 
 

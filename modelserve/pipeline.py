@@ -4,13 +4,13 @@ exported version's held-out metrics before it may be promoted (`.github/workflow
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from contracts.lifecycle import read_state
+from contracts.model import TabularContract, read_contract
 from export.repository import versions_of
 from export.tabular_data import clean, load_table
 
@@ -65,12 +65,12 @@ def resolve_version(repository: Path, name: str, version: str) -> int:
 
 
 def _best_metrics(repository: Path, name: str, version: int) -> dict[str, Any]:
-    path = repository / name / str(version) / "modelserve.json"
-    meta = json.loads(path.read_text())
-    metrics = meta.get("metrics", {})
-    if meta.get("model") not in metrics:
-        raise ValueError(f"{path}: no held-out metrics (only `modelserve export tabular` records them)")
-    return dict(metrics[meta["model"]])
+    contract = read_contract(repository / name / str(version))
+    if not isinstance(contract, TabularContract) or contract.model not in contract.metrics:
+        raise ValueError(
+            f"{name} v{version}: no held-out metrics (only `modelserve export tabular` records them)"
+        )
+    return dict(contract.metrics[contract.model])
 
 
 @dataclass(frozen=True, kw_only=True)

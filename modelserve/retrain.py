@@ -16,8 +16,8 @@ from typing import Any
 
 from client import TritonClient
 from contracts.lifecycle import read_state
-from contracts.tabular import FeatureSpec
-from export.repository import read_metadata, versions_of
+from contracts.model import TabularContract, read_contract
+from export.repository import versions_of
 from export.tabular import export_tabular
 from export.tabular_data import load_table
 from export.tabular_train import CANDIDATES
@@ -43,16 +43,16 @@ class Retrained:
         return asdict(self)
 
 
-def _served_contract(repository: Path, name: str) -> tuple[int, dict[str, Any]]:
+def _served_contract(repository: Path, name: str) -> tuple[int, TabularContract]:
     versions = versions_of(repository / name)
     if not versions:
         raise ValueError(f"{repository / name}: no versions to retrain from")
     served = read_state(repository, name).served
     version = served if served in versions else versions[-1]
-    meta = read_metadata(repository / name, version)
-    if "features" not in meta:
-        raise ValueError(f"{name} v{version} has no feature spec: only tabular exports can be retrained")
-    return version, meta
+    contract = read_contract(repository / name / str(version))
+    if not isinstance(contract, TabularContract):
+        raise ValueError(f"{name} v{version} is {contract.label}: only tabular exports can be retrained")
+    return version, contract
 
 
 def retrain(
@@ -70,10 +70,10 @@ def retrain(
     grace_s: float = 2.0,
     progress: Callable[[str], None] = lambda _: None,
 ) -> Retrained:
-    version, meta = _served_contract(repository, name)
-    spec = FeatureSpec.from_dict(meta["features"])
+    version, contract = _served_contract(repository, name)
+    spec = contract.features
     if data is None:
-        data = Path(str(meta.get("source", "")))
+        data = Path(str(contract.source or ""))
         if not data.is_file():
             raise ValueError(f"no --data given and v{version}'s source {str(data)!r} is not a file")
     target = target or spec.target

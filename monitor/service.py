@@ -18,9 +18,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
 
 from contracts.reference import Reference, read_reference
 from monitor.actions import post_webhook, retrain_argv, run_job
@@ -28,11 +29,12 @@ from monitor.drift import DriftReport, detect
 from monitor.live import Hub
 from monitor.policy import ModelPolicy, MonitoringPolicy
 from monitor.quality import window_metrics
-from monitor.store import PredictionRecord, Store
+from monitor.store import PredictionRecord, Store, StoreError
 
 logger = logging.getLogger(__name__)
 
 Resolver = Callable[[str], Awaitable[str | None]]  # model -> the version being served (None: unknown)
+T = TypeVar("T")
 
 
 class Monitor:
@@ -69,6 +71,24 @@ class Monitor:
         self._checked: dict[str, int] = {}  # model -> prediction count at its last drift check
         self._jobs: dict[str, asyncio.Task[None]] = {}  # model -> running retraining job
         self._loops: list[asyncio.Task[None]] = []
+
+    async def _db(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A store call off the event loop; a database failure becomes our StoreError, whose
+        message names the store and the failure's type, never the SQL."""
+        try:
+            return await asyncio.to_thread(call, *args, **kwargs)
+        except SQLAlchemyError as exc:
+            logger.warning("monitoring store %s: %s", self.store.url, exc)
+            raise StoreError(f"monitoring store {self.store.url} unavailable ({type(exc).__name__})") from exc
+
+    async def traffic(self, model: str) -> dict[str, Any]:
+        return await self._db(self.store.traffic, model)
+
+    async def history(self, model: str, *, limit: int) -> list[dict[str, Any]]:
+        return await self._db(self.store.history, model, limit=limit)
+
+    async def events(self, model: str, *, limit: int) -> list[dict[str, Any]]:
+        return await self._db(self.store.events, model, limit=limit)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -142,7 +162,7 @@ class Monitor:
             if not batch:
                 return
             try:
-                await asyncio.to_thread(self.store.add_predictions, batch)
+                await self._db(self.store.add_predictions, batch)
             except Exception:
                 # Keep them for the next round (within the buffer's bound).
                 room = max(self.buffer_max - len(self._buffer), 0)
@@ -155,14 +175,14 @@ class Monitor:
     async def feedback(self, model: str, labels: Mapping[str, str]) -> list[str]:
         """Label predictions; returns unknown ids (nothing labelled then). ``evaluate`` judges after."""
         await self.flush()
-        return await asyncio.to_thread(self.store.label, model, labels)
+        return await self._db(self.store.label, model, labels)
 
     async def window(
         self, model: str, *, size: int, version: str | None = None, since_s: float | None = None
     ) -> dict[str, Any]:
         """Metrics over the ``size`` latest labelled predictions (labelled in the last ``since_s``)."""
         since = time.time() - since_s if since_s is not None else None
-        rows = await asyncio.to_thread(self.store.labelled, model, limit=size, since=since, version=version)
+        rows = await self._db(self.store.labelled, model, limit=size, since=since, version=version)
         overall = window_metrics([r.label for r in rows], [r.prediction for r in rows])
         by_version = {}
         for v in sorted({r.version for r in rows}, key=lambda s: int(s) if s.isdigit() else 0):
@@ -189,7 +209,7 @@ class Monitor:
                 f"{metrics['n'] if metrics else 0} labelled; judged from {policy.min_labelled}"
             )
             return verdict
-        await asyncio.to_thread(self.store.add_snapshot, model, policy.window, metrics, [version or "?"])
+        await self._db(self.store.add_snapshot, model, policy.window, metrics, [version or "?"])
         self.hub.publish(
             {"type": "metrics", "model": model, "version": version, **metrics, "at": time.time()}
         )
@@ -228,7 +248,7 @@ class Monitor:
                 "reason": "this version has no reference sample (export it with modelserve >= this release)",
             }
         size = window or policy.drift_window
-        live = await asyncio.to_thread(self.store.live_features, model, version, limit=size)
+        live = await self._db(self.store.live_features, model, version, limit=size)
         if len(live) < policy.drift_min_samples:
             return {
                 "status": "insufficient",
@@ -265,8 +285,8 @@ class Monitor:
 
     async def check_all(self) -> None:
         await self.flush()
-        for model in await asyncio.to_thread(self.store.models):
-            count = await asyncio.to_thread(self.store.count, model)
+        for model in await self._db(self.store.models):
+            count = await self._db(self.store.count, model)
             if count != self._checked.get(model):  # new predictions since the last check
                 self._checked[model] = count
                 await self.check(model)
@@ -274,7 +294,7 @@ class Monitor:
     # --- actions ------------------------------------------------------------------------------
 
     async def _event(self, model: str, kind: str, detail: Mapping[str, Any]) -> dict[str, Any]:
-        row = await asyncio.to_thread(self.store.add_event, model, kind, detail)
+        row = await self._db(self.store.add_event, model, kind, detail)
         self.hub.publish(
             {"type": "event", "model": model, "kind": kind, "detail": row["detail"], "at": row["created_at"]}
         )
@@ -287,9 +307,7 @@ class Monitor:
         """Record the event and start the configured action, at most once per cool-down per model and
         kind across every replica sharing the store (the lease)."""
         action = policy.on_degradation if kind == "degradation" else policy.on_drift
-        taken = await asyncio.to_thread(
-            self.store.try_lease, f"{model}:{kind}", self.holder, policy.cooldown_s
-        )
+        taken = await self._db(self.store.try_lease, f"{model}:{kind}", self.holder, policy.cooldown_s)
         if not taken:
             return {"action": action, "status": "cooling down (recorded earlier, or by another replica)"}
         await self._event(model, kind, {**detail, "action": action})

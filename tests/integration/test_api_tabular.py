@@ -72,7 +72,7 @@ def test_bad_records_and_unknown_models_get_clear_errors(server, exported):
     assert missing.status_code == 422 and "missing field 'category'" in missing.json()["error"]["message"]
     assert extra.status_code == 422 and "unknown field 'zip'" in extra.json()["error"]["message"]
     assert unknown.status_code == 404
-    assert not_tabular.status_code == 404 and "no export metadata" in not_tabular.json()["error"]["message"]
+    assert not_tabular.status_code == 404 and "no export contract" in not_tabular.json()["error"]["message"]
 
 
 def test_the_demo_models_answer_on_the_predict_route(server, repository):

@@ -103,6 +103,6 @@ def test_bad_images_and_wrong_models_get_clear_errors(server, exported):
         tabular = api.post("/v1/vision/iris_rf/classify", content=path.read_bytes())
         bad_k = api.post("/v1/vision/api_tiny_classifier/classify?k=0", content=path.read_bytes())
     assert text.status_code == 415 and gif.status_code == 415 and empty.status_code == 400
-    assert wrong.status_code == 404 and "not an image classifier" in wrong.json()["error"]["message"]
+    assert wrong.status_code == 404 and "not an image-classifier model" in wrong.json()["error"]["message"]
     assert tabular.status_code == 404
     assert bad_k.status_code == 422

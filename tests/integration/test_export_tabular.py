@@ -11,8 +11,8 @@ from tritonclient.grpc import model_config_pb2 as mc
 from typer.testing import CliRunner
 
 from client import TritonClient
+from contracts.model import TabularContract, read_contract
 from export.cli import app as export_app
-from export.repository import read_metadata
 from export.tabular import export_tabular
 from export.tabular_data import clean, infer_spec, seed_like_table
 from export.tabular_train import train
@@ -32,8 +32,9 @@ def test_seed_table_export_serves_the_same_answers_as_the_sklearn_pipeline(serve
         out = client.infer("segments", {"features": x.astype(np.float32)})
     np.testing.assert_allclose(out["probabilities"], result.pipeline.predict_proba(x), atol=1e-4)
     assert (out["label"].reshape(-1) == result.pipeline.predict(x)).mean() >= 0.99
-    meta = read_metadata(written.model_dir, written.version)
-    assert meta["model"] == result.best and meta["features"]["target"] == "segment"
+    meta = read_contract(written.model_dir / str(written.version))
+    assert isinstance(meta, TabularContract)
+    assert meta.model == result.best and meta.features.target == "segment"
     assert read_index(root)["segments"][str(written.version)]["id"] == written.model_id
 
 

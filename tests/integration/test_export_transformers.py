@@ -3,8 +3,6 @@ the source model; the real all-MiniLM-L6-v2 (shipped in a pip package) shows rea
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -12,8 +10,8 @@ from transformers import AutoModelForSequenceClassification, AutoModelForTokenCl
 from typer.testing import CliRunner
 
 from client import TritonClient
+from contracts.model import TextContract, read_contract
 from export.cli import app as export_app
-from export.repository import read_metadata
 from tests.tiny_transformers import save_tiny_model
 
 pytestmark = pytest.mark.integration
@@ -38,7 +36,7 @@ def _tokens(version_dir, texts, pairs=None):
     """Tokenise as the API will: the saved tokenizer, only the inputs the metadata lists."""
     tokenizer = AutoTokenizer.from_pretrained(version_dir / "tokenizer")
     enc = tokenizer(texts, pairs, padding=True) if pairs else tokenizer(texts, padding=True)
-    wanted = json.loads((version_dir / "modelserve.json").read_text())["inputs"]
+    wanted = read_contract(version_dir).inputs  # type: ignore[union-attr]
     return {k: np.asarray(v, dtype=np.int64) for k, v in enc.items() if k in wanted}
 
 
@@ -56,10 +54,11 @@ def test_tiny_models_are_served_like_pytorch(server, repository, tmp_path, task)
     with torch.inference_mode():
         ref = auto.from_pretrained(source).eval()(**{k: torch.from_numpy(v) for k, v in feed.items()}).logits
     np.testing.assert_allclose(served, ref.numpy(), atol=1e-4)
-    meta = read_metadata(root / f"tiny_{task}", 1)
+    meta = read_contract(root / f"tiny_{task}" / "1")
+    assert isinstance(meta, TextContract) and meta.task == task
     if task == "nli":
-        assert meta["labels"][meta["entailment_index"]] == "entailment"
-    assert (root / f"tiny_{task}" / "labels.txt").read_text().split() == meta["labels"]
+        assert meta.entailment_index is not None and meta.labels[meta.entailment_index] == "entailment"
+    assert (root / f"tiny_{task}" / "labels.txt").read_text().split() == list(meta.labels)
 
 
 def test_real_minilm_embeddings_are_served_and_mean_something(server, repository):

@@ -65,7 +65,8 @@ def test_tiny_classifier_and_its_fp16_variant_serve_keras_answers(server, reposi
     np.testing.assert_allclose(fp16, expected, atol=2e-3)
     assert (root / "tiny_cls" / "labels.txt").read_text().splitlines()[:2] == ["tench", "goldfish"]
     meta = json.loads((root / "tiny_cls_fp16" / "1" / "modelserve.json").read_text())
-    assert meta["precision"] == "fp16 (fp32 I/O)" and meta["preprocessing"]["channel_order"] == "RGB"
+    assert meta["precision"] == "fp16 (fp32 I/O)" and meta["image"]["channel_order"] == "RGB"
+    assert meta["kind"] == "image-classifier" and meta["schema_version"] == 2
 
 
 def test_tiny_feature_extractor_serves_the_pooled_embedding(server, repository, tmp_path):

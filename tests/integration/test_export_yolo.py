@@ -46,7 +46,7 @@ def test_darknet_export_is_served_with_opencvs_raw_outputs(server, repository, t
     for k, ref in enumerate(reference):
         np.testing.assert_allclose(served[f"yolo_{k}"], ref, atol=1e-4, rtol=1e-4)
     meta = json.loads((root / "yolo_tiny" / "1" / "modelserve.json").read_text())
-    assert meta["decoding"]["layout"] == "darknet_v3_raw"
+    assert meta["kind"] == "detection" and meta["decoding"]["layout"] == "darknet_v3_raw"
     assert meta["decoding"]["class_names"] == ["cat", "dog", "bird"]
     assert [o["stride"] for o in meta["decoding"]["outputs"]] == [32, 16]
 

@@ -51,11 +51,9 @@ def _export(root: Path, version: int, c: float) -> Any:
         NAME,
         model,
         data.data[:50].astype(np.float32),
-        feature_names=features,
-        class_names=classes,
+        spec=spec,
         source="test",
         version=version,
-        extra={"features": spec.as_dict()},
     )
     return model
 

@@ -176,7 +176,7 @@ def test_feedback_gives_the_seeds_metrics_and_websocket_clients_get_updates(stac
             assert seen["metrics"]["n"] == 30 and seen["metrics"]["f1"] == pytest.approx(
                 verdict["metrics"]["f1"]
             )
-        monitor = stack.app.state.monitor
+        monitor = stack.app.state.services.monitor
         deadline = time.monotonic() + 10
         while len(monitor.hub):  # both sockets closed now: no subscriber is left behind
             assert time.monotonic() < deadline, "a closed WebSocket stayed subscribed"

@@ -10,6 +10,7 @@ from PIL import Image
 
 from api.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaError
 from api.images import decode_image, to_tensor, top_k
+from contracts.model import ImagePreprocessing
 
 LIMITS = {"max_bytes": 1_000_000, "max_pixels": 1_000_000}
 
@@ -53,9 +54,18 @@ def test_limits_on_bytes_and_pixels():
 
 def test_tensor_follows_the_contract_size_and_keeps_0_255_rgb():
     image = decode_image(_encoded("PNG"), **LIMITS)
-    same = to_tensor(image, {"size": [30, 40], "resize": "nearest"})
+    same = to_tensor(image, ImagePreprocessing(size=(30, 40), resize="nearest"))
     np.testing.assert_array_equal(same[0], np.asarray(image, dtype=np.float32))
-    assert to_tensor(image, {"size": [8, 16]}).shape == (1, 8, 16, 3)
+    assert to_tensor(image, ImagePreprocessing(size=(8, 16))).shape == (1, 8, 16, 3)
+
+
+def test_tensor_honours_layout_channel_order_and_range():
+    image = decode_image(_encoded("PNG"), **LIMITS)
+    rgb = np.asarray(image, dtype=np.float32)
+    spec = ImagePreprocessing(size=(30, 40), layout="NCHW", channel_order="BGR", range=(-1.0, 1.0))
+    x = to_tensor(image, spec)
+    assert x.shape == (1, 3, 30, 40)
+    np.testing.assert_allclose(x[0, 0], rgb[..., 2] / 127.5 - 1.0, atol=1e-6)  # B first, in [-1, 1]
 
 
 def test_top_k_orders_by_confidence():

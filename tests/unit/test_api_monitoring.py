@@ -37,9 +37,10 @@ def test_websocket_needs_the_key_when_one_is_set(tmp_path: Path) -> None:
         assert refused.value.code == 1008
         with client.websocket_connect("/ws/metrics?api_key=s3cret&model=m") as ws:
             assert ws.receive_json() == {"type": "hello", "model": "m", "subscribers": 1}
-            client.app.state.monitor.hub.publish({"type": "event", "model": "m", "kind": "drift"})  # type: ignore[attr-defined]
-            client.app.state.monitor.hub.publish({"type": "event", "model": "other", "kind": "drift"})  # type: ignore[attr-defined]
-            client.app.state.monitor.hub.publish({"type": "traffic", "model": "m", "requests": 3})  # type: ignore[attr-defined]
+            hub = client.app.state.services.monitor.hub  # type: ignore[attr-defined]
+            hub.publish({"type": "event", "model": "m", "kind": "drift"})
+            hub.publish({"type": "event", "model": "other", "kind": "drift"})
+            hub.publish({"type": "traffic", "model": "m", "requests": 3})
             assert ws.receive_json()["kind"] == "drift"
             assert ws.receive_json() == {
                 "type": "traffic",
@@ -52,7 +53,7 @@ def test_websocket_needs_the_key_when_one_is_set(tmp_path: Path) -> None:
 
 def test_monitoring_off_means_no_records_and_503_routes(tmp_path: Path) -> None:
     with _client(tmp_path, monitoring=False) as client:
-        assert not hasattr(client.app.state, "monitor")  # type: ignore[attr-defined]
+        assert client.app.state.services.monitor is None  # type: ignore[attr-defined]
         response = client.get("/v1/monitoring/m/report")
         assert response.status_code == 503 and "MODELSERVE_MONITORING" in response.json()["error"]["message"]
         with pytest.raises(WebSocketDisconnect), client.websocket_connect("/ws/metrics") as ws:

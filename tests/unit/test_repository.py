@@ -4,9 +4,10 @@ import json
 
 import pytest
 
+from contracts.model import TensorContract, read_contract
 from export.config import read_config
 from export.errors import ConfigValidationError, RepositoryWriteError
-from export.repository import list_models, read_metadata, versions_of, write_model
+from export.repository import list_models, versions_of, write_model
 from export.spec import ModelEntry, TensorConfig
 from tests.helpers import scale_model
 
@@ -19,12 +20,14 @@ ENTRY = ModelEntry(
 
 
 def test_write_model_lays_out_config_version_and_metadata(tmp_path):
-    written = write_model(tmp_path, ENTRY, scale_model(2.0), metadata={"source": "test"})
+    contract = TensorContract(framework="onnx", source="test")
+    written = write_model(tmp_path, ENTRY, scale_model(2.0), contract=contract)
     assert written.version == 1
     assert (tmp_path / "scale" / "1" / "model.onnx").is_file()
     assert read_config(tmp_path / "scale" / "config.pbtxt").name == "scale"
-    meta = read_metadata(tmp_path / "scale", 1)
-    assert meta["source"] == "test" and meta["sha256"] == written.sha256
+    meta = read_contract(tmp_path / "scale" / "1")
+    assert meta.source == "test" and meta.sha256 == written.sha256
+    assert meta.kind == "tensor" and meta.name == "scale" and meta.version == 1
 
 
 def test_versions_count_up_and_existing_versions_are_not_overwritten(tmp_path):

@@ -1,0 +1,54 @@
+"""The routes' way to Triton: one inference call, coalesced with others where the rows are
+independent (``api.coalesce``), retried once on the new served version when a version switch
+unloaded the one the catalog had cached, and timed into the request's ``Server-Timing``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from starlette.requests import HTTPConnection
+
+from api.catalog import Catalog
+from api.coalesce import Coalescer
+from client import ModelNotFoundError, ModelNotReadyError
+
+
+class Gateway:
+    def __init__(self, catalog: Catalog, coalescer: Coalescer | None = None) -> None:
+        self.catalog = catalog
+        self.coalescer = coalescer
+
+    async def infer(
+        self,
+        request: HTTPConnection,
+        model: str,
+        inputs: Mapping[str, np.ndarray],
+        *,
+        outputs: Sequence[str] | None = None,
+        version: str = "",
+        coalesce: bool = False,
+    ) -> dict[str, np.ndarray]:
+        """Triton's answer; ``request.state.triton_version`` names the version that computed it
+        and ``request.state.triton_s`` accumulates the time spent waiting for Triton."""
+        start = time.perf_counter()
+        call = self.coalescer.infer if coalesce and self.coalescer else self.catalog.triton.infer
+        try:
+            try:
+                result: dict[str, np.ndarray] = await call(model, inputs, outputs=outputs, version=version)
+            except (ModelNotFoundError, ModelNotReadyError):
+                # The cached served version may just have been switched and unloaded (a promotion
+                # or rollback): look it up again, and if it changed, the request goes to the new one.
+                self.catalog.forget(model)
+                if not version:
+                    raise
+                served = await self.catalog.served_version(model)
+                if served == version:
+                    raise
+                result = await call(model, inputs, outputs=outputs, version=served)
+                version = served
+            request.state.triton_version = version
+            return result
+        finally:
+            request.state.triton_s = getattr(request.state, "triton_s", 0.0) + time.perf_counter() - start

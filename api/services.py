@@ -1,0 +1,47 @@
+"""Everything a route needs, built once in the app's lifespan and reached through ``Depends``:
+settings, the catalog (which owns the Triton client), the inference gateway, monitoring, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends
+from starlette.requests import HTTPConnection
+
+from api.catalog import Catalog
+from api.errors import UnavailableError
+from api.gateway import Gateway
+from api.metrics import ApiMetrics
+from api.settings import ApiSettings
+from client import AsyncTritonClient
+from monitor.service import Monitor
+
+
+@dataclass(kw_only=True)
+class Services:
+    settings: ApiSettings
+    catalog: Catalog
+    gateway: Gateway
+    metrics: ApiMetrics
+    monitor: Monitor | None = None
+
+    @property
+    def triton(self) -> AsyncTritonClient:
+        return self.catalog.triton
+
+    def monitoring(self) -> Monitor:
+        """The monitor, or a 503 saying monitoring is off."""
+        if self.monitor is None:
+            raise UnavailableError("monitoring is off (MODELSERVE_MONITORING=false)")
+        return self.monitor
+
+
+def get_services(connection: HTTPConnection) -> Services:
+    services: Services | None = getattr(connection.app.state, "services", None)
+    if services is None:  # only before the lifespan ran (an app used without starting it)
+        raise UnavailableError("the API is starting")
+    return services
+
+
+Svc = Annotated[Services, Depends(get_services)]

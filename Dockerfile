@@ -1,20 +1,14 @@
 # The API image (the GPU compose file's `api` service). Triton itself is NGC's image.
+# The packages are whatever pyproject.toml declares and the build context holds: .dockerignore
+# keeps the benchmark suite, tests, docs and deployment files out, so no list here can go stale.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 RUN useradd --create-home --uid 10001 --user-group modelserve
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY api ./api
-COPY client ./client
-COPY export ./export
-COPY serve ./serve
-COPY modelserve ./modelserve
-COPY contracts ./contracts
-COPY monitor ./monitor
-COPY benchmarks ./benchmarks
+COPY . /src
 # postgres: several API replicas share one monitoring store (MODELSERVE_MONITORING_URL).
-RUN pip install '.[postgres]' && mkdir -p /data && chown modelserve /data
+RUN pip install '/src[postgres]' && rm -rf /src && mkdir -p /data && chown modelserve /data
 
 USER modelserve
 EXPOSE 8080

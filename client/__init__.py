@@ -1,6 +1,7 @@
 """A small typed client over tritonclient: HTTP and gRPC, sync and asyncio, numpy in and out."""
 
-from client.aio import AsyncTritonClient
+from typing import TYPE_CHECKING, Any
+
 from client.errors import (
     ClientError,
     InferenceServerError,
@@ -12,6 +13,19 @@ from client.errors import (
 )
 from client.sync import TritonClient
 from client.types import ModelMetadata, ModelStatistics, RepositoryEntry, TensorMetadata
+
+if TYPE_CHECKING:
+    from client.aio import AsyncTritonClient
+
+
+def __getattr__(name: str) -> Any:
+    # The asyncio client pulls in aiohttp (~0.45 s): only code that uses it pays for the import.
+    if name == "AsyncTritonClient":
+        from client.aio import AsyncTritonClient
+
+        return AsyncTritonClient
+    raise AttributeError(f"module 'client' has no attribute {name!r}")
+
 
 __all__ = [
     "AsyncTritonClient",

@@ -15,7 +15,6 @@ from typing import Annotated, Any, TypeVar
 import numpy as np
 import typer
 
-from benchmarks.cli import app as bench_app
 from client import ClientError, TritonClient
 from export.cli import app as export_app
 from export.errors import ExportError
@@ -29,7 +28,12 @@ app = typer.Typer(help="Serve ONNX models with NVIDIA Triton: export, serve, que
 models_app = typer.Typer(help="List and control the models of a repository or a running server.")
 app.add_typer(models_app, name="models")
 app.add_typer(export_app, name="export")
-app.add_typer(bench_app, name="bench")
+try:  # the API image ships without the benchmark suite
+    from benchmarks.cli import app as bench_app
+
+    app.add_typer(bench_app, name="bench")
+except ImportError:  # pragma: no cover - exercised in the image
+    pass
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(monitor_app, name="monitor")
 

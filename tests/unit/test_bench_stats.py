@@ -190,3 +190,9 @@ def test_perf_analyzer_csv_parses_to_numbers() -> None:
     assert row["Concurrency"] == 1 and row["Inferences/Second"] == pytest.approx(69.2)
     assert row["p99 latency"] == 21018
     assert "glibc" in perf_analyzer.unavailable_reason() or perf_analyzer.find() is not None
+
+
+def test_the_cli_knows_the_suite_scenarios_and_results_folder_without_importing_it():
+    from benchmarks import cli, suite
+
+    assert cli.SCENARIO_NAMES == suite.SCENARIOS and cli.DEFAULT_RESULTS == suite.DEFAULT_RESULTS

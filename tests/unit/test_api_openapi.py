@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from api.app import create_app
 from api.settings import ApiSettings
 
@@ -12,7 +14,7 @@ def test_every_route_documents_its_answer_with_a_named_schema_or_a_media_type(tm
     assert len(operations) >= 20
     undocumented = []
     for path, method, op in operations:
-        ok = next((op["responses"][c] for c in ("200", "201") if c in op["responses"]), {})
+        ok: dict[str, Any] = next((op["responses"][c] for c in ("200", "201") if c in op["responses"]), {})
         content = ok.get("content", {})
         json_schema = content.get("application/json", {}).get("schema")
         named = json_schema is not None and "$ref" in json_schema

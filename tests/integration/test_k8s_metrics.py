@@ -1,0 +1,56 @@
+"""The autoscaling rules in deploy/k8s read Triton metrics that a running Triton really exports."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from client import TritonClient
+from export.repository import write_model
+from export.spec import ModelEntry, TensorConfig
+from serve.server import EmbeddedTriton
+from serve.settings import ServerSettings
+from tests.helpers import scale_model
+from tests.k8s import SERVING, render, triton_metrics_in_rules
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def triton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedTriton]:
+    root = tmp_path_factory.mktemp("k8s_repository")
+    entry = ModelEntry(
+        name="scaled",
+        inputs=(TensorConfig(name="x", data_type="FP32", dims=(4,)),),
+        outputs=(TensorConfig(name="y", data_type="FP32", dims=(4,)),),
+        max_batch_size=8,
+    )
+    write_model(root, entry, scale_model(2.0), version=1)
+    settings = ServerSettings(
+        repository=root, http_port=0, grpc_port=0, metrics_port=0, work_dir=tmp_path_factory.mktemp("work")
+    )
+    with EmbeddedTriton(settings) as server:
+        yield server
+
+
+def _exported_names(server: EmbeddedTriton) -> set[str]:
+    with urllib.request.urlopen(server.endpoints.metrics_url, timeout=10) as resp:
+        text = resp.read().decode()
+    return {m.group(1) for m in re.finditer(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", text, flags=re.MULTILINE)}
+
+
+@pytest.mark.parametrize("target", SERVING)
+def test_every_triton_metric_the_rules_read_is_exported_by_a_running_server(
+    triton: EmbeddedTriton, target: str
+):
+    with TritonClient(triton.endpoints.grpc_url, timeout_s=20) as client:
+        out = client.infer("scaled", {"x": np.ones((1, 4), dtype=np.float32)})
+    np.testing.assert_allclose(out["y"], 2.0)
+    exported = _exported_names(triton)
+    named = triton_metrics_in_rules(render(target))
+    assert {"nv_inference_queue_duration_us", "nv_inference_compute_infer_duration_us"} <= named
+    assert named <= exported, f"not exported by Triton: {sorted(named - exported)}"

@@ -22,6 +22,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
+DOCS = ROOT / "docs" / "deploy-kubernetes.md"
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.gpu.yml").read_text())
 
 # Every kustomization a deployer applies, by name: a new one must be added here (a test says so).
 TARGETS: dict[str, str] = {
@@ -43,6 +45,14 @@ CRD_KINDS = frozenset({"ServiceMonitor", "PodMonitor", "PrometheusRule", "Infere
 TRITON_EXTRA_FLAGS = ("--grpc-max-connection-age", "--grpc-max-connection-age-grace", "--exit-timeout-secs")
 
 Obj = dict[str, Any]
+
+
+def compose_release() -> str:
+    """The NGC release docker-compose.gpu.yml pins by default (e.g. "24.10")."""
+    image = COMPOSE["services"]["triton"]["image"]
+    match = re.fullmatch(r"nvcr\.io/nvidia/tritonserver:\$\{TRITON_RELEASE:-(\d\d\.\d\d)\}-py3", image)
+    assert match, image
+    return match.group(1)
 
 
 def kubectl() -> str:

@@ -1,24 +1,26 @@
 """deploy/k8s: every kustomization renders with a real kustomize and passes strict schemas, and the
-objects say what the docs promise (compose's Triton flags, probes, shm, selectors, autoscaling)."""
+pods and Services say what the docs promise (compose's Triton flags, probes, shm, selectors)."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import tomllib
-from typing import Any
 
 import pytest
 import yaml
 
 from tests.k8s import (
+    COMPOSE,
     CRD_KINDS,
+    DOCS,
     K8S,
     KUBERNETES_VERSIONS,
     ROOT,
     SERVING,
     TARGETS,
     TRITON_EXTRA_FLAGS,
+    compose_release,
     container,
     containers,
     env_value,
@@ -32,16 +34,7 @@ from tests.k8s import (
     schema_errors,
 )
 
-DOCS = ROOT / "docs" / "deploy-kubernetes.md"
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.gpu.yml").read_text())
 WORKLOADS = ("Deployment", "Job", "CronJob")
-
-
-def _compose_release() -> str:
-    image = COMPOSE["services"]["triton"]["image"]
-    match = re.fullmatch(r"nvcr\.io/nvidia/tritonserver:\$\{TRITON_RELEASE:-(\d\d\.\d\d)\}-py3", image)
-    assert match, image
-    return match.group(1)
 
 
 def _flag(arg: str) -> str:
@@ -122,7 +115,7 @@ def test_triton_args_are_the_compose_command_plus_the_documented_extras(target):
 @pytest.mark.parametrize("target", SERVING)
 def test_triton_runs_the_release_compose_pins(target):
     triton = container(one(render(target), "Deployment", "triton"), "triton")
-    assert triton["image"] == f"nvcr.io/nvidia/tritonserver:{_compose_release()}-py3"
+    assert triton["image"] == f"nvcr.io/nvidia/tritonserver:{compose_release()}-py3"
 
 
 @pytest.mark.parametrize("target", SERVING)
@@ -335,159 +328,3 @@ def test_every_pod_meets_the_restricted_pod_security_standard(target):
             assert security["allowPrivilegeEscalation"] is False, ctr["name"]
             assert security["capabilities"]["drop"] == ["ALL"], ctr["name"]
             assert not security.get("privileged"), ctr["name"]
-
-
-# --- autoscaling -------------------------------------------------------------------------------
-
-
-def _adapter_metric(series: str) -> str | None:
-    values = yaml.safe_load(
-        (K8S / "components" / "autoscaling" / "prometheus-adapter-values.yaml").read_text()
-    )
-    for rule in values["rules"]["custom"]:
-        if rule["seriesQuery"].split("{", 1)[0] != series:
-            continue
-        assert set(rule["resources"]["overrides"]) == {"namespace", "pod"}
-        go_template = rule["name"]["as"]
-        return re.sub(rule["name"]["matches"], re.sub(r"\$\{(\d+)\}", r"\\\1", go_template), series)
-    return None
-
-
-@pytest.mark.parametrize("target", SERVING)
-def test_triton_hpa_metric_is_served_by_the_adapter_from_a_recorded_queue_over_compute_series(target):
-    objects = render(target)
-    hpa = one(objects, "HorizontalPodAutoscaler", "triton")
-    assert hpa["apiVersion"] == "autoscaling/v2"
-    rules = {
-        r["record"]: r["expr"]
-        for rule_set in of_kind(objects, "PrometheusRule")
-        for g in rule_set["spec"]["groups"]
-        for r in g["rules"]
-    }
-    served = {_adapter_metric(series): series for series in rules}
-    pods_metrics = [m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods"]
-    assert pods_metrics == ["triton_queue_compute_ratio"]
-    expr = rules[served[pods_metrics[0]]]
-    queue, compute = expr.split("/", 1)
-    assert "nv_inference_queue_duration_us" in queue and "nv_inference_compute_infer_duration_us" in compute
-    assert "by (namespace, pod)" in queue and "by (namespace, pod)" in compute
-
-
-@pytest.mark.parametrize("target", SERVING)
-def test_monitors_select_the_metrics_endpoints_that_exist(target):
-    objects = render(target)
-    monitor = one(objects, "ServiceMonitor", "triton")
-    services = [
-        s
-        for s in of_kind(objects, "Service")
-        if labels_match(monitor["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])
-    ]
-    assert [s["metadata"]["name"] for s in services] == ["triton-metrics"]
-    assert {e["port"] for e in monitor["spec"]["endpoints"]} <= {
-        p["name"] for p in services[0]["spec"]["ports"]
-    }
-    pod_monitor = one(objects, "PodMonitor", "modelserve-api")
-    api = one(objects, "Deployment", "modelserve-api")
-    assert labels_match(
-        pod_monitor["spec"]["selector"]["matchLabels"], api["spec"]["template"]["metadata"]["labels"]
-    )
-    assert pod_monitor["spec"]["podMetricsEndpoints"][0]["port"] in {
-        p["name"] for p in container(api, "api")["ports"]
-    }
-
-
-@pytest.mark.parametrize("target", SERVING)
-def test_deployments_an_hpa_scales_carry_no_replica_count(target):
-    objects = render(target)
-    scaled = {h["spec"]["scaleTargetRef"]["name"] for h in of_kind(objects, "HorizontalPodAutoscaler")}
-    assert scaled == {"triton", "modelserve-api"}
-    for name in scaled:
-        assert "replicas" not in one(objects, "Deployment", name)["spec"]
-
-
-# --- lifecycle jobs and KServe -----------------------------------------------------------------
-
-
-def _cli_options() -> dict[str, set[str]]:
-    """`modelserve models` verbs and their options, from the Typer app (its own click, duck-typed)."""
-    import typer
-
-    from modelserve.cli import app
-
-    models: Any = typer.main.get_command(app).commands["models"]  # type: ignore[attr-defined]
-    return {
-        name: {o for p in cmd.params for o in getattr(p, "opts", [])} for name, cmd in models.commands.items()
-    }
-
-
-# Verbs the Jobs call that issue 13's multi-replica work adds; the docs say so.
-PENDING_VERBS = {"reconcile"}
-
-
-def test_lifecycle_jobs_call_verbs_and_options_the_cli_has_or_the_docs_announce():
-    options = _cli_options()
-    promote = render("promote")
-    job = container(one(promote, "Job", "modelserve-promote"), "lifecycle")
-    config = of_kind(promote, "ConfigMap")[0]["data"]
-    assert job["command"] == ["modelserve"]
-    assert job["args"][:4] == ["models", "$(ACTION)", "$(MODEL_NAME)", "$(MODEL_VERSION)"]
-    assert config["ACTION"] in {"promote", "rollback", "retire"} <= set(options)
-    assert {"--url", "--repository"} <= options[config["ACTION"]]
-    reconcile = container(one(render("reconcile"), "CronJob", "modelserve-reconcile"), "reconcile")
-    verb = reconcile["args"][1]
-    assert verb in options or verb in PENDING_VERBS
-    if verb not in options:
-        assert f"modelserve models {verb}" in DOCS.read_text()
-
-
-def test_only_the_promote_job_mounts_the_repository_writable():
-    for target in sorted(TARGETS):
-        for obj in render(target):
-            template = pod_template(obj)
-            if template is None:
-                continue
-            writable = [
-                m["mountPath"]
-                for c in containers(template["spec"])
-                for m in c.get("volumeMounts", [])
-                if m["mountPath"] == "/models" and not m.get("readOnly")
-            ]
-            claims = [v for v in template["spec"].get("volumes", []) if "persistentVolumeClaim" in v]
-            if obj["metadata"]["name"] == "modelserve-promote":
-                assert writable == ["/models"] and not claims[0]["persistentVolumeClaim"].get("readOnly")
-            elif claims:
-                assert writable == [], (target, obj["metadata"]["name"])
-
-
-def test_jobs_reach_triton_like_the_api():
-    for target, kind, name, ctr in (
-        ("promote", "Job", "modelserve-promote", "lifecycle"),
-        ("reconcile", "CronJob", "modelserve-reconcile", "reconcile"),
-    ):
-        objects = render(target)
-        job = container(one(objects, kind, name), ctr)
-        assert (
-            env_value(objects, job, "MODELSERVE_TRITON_URL")
-            == "dns:///triton-grpc.modelserve.svc.cluster.local:8001"
-        )
-        assert "$(MODELSERVE_TRITON_URL)" in job["args"]
-
-
-def test_kserve_example_runs_the_triton_runtime_at_the_pinned_release():
-    service = one(render("kserve"), "InferenceService", "modelserve")
-    assert service["apiVersion"] == "serving.kserve.io/v1beta1"
-    predictor = service["spec"]["predictor"]
-    model = predictor["model"]
-    assert model["runtime"] == "kserve-tritonserver" and model["modelFormat"]["name"] == "triton"
-    assert model["runtimeVersion"] == f"{_compose_release()}-py3"
-    assert 0 <= predictor["canaryTrafficPercent"] <= 100
-    assert set(model["args"]) <= set(COMPOSE["services"]["triton"]["command"])
-    assert service["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Serverless"
-
-
-def test_docs_page_names_every_target_and_what_needs_a_cluster():
-    text = DOCS.read_text()
-    for path in TARGETS.values():
-        if path != ".":
-            assert f"deploy/k8s/{path}" in text, path
-    assert "## What is verified here" in text and "## What only a cluster can verify" in text

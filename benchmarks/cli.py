@@ -78,10 +78,8 @@ def bench(
     model: Annotated[str, typer.Option(help="tabular models: rf,lr")] = "rf,lr",
     baseline: Annotated[
         str,
-        typer.Option(
-            help="seed-flask, onnxruntime, mlserver (own venv, created on first use), api-unmonitored"
-        ),
-    ] = "seed-flask,onnxruntime,mlserver",
+        typer.Option(help="flask, onnxruntime, mlserver (own venv, created on first use), api-unmonitored"),
+    ] = "flask,onnxruntime,mlserver",
     results: Results = DEFAULT_RESULTS,
     plots: Annotated[bool, typer.Option(help="write PNG plots")] = True,
     perf_analyzer: Annotated[bool, typer.Option(help="also drive perf_analyzer when on PATH")] = True,

@@ -1,4 +1,4 @@
-"""HTTP servers a benchmark starts in their own processes: our API (uvicorn), and the seed's design
+"""HTTP servers a benchmark starts in their own processes: our API (uvicorn), and the in-process Flask design
 (Flask under gunicorn). Separate processes as in production: in the load generator's process they
 would share its GIL and look slower than they are."""
 
@@ -97,10 +97,10 @@ def api_server(
     return HttpServerProcess(argv, "/health", log, env=env)
 
 
-def seed_flask_server(model_path: Path, log: Path, *, workers: int | None = None) -> HttpServerProcess:
-    """The seed's ``ModelDeployment`` app under gunicorn with its documented worker count
-    (2 x cores + 1, sync workers): the seed's design, deployed the standard way."""
+def flask_server(model_path: Path, log: Path, *, workers: int | None = None) -> HttpServerProcess:
+    """The Flask ``ModelDeployment`` app under gunicorn with its documented worker count
+    (2 x cores + 1, sync workers): that design, deployed the standard way."""
     n = workers or 2 * (os.cpu_count() or 1) + 1
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(n), "--bind", "127.0.0.1:{port}"]
-    argv += ["--log-level", "warning", "benchmarks.seed_flask:app_from_env()"]
-    return HttpServerProcess(argv, "/health", log, env={"MODELSERVE_SEED_MODEL": str(model_path)})
+    argv += ["--log-level", "warning", "benchmarks.flask_baseline:app_from_env()"]
+    return HttpServerProcess(argv, "/health", log, env={"MODELSERVE_FLASK_MODEL": str(model_path)})

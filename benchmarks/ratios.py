@@ -35,15 +35,15 @@ RULES = (
         goal_is_minimum=False,
     ),
     RatioRule(
-        label="API / seed Flask, throughput",
+        label="API / Flask in-process, throughput",
         numerator="api",
-        denominator="seed flask+gunicorn",
+        denominator="flask+gunicorn",
         metric="throughput",
     ),
     RatioRule(
-        label="Triton HTTP / seed Flask, throughput",
+        label="Triton HTTP / Flask in-process, throughput",
         numerator="triton http",
-        denominator="seed flask+gunicorn",
+        denominator="flask+gunicorn",
         metric="throughput",
     ),
     RatioRule(

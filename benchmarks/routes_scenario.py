@@ -2,7 +2,7 @@
 (the API's Server-Timing header: Triton vs the API's own work; Triton's own split), and Triton
 called directly with the already-preprocessed tensor as the baseline in the same run.
 
-Models are exported into a temporary repository first, offline: the seed-like table, ResNet50
+Models are exported into a temporary repository first, offline: the example table, ResNet50
 (random weights: the same compute as ImageNet weights), YOLOv3-tiny (random weights, 416x416),
 the real all-MiniLM-L6-v2, and tiny random BERTs for sentiment / NLI / NER (no real weights ship
 offline, so those three rows measure the plumbing, not a production-size model).
@@ -36,13 +36,13 @@ def build_repository(root: Path, tmp: Path) -> dict[str, Any]:
     from export.darknet.cfg import load_cfg
     from export.darknet.weights import random_weights, write_weights
     from export.tabular import export_tabular
-    from export.tabular_data import seed_like_table
+    from export.tabular_data import example_table
     from export.transformers_onnx import export_transformer
     from export.vision import export_keras_vision
     from export.yolo import export_darknet
     from tests.tiny_transformers import save_tiny_model
 
-    frame = seed_like_table(800)
+    frame = example_table(800)
     frame.to_csv(tmp / "t.csv", index=False)
     export_tabular(
         root, "segments", tmp / "t.csv", "segment", drop=["user_id"], models=("logistic_regression",)

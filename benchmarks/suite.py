@@ -26,7 +26,7 @@ class RunOptions:
     scenario: str = "tabular"
     sweep: Sweep = field(default_factory=Sweep)
     models: tuple[str, ...] = ()  # scenario default when empty
-    baselines: tuple[str, ...] = ("seed-flask", "onnxruntime", "mlserver")
+    baselines: tuple[str, ...] = ("flask", "onnxruntime", "mlserver")
     batches: tuple[int, ...] = (1,)
     results: Path = DEFAULT_RESULTS
     plots: bool = True

@@ -1,11 +1,11 @@
 """The default scenario: one tabular model served five ways, measured in the same run.
 
-The seed's classifier design (StandardScaler + random forest with ``n_jobs=-1``, and StandardScaler
+The original classifier design (StandardScaler + random forest with ``n_jobs=-1``, and StandardScaler
 + logistic regression) trained on breast_cancer (ships with scikit-learn: offline), then:
 
 - Triton directly: our gRPC client, and raw HTTP/JSON (KServe v2) — the serving core's limit;
 - our API's tabular route (JSON record -> feature spec -> Triton) — what a service calls;
-- the seed's design: the joblib model in-process behind Flask, under gunicorn;
+- the original design: the joblib model in-process behind Flask, under gunicorn;
 - ONNX Runtime in this process, no server — the engine's limit on this machine;
 - Seldon MLServer's scikit-learn runtime in its own venv, when asked for (``mlserver`` baseline).
 """
@@ -34,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 
 from benchmarks import perf_analyzer
 from benchmarks.measure import Measured, Sweep, measure
-from benchmarks.processes import api_server, seed_flask_server
+from benchmarks.processes import api_server, flask_server
 from benchmarks.report import Row
 from benchmarks.targets import HttpTarget, InProcessTarget, TritonTarget, v2_json_body
 from contracts.tabular import FeatureSpec, FieldSpec
@@ -44,12 +44,12 @@ from serve.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
 
-# The seed trains its forest with n_jobs=-1; that is part of what its serving design costs.
+# The original trains its forest with n_jobs=-1; that is part of what its serving design costs.
 MODELS: dict[str, Callable[[], Any]] = {
     "rf": lambda: RandomForestClassifier(n_estimators=100, n_jobs=-1, random_state=42),
     "lr": lambda: LogisticRegression(max_iter=2000),
 }
-BASELINES = ("seed-flask", "onnxruntime", "mlserver", "api-unmonitored")
+BASELINES = ("flask", "onnxruntime", "mlserver", "api-unmonitored")
 UNMONITORED = "unmonitored api predict"  # our API with MODELSERVE_MONITORING=false
 
 
@@ -144,8 +144,8 @@ def targets(
 
 
 def _baseline_server(kind: str, m: TabularModel, tmp: Path) -> Any:
-    if kind == "seed-flask":
-        return seed_flask_server(m.joblib_path, tmp / "logs" / f"flask-{m.key}.log")
+    if kind == "flask":
+        return flask_server(m.joblib_path, tmp / "logs" / f"flask-{m.key}.log")
     from benchmarks.mlserver_baseline import MLServer
 
     venv = Path(".modelserve/bench-venvs/mlserver").resolve()
@@ -153,8 +153,8 @@ def _baseline_server(kind: str, m: TabularModel, tmp: Path) -> Any:
 
 
 def _baseline_target(kind: str, server: Any, m: TabularModel, batch: int, group: str) -> Measured:
-    if kind == "seed-flask":
-        name, url, body = f"seed flask+gunicorn {m.key}", f"{server.base_url}/predict", _body(m.records)
+    if kind == "flask":
+        name, url, body = f"flask+gunicorn {m.key}", f"{server.base_url}/predict", _body(m.records)
     else:
         from benchmarks.mlserver_baseline import request_body
 
@@ -177,7 +177,7 @@ def run(
     sweep_points: Sweep,
     *,
     models: tuple[str, ...] = ("rf", "lr"),
-    baselines: tuple[str, ...] = ("seed-flask", "onnxruntime"),
+    baselines: tuple[str, ...] = ("flask", "onnxruntime"),
     batches: tuple[int, ...] = (1,),
     work_dir: Path | None = None,
     echo: Callable[[Row], None] | None = None,

@@ -3,7 +3,7 @@
 Strings cannot cross the embedded server (no BYTES), so records are encoded to one float tensor
 *before* Triton: numeric fields as they are (null -> NaN, imputed inside the graph), categorical
 fields as their index in the training vocabulary (unknown -> -1, one-hot inside the graph ignores
-it), and the seed's ``created_at`` as hour, day of week and month. The spec is stored in the
+it), and datetime fields (such as ``created_at``) as hour, day of week and month. The spec is stored in the
 version's metadata so the API encodes requests exactly as training did.
 """
 

@@ -4,7 +4,8 @@
 Region layer (sigmoid x/y with ``scale_x_y``, exp w/h times the anchor, objectness x class sigmoid).
 ``yolov8``: one output [N, 4+C, B] with cx, cy, w, h in input pixels and class scores.
 Both decode to rows [x_center, y_center, width, height, objectness, class scores...] in input
-pixels; ``detect`` then applies the seed's rule (best class, threshold) and class-agnostic NMS.
+pixels; ``detect`` then keeps rows whose best class score passes the threshold and applies
+class-agnostic NMS.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def detect(
     confidence: float,
     iou: float,
 ) -> list[Detection]:
-    """The seed's rule per row (best class score > threshold), boxes mapped to the image by
+    """One detection per row whose best class score is over the threshold, boxes mapped to the image by
     ``to_image(x0, y0, x1, y1)``, then class-agnostic non-maximum suppression (OpenCV's NMSBoxes)."""
     import cv2
 

@@ -70,7 +70,7 @@ def tabular(
     repository: Repo = Path("model_repository"),
     verbose: Verbose = False,
 ) -> None:
-    """Train the seed's classifiers on a table, keep the best (weighted F1), export it."""
+    """Train candidate classifiers on a table, keep the best (weighted F1), export it."""
     from export.tabular import export_tabular
     from export.tabular_train import CANDIDATES
 
@@ -200,7 +200,7 @@ def recommendations(
     version: Version = None,
     repository: Repo = Path("model_repository"),
 ) -> None:
-    """Fit the seed's recommendation engine (collaborative + TF-IDF content) and export its scoring graph."""
+    """Fit the recommendation engine (collaborative + TF-IDF content) and export its scoring graph."""
     from export.recommendations import export_recommendations
     from export.tabular_data import load_table
 

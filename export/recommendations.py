@@ -1,20 +1,20 @@
-"""The seed's ``RecommendationEngine``, fitted here and served as one ONNX graph on Triton.
+"""A collaborative + content recommendation engine, fitted here and served as one ONNX graph on Triton.
 
 Fit (numpy/scikit-learn): the user x item rating matrix R from an interactions table, TF-IDF of the
-items' descriptions (the seed's ``TfidfVectorizer(max_features=1000)``), the popular items for cold
+items' descriptions (``TfidfVectorizer(max_features=1000)``), the popular items for cold
 start. The graph scores a batch of users given each user's rating row:
 
 - collaborative: cosine similarity of the user's row to every user's row (MatMul over the
   normalised matrix), the 10 most similar other users (TopK), items those users liked (Gather,
   ReduceSum) ranked by how many of them liked it, then by their summed similarity; the user's own
-  items removed. Only items some similar user liked are candidates (score > 0), as in the seed.
+  items removed. Only items some similar user liked are candidates (score > 0).
 - content: the user profile is the mean TF-IDF row of the items they liked; cosine to every item;
   own items removed.
 
-The seed returns ``list(set(...))[:n]`` (an order Python does not define); this ranking is the
-deterministic reading of the same algorithm, and ``reference`` computes it in-process for the
-parity check at export and in the tests. Bookkeeping (id maps, the user's row, exclusions, cold
-start, hybrid merge) stays in the API.
+The original in-process engine returned ``list(set(...))[:n]`` (an order Python does not
+define); this ranking is the deterministic reading of the same algorithm, and ``reference``
+computes it in-process for the parity check at export and in the tests. Bookkeeping (id maps, the
+user's row, exclusions, cold start, hybrid merge) stays in the API.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from export.errors import ExportError
 from export.repository import WrittenVersion, write_model
 from export.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
 
-SIMILAR_USERS = 10  # the seed's "top 10 similar users"
+SIMILAR_USERS = 10  # neighbours whose liked items are candidates
 MAX_K = 100
 MASKED = -1e9
 OPSET = 17
@@ -266,7 +266,7 @@ def export_recommendations(
         tmp.unlink(missing_ok=True)
 
 
-def seed_like_interactions(
+def example_interactions(
     n_users: int = 300, n_items: int = 120, *, groups: int = 6, seed: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A generated dataset with structure to find: users and items fall in groups; users rate
@@ -299,8 +299,8 @@ __all__ = [
     "Fitted",
     "build_graph",
     "check_parity",
+    "example_interactions",
     "export_recommendations",
     "fit",
     "reference",
-    "seed_like_interactions",
 ]

@@ -142,7 +142,7 @@ def export_tabular(
     version: int | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> tuple[TrainResult, WrittenVersion]:
-    """The seed's training pipeline end to end: load, clean, train, pick, convert, check, write."""
+    """The training pipeline end to end: load, clean, train, pick, convert, check, write."""
     progress(f"loading {data}")
     frame = clean(load_table(data), target, drop=drop)
     spec = infer_spec(frame, target)

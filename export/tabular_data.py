@@ -1,4 +1,4 @@
-"""Loading and cleaning tables the way the seed's DataPipeline does, minus its leaks.
+"""Loading and cleaning training tables, without leaking test rows into the imputation.
 
 load: CSV / JSON / Parquet (anything else is refused by name). clean: drop duplicate rows, fill
 missing numbers with the column mean (training data only; at serving time the graph's imputer
@@ -88,8 +88,8 @@ def infer_spec(frame: Any, target: str) -> FeatureSpec:
     return FeatureSpec(fields=tuple(fields), target=target, classes=classes)
 
 
-def seed_like_table(rows: int = 600, *, seed: int = 0) -> Any:
-    """A generated table with the seed's columns (user_age, user_activity, category, created_at).
+def example_table(rows: int = 600, *, seed: int = 0) -> Any:
+    """A generated table with the example's columns (user_age, user_activity, category, created_at).
 
     The label depends on activity, age x activity and category, so a model has something to learn.
     """
@@ -115,5 +115,5 @@ def seed_like_table(rows: int = 600, *, seed: int = 0) -> Any:
             "segment": label,
         }
     )
-    frame.loc[rng.random(rows) < 0.03, "user_age"] = np.nan  # the seed imputes missing numbers
+    frame.loc[rng.random(rows) < 0.03, "user_age"] = np.nan  # missing numbers, to be imputed in the graph
     return frame

@@ -1,7 +1,7 @@
-"""Train the seed's candidate classifiers as single sklearn Pipelines and keep the best.
+"""Train candidate classifiers as single sklearn Pipelines and keep the best.
 
 Each candidate is ``Pipeline([("prepare", ColumnTransformer), ("model", estimator)])`` over the
-encoded float matrix (see contracts.tabular): imputation + scaling of numbers, the seed's
+encoded float matrix (see contracts.tabular): imputation + scaling of numbers, a
 ``user_age x user_activity`` interaction when both exist, one-hot of category codes. Random forest,
 gradient boosting, logistic regression and SVC (probabilities) are fitted; the best weighted F1 on
 the held-out split wins; optional grid search refines the forest or boosting winner.

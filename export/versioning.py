@@ -1,4 +1,4 @@
-"""The seed's ModelVersioning, on top of Triton's numeric version directories.
+"""Model versioning on top of Triton's numeric version directories.
 
 Every written version gets a content id (``<name>@<sha256[:12]>``) and a record (timestamp,
 source, metrics) in one index file at the repository root, ``index.json``; Triton ignores files

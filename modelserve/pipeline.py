@@ -1,4 +1,4 @@
-"""The seed's CI/CD gates as library calls: validate the training data before training, and judge an
+"""CI/CD gates as library calls: validate the training data before training, and judge an
 exported version's held-out metrics before it may be promoted (`.github/workflows/ml-pipeline.yml`).
 """
 

@@ -1,14 +1,14 @@
 """Data drift: a live window of a version's inputs against the reference sample from its training.
 
 Numeric columns (and the hour / day / month parts of datetimes): the two-sample Kolmogorov–Smirnov
-test, as the seed. Categorical columns: a chi-square test of homogeneity on the category counts
+test. Categorical columns: a chi-square test of homogeneity on the category counts
 (unknown categories are their own bucket); KS assumes continuous data and would be meaningless on
-category indices. Missing values are left out of both samples (the seed's ``dropna``).
+category indices. Missing values are left out of both samples.
 
-The seed flags drift when any column's p-value is under 0.05. With 30 columns that flags ~79% of
+Testing every column at 0.05 and flagging drift when any fails would, with 30 columns, flag ~79% of
 windows drawn from the training distribution itself (1 − 0.95³⁰), so by default the 0.05 level is
 the family-wise one: each column is tested at ``alpha / columns`` (Bonferroni).
-``correction="none"`` gives the seed's rule.
+``correction="none"`` tests each column at ``alpha`` itself.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Live updates for WebSocket subscribers (the seed's RealTimeMonitoring), without a WebSocket in
+"""Live updates for WebSocket subscribers, without a WebSocket in
 sight: each subscriber is a bounded queue. A subscriber that falls ``queue_size`` messages behind
 is dropped (its queue gets the ``None`` sentinel), so one slow client never holds the others or
 grows memory."""

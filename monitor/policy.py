@@ -3,7 +3,7 @@ drift trigger. Read from a YAML file (``MODELSERVE_MONITORING_POLICY``); without
 is watched with the defaults below and nothing is triggered.
 
     defaults:
-      f1_threshold: 0.8           # the seed's threshold on weighted F1
+      f1_threshold: 0.8           # degraded below this weighted F1
     models:
       churn:
         on_degradation: retrain

@@ -1,4 +1,4 @@
-"""The seed's ``calculate_metrics``: accuracy and weighted precision, recall and F1 over a window of
+"""Accuracy and weighted precision, recall and F1 over a window of
 labelled predictions."""
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ pytestmark = pytest.mark.integration
 def test_concurrent_api_requests_are_batched_by_triton(server, repository):
     root, _ = repository
     from export.tabular import export_tabular
-    from export.tabular_data import seed_like_table
+    from export.tabular_data import example_table
 
     data = root.parent / "concurrency.csv"
-    frame = seed_like_table(300, seed=5)
+    frame = example_table(300, seed=5)
     frame.to_csv(data, index=False)
     export_tabular(root, "api_batched", data, "segment", drop=["user_id"], models=("logistic_regression",))
     record = frame.drop(columns=["user_id", "segment"]).iloc[0].to_dict()

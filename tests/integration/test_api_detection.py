@@ -1,5 +1,5 @@
 """Detection and enhancement routes through the real API (and Triton for detection), compared with
-the seed's own OpenCV pipeline on the same image file."""
+a plain OpenCV pipeline on the same image file."""
 
 from __future__ import annotations
 
@@ -52,8 +52,8 @@ def _api(server, root):
     return TestClient(create_app(ApiSettings(triton_url=server.endpoints.grpc_url, repository=root)))
 
 
-def _seed_detections(weights, path, confidence, iou):
-    """The seed's detect_objects (with boxes and NMS, which the seed left out) on OpenCV's importer."""
+def _opencv_detections(weights, path, confidence, iou):
+    """Detection with OpenCV's Darknet importer: threshold on the best class, boxes, NMS."""
     net = cv2.dnn.readNetFromDarknet(str(TINY_CFG), str(weights))
     img = _imread(path)
     height, width = img.shape[:2]
@@ -72,9 +72,9 @@ def _seed_detections(weights, path, confidence, iou):
     return sorted(((ids[i], confs[i], *boxes[i]) for i in keep), key=lambda d: -d[1])
 
 
-def test_detections_match_the_seeds_opencv_pipeline(server, setup):
+def test_detections_match_an_opencv_reference_pipeline(server, setup):
     root, weights, path = setup
-    expected = _seed_detections(weights, path, 0.3, 0.4)
+    expected = _opencv_detections(weights, path, 0.3, 0.4)
     assert expected, "the random model should detect something at 0.3, else this proves little"
     with _api(server, root) as api:
         resp = api.post(
@@ -102,10 +102,10 @@ def test_yolov8_layout_detects_within_the_image(server, setup):
 
 
 @pytest.mark.parametrize("kind", ["sharpen", "denoise", "brightness"])
-def test_enhance_equals_the_seeds_opencv_calls(server, setup, kind):
+def test_enhance_equals_direct_opencv_calls(server, setup, kind):
     root, _, path = setup
     img = _imread(path)
-    seed = {
+    expected = {
         "sharpen": lambda: cv2.filter2D(img, -1, np.array([[-1, -1, -1], [-1, 9, -1], [-1, -1, -1]])),
         "denoise": lambda: cv2.fastNlMeansDenoisingColored(img, None, 10, 10, 7, 21),
         "brightness": lambda: cv2.convertScaleAbs(img, alpha=1.2, beta=30),
@@ -114,7 +114,7 @@ def test_enhance_equals_the_seeds_opencv_calls(server, setup, kind):
         resp = api.post(f"/v1/vision/enhance?kind={kind}", content=path.read_bytes())
     assert resp.status_code == 200 and resp.headers["content-type"] == "image/png"
     got = cv2.imdecode(np.frombuffer(resp.content, np.uint8), cv2.IMREAD_COLOR)
-    np.testing.assert_array_equal(got, seed)
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_detection_errors(server, setup):

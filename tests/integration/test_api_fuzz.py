@@ -17,7 +17,7 @@ from client import TritonClient
 from export.darknet.cfg import load_cfg
 from export.darknet.weights import random_weights, write_weights
 from export.tabular import export_tabular
-from export.tabular_data import seed_like_table
+from export.tabular_data import example_table
 from export.transformers_onnx import export_transformer
 from export.vision import export_keras_vision
 from export.yolo import export_darknet
@@ -43,8 +43,8 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12,
 )
-SEED_FIELDS = ["user_age", "user_activity", "category", "created_at", "amount"]
-records = st.fixed_dictionaries({f: json_values for f in SEED_FIELDS}) | json_values
+EXAMPLE_FIELDS = ["user_age", "user_activity", "category", "created_at", "amount"]
+records = st.fixed_dictionaries({f: json_values for f in EXAMPLE_FIELDS}) | json_values
 
 
 def _png(size: int) -> bytes:
@@ -68,7 +68,7 @@ def api(server, repository, tmp_path_factory):
     root, _ = repository
     tmp = tmp_path_factory.mktemp("fuzz")
     data = tmp / "t.csv"
-    seed_like_table(200, seed=2).to_csv(data, index=False)
+    example_table(200, seed=2).to_csv(data, index=False)
     export_tabular(root, "fz_tab", data, "segment", drop=["user_id"], models=("logistic_regression",))
     for task in ("sentiment", "nli", "ner"):
         export_transformer(root, f"fz_{task}", str(save_tiny_model(task, tmp / task)), task)

@@ -10,7 +10,7 @@ from api.app import create_app
 from api.settings import ApiSettings
 from client import TritonClient
 from export.tabular import export_tabular
-from export.tabular_data import seed_like_table
+from export.tabular_data import example_table
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 def exported(server, repository, tmp_path_factory):
     root, _ = repository
     data = tmp_path_factory.mktemp("api") / "events.csv"
-    frame = seed_like_table(400, seed=9)
+    frame = example_table(400, seed=9)
     frame.to_csv(data, index=False)
     result, _ = export_tabular(
         root, "api_segments", data, "segment", drop=["user_id"], models=("logistic_regression",)

@@ -45,7 +45,7 @@ def exported(server, repository, tmp_path_factory):
 
 
 def _keras_answer(keras, model, path):
-    """What the seed does: load_img(target_size) -> img_to_array -> preprocess_input -> model."""
+    """The Keras reference: load_img(target_size) -> img_to_array -> preprocess_input -> model."""
     img = keras.utils.img_to_array(keras.utils.load_img(str(path), target_size=model.input_shape[1:3]))
     x = keras.applications.imagenet_utils.preprocess_input(img[None, ...], mode="caffe")
     return model(x, training=False).numpy()[0]

@@ -1,5 +1,5 @@
 """One short real benchmark run: the tabular scenario against a real embedded Triton, our API under
-uvicorn and the seed's Flask app under gunicorn; then what it wrote. Counts, columns and files are
+uvicorn and the Flask app under gunicorn; then what it wrote. Counts, columns and files are
 checked; timings are not (forbidden: these machines are shared)."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def test_a_short_tabular_run_measures_every_target_and_writes_its_reports(tmp_pa
     options = RunOptions(
         sweep=Sweep(concurrency=(1, 3), requests=REQUESTS, trials=TRIALS, warmup_s=0.2),
         models=("lr",),
-        baselines=("seed-flask", "onnxruntime"),
+        baselines=("flask", "onnxruntime"),
         results=tmp_path,
     )
     document = run(options, out=lines.append)
@@ -38,7 +38,7 @@ def test_a_short_tabular_run_measures_every_target_and_writes_its_reports(tmp_pa
         "triton http lr",
         "api predict lr",
         "onnxruntime in-process lr",
-        "seed flask+gunicorn lr",
+        "flask+gunicorn lr",
     }
     for row in rows:
         assert row["errors"] == {}, row

@@ -14,17 +14,17 @@ from client import TritonClient
 from contracts.model import TabularContract, read_contract
 from export.cli import app as export_app
 from export.tabular import export_tabular
-from export.tabular_data import clean, infer_spec, seed_like_table
+from export.tabular_data import clean, example_table, infer_spec
 from export.tabular_train import train
 from export.versioning import read_index
 
 pytestmark = pytest.mark.integration
 
 
-def test_seed_table_export_serves_the_same_answers_as_the_sklearn_pipeline(server, repository, tmp_path):
+def test_example_table_export_serves_the_same_answers_as_the_sklearn_pipeline(server, repository, tmp_path):
     root, _ = repository
     data = tmp_path / "events.csv"
-    seed_like_table(500, seed=3).to_csv(data, index=False)
+    example_table(500, seed=3).to_csv(data, index=False)
     result, written = export_tabular(root, "segments", data, "segment", drop=["user_id"])
     x = result.x_test
     with TritonClient(server.endpoints.grpc_url) as client:

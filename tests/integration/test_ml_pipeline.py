@@ -1,5 +1,5 @@
 """Every `modelserve` line of .github/workflows/ml-pipeline.yml, run here in order (variables
-substituted) on the seed-like table and a real embedded Triton: validate, train+export, gate,
+substituted) on the example table and a real embedded Triton: validate, train+export, gate,
 publish, promote. The gate must also stop a version that is not good enough."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from client import TritonClient
 from contracts.lifecycle import read_state
-from export.tabular_data import seed_like_table
+from export.tabular_data import example_table
 from modelserve.cli import app
 from modelserve.lifecycle import ready_versions
 from serve.server import EmbeddedTriton
@@ -51,7 +51,7 @@ def test_the_workflow_steps_train_gate_and_promote(tmp_path: Path) -> None:
     commands = _commands()
     assert [k.split(" ")[0] for k in commands] == ["Validate", "Train,", "Gate", "Promote"]
     data = tmp_path / "data.csv"
-    seed_like_table(600).to_csv(data, index=False)
+    example_table(600).to_csv(data, index=False)
     repo = tmp_path / "repo"
     env = {
         "MODEL": "churn",
@@ -103,11 +103,11 @@ def test_the_workflow_steps_train_gate_and_promote(tmp_path: Path) -> None:
 
 
 def test_validation_names_what_is_wrong_with_the_data(tmp_path: Path) -> None:
-    frame = seed_like_table(30)
+    frame = example_table(30)
     frame.to_csv(tmp_path / "small.csv", index=False)
     result = CliRunner().invoke(app, ["pipeline", "validate", str(tmp_path / "small.csv"), "-t", "segment"])
     assert result.exit_code == 1 and "rows; at least 50 are needed" in result.output  # after cleaning
-    frame = seed_like_table(200)
+    frame = example_table(200)
     frame["segment"] = "only"
     frame.to_csv(tmp_path / "one.csv", index=False)
     result = CliRunner().invoke(app, ["pipeline", "validate", str(tmp_path / "one.csv"), "-t", "segment"])

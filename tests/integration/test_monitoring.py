@@ -26,7 +26,7 @@ from api.settings import ApiSettings
 from contracts.lifecycle import read_state
 from contracts.reference import REFERENCE_NAME
 from export.tabular import export_tabular
-from export.tabular_data import seed_like_table
+from export.tabular_data import example_table
 from serve.ports import free_port
 from serve.server import EmbeddedTriton
 from serve.settings import ServerSettings
@@ -58,7 +58,7 @@ class Stack:
 
 
 def _records(seed: int, rows: int) -> list[dict[str, Any]]:
-    frame = seed_like_table(rows, seed=seed).drop(columns=["user_id"])
+    frame = example_table(rows, seed=seed).drop(columns=["user_id"])
     out: list[dict[str, Any]] = frame.to_dict("records")
     for r in out:  # JSON has no NaN
         r["user_age"] = None if r["user_age"] != r["user_age"] else r["user_age"]
@@ -70,8 +70,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("monitoring")
     root = tmp / "repo"
     first, refreshed = tmp / "train.csv", tmp / "refreshed.csv"
-    seed_like_table(600, seed=0).to_csv(first, index=False)
-    seed_like_table(600, seed=5).to_csv(refreshed, index=False)
+    example_table(600, seed=0).to_csv(first, index=False)
+    example_table(600, seed=5).to_csv(refreshed, index=False)
     export_tabular(root, NAME, first, "segment", models=["logistic_regression"], drop=["user_id"], version=1)
     assert (root / NAME / "1" / REFERENCE_NAME).is_file()
 
@@ -140,7 +140,7 @@ def _predict(http: httpx.Client, records: list[dict[str, Any]]) -> list[dict[str
     return list(response.json()["predictions"])
 
 
-def test_feedback_gives_the_seeds_metrics_and_websocket_clients_get_updates(stack: Stack) -> None:
+def test_feedback_gives_weighted_metrics_and_websocket_clients_get_updates(stack: Stack) -> None:
     async def scenario() -> None:
         ws_url = stack.url.replace("http", "ws") + f"/ws/metrics?model={NAME}"
         async with websockets.connect(ws_url) as watcher, websockets.connect(ws_url) as leaver:

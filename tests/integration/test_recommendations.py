@@ -1,4 +1,4 @@
-"""Recommendations served by Triton through the API equal the seed's algorithm computed in-process;
+"""Recommendations served by Triton through the API equal the reference algorithm computed in-process;
 cold start; bad requests; precision@k on held-out interactions of a generated dataset."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import ApiSettings
 from client import TritonClient
-from export.recommendations import MASKED, export_recommendations, fit, reference, seed_like_interactions
+from export.recommendations import MASKED, example_interactions, export_recommendations, fit, reference
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ def _held_out(inter: pd.DataFrame, seed: int = 1) -> tuple[pd.DataFrame, dict[st
 @pytest.fixture(scope="module")
 def served(server: Any, repository: Any) -> tuple[Path, Any, pd.DataFrame, dict[str, set[str]]]:
     root, _ = repository
-    inter, items = seed_like_interactions(seed=3)
+    inter, items = example_interactions(seed=3)
     train, held = _held_out(inter)
     export_recommendations(root, "recs", train, items)
     with TritonClient(server.endpoints.grpc_url) as client:
@@ -47,7 +47,7 @@ def _api(server: Any, root: Path) -> TestClient:
     return TestClient(create_app(ApiSettings(triton_url=server.endpoints.grpc_url, repository=root)))
 
 
-def test_served_rankings_equal_the_seed_algorithm_in_process(server: Any, served: Any) -> None:
+def test_served_rankings_equal_the_reference_algorithm_in_process(server: Any, served: Any) -> None:
     root, f, _, _ = served
     users = f.users[:40]
     with _api(server, root) as api:
@@ -68,7 +68,7 @@ def test_served_rankings_equal_the_seed_algorithm_in_process(server: Any, served
                 want_scores = want[f"{key}_scores"][0][valid][:K]
                 assert [g["source"] for g in got] == [strategy] * len(got)
                 assert len(got) == len(want_scores)
-                # Same score sequence, and each item served has the score the seed's algorithm
+                # Same score sequence, and each item served has the score the reference algorithm
                 # gives it (tie order is free, nothing else is).
                 np.testing.assert_allclose([g["score"] for g in got], want_scores, atol=1e-4)
                 index = {item: n for n, item in enumerate(f.items)}
@@ -133,7 +133,7 @@ def test_cli_exports_and_names_bad_tables(tmp_path: Path) -> None:
 
     from modelserve.cli import app
 
-    inter, items = seed_like_interactions(n_users=40, n_items=30)
+    inter, items = example_interactions(n_users=40, n_items=30)
     inter.to_csv(tmp_path / "i.csv", index=False)
     items.to_csv(tmp_path / "it.csv", index=False)
     args = [

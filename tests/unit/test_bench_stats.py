@@ -157,14 +157,14 @@ def test_ratios_pair_targets_of_one_load_point_and_judge_goals() -> None:
     rows = [
         _row_dict("triton http rf", 10_000, 2.0),
         _row_dict("api predict rf", 2_000, 8.0),
-        _row_dict("seed flask+gunicorn rf", 50, 400.0),
+        _row_dict("flask+gunicorn rf", 50, 400.0),
     ]
     found = {r.label: r for r in ratios(rows)}
     api = found["API / Triton HTTP, throughput"]
     assert api.value == pytest.approx(0.2) and api.met is False
     assert found["API / Triton HTTP, p99"].value == pytest.approx(4.0)
-    assert found["API / seed Flask, throughput"].value == pytest.approx(40.0)
-    assert found["API / seed Flask, throughput"].met is None  # no goal: reported, not judged
+    assert found["API / Flask in-process, throughput"].value == pytest.approx(40.0)
+    assert found["API / Flask in-process, throughput"].met is None  # no goal: reported, not judged
     assert "MISSED" in format_ratios(list(found.values()))
     assert not any(r.denominator.startswith("mlserver") for r in found.values())
 

@@ -1,5 +1,5 @@
 """Drift tests on fixed seeds: data from the training distribution is not flagged, injected drift
-is, at the seed's 0.05 level; each column gets the test its kind calls for."""
+is, at the 0.05 level; each column gets the test its kind calls for."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
 from contracts.tabular import FeatureSpec, FieldSpec
-from export.tabular_data import infer_spec, seed_like_table
+from export.tabular_data import example_table, infer_spec
 from monitor.drift import detect
 
 
 def _seed_like(rows: int, seed: int) -> tuple[FeatureSpec, np.ndarray]:
-    frame = seed_like_table(rows, seed=seed).drop(columns=["user_id"])
-    spec = infer_spec(seed_like_table(600, seed=0).drop(columns=["user_id"]), "segment")
+    frame = example_table(rows, seed=seed).drop(columns=["user_id"])
+    spec = infer_spec(example_table(600, seed=0).drop(columns=["user_id"]), "segment")
     return spec, spec.encode(frame.to_dict("records"))
 
 
-def test_undrifted_seed_like_window_is_not_flagged() -> None:
+def test_undrifted_example_window_is_not_flagged() -> None:
     spec, reference = _seed_like(2000, seed=0)
     _, live = _seed_like(500, seed=1)
     report = detect(reference, live, spec)
@@ -42,7 +42,7 @@ def test_shifted_numeric_column_is_flagged_and_only_it() -> None:
 
 def test_changed_category_mix_is_flagged_by_chi_square() -> None:
     spec, reference = _seed_like(2000, seed=0)
-    frame = seed_like_table(500, seed=1).drop(columns=["user_id"])
+    frame = example_table(500, seed=1).drop(columns=["user_id"])
     rng = np.random.default_rng(7)
     frame["category"] = rng.choice(["books", "games", "music", "sports"], len(frame), p=[0.1, 0.2, 0.3, 0.4])
     live = spec.encode(frame.to_dict("records"))
@@ -55,7 +55,7 @@ def test_changed_category_mix_is_flagged_by_chi_square() -> None:
 
 def test_unseen_categories_count_as_their_own_bucket() -> None:
     spec, reference = _seed_like(2000, seed=0)
-    frame = seed_like_table(500, seed=1).drop(columns=["user_id"])
+    frame = example_table(500, seed=1).drop(columns=["user_id"])
     frame.loc[: len(frame) // 2, "category"] = "podcasts"  # not in the training vocabulary
     report = detect(reference, spec.encode(frame.to_dict("records")), spec)
     assert "category" in report.drifted_columns
@@ -79,8 +79,8 @@ def test_held_out_rows_of_the_same_data_are_not_flagged_on_30_columns() -> None:
     assert not detect(x_train, x_test, spec).drifted
 
 
-def test_bonferroni_vs_the_seeds_per_column_rule() -> None:
-    """Windows drawn from the reference distribution itself, 30 independent columns: the seed's
+def test_bonferroni_vs_a_per_column_rule() -> None:
+    """Windows drawn from the reference distribution itself, 30 independent columns: the uncorrected
     rule (any column under 0.05) flags most of them (1 - 0.95**30 = 79% expected); the
     family-wise 0.05 level about 5%."""
     spec = FeatureSpec(

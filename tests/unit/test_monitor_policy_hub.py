@@ -22,7 +22,7 @@ def test_policy_merges_defaults_and_model_overrides(tmp_path: Path) -> None:
     churn, other = policy.for_model("churn"), policy.for_model("other")
     assert churn.f1_threshold == 0.9 and churn.window == 100 and churn.on_degradation == "retrain"
     assert other.on_degradation == "none" and other.drift_alpha == 0.05
-    assert load_policy(None).for_model("x").f1_threshold == 0.8  # the seed's threshold
+    assert load_policy(None).for_model("x").f1_threshold == 0.8  # the default threshold
 
 
 @pytest.mark.parametrize(

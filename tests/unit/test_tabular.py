@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from contracts.tabular import FeatureSpec, FeatureValidationError, FieldSpec
 from export.errors import ParityError, SourceUnavailableError
 from export.sklearn_onnx import check_parity, sklearn_to_onnx
-from export.tabular_data import clean, infer_spec, load_table, seed_like_table
+from export.tabular_data import clean, example_table, infer_spec, load_table
 from export.tabular_train import build_pipeline, train
 
 SPEC = FeatureSpec(
@@ -67,7 +67,7 @@ def test_spec_round_trips_through_its_dict_form():
 
 @pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet"])
 def test_tables_load_from_csv_json_and_parquet(tmp_path, suffix):
-    frame = seed_like_table(50)
+    frame = example_table(50)
     path = tmp_path / f"t{suffix}"
     {
         ".csv": lambda: frame.to_csv(path, index=False),
@@ -93,15 +93,15 @@ def test_clean_drops_duplicates_fills_numbers_and_drops_outliers():
     assert not cleaned.duplicated().any()
 
 
-def test_spec_inference_finds_the_seed_kinds():
-    spec = infer_spec(seed_like_table(80), "segment")
+def test_spec_inference_finds_numeric_categorical_and_datetime_fields():
+    spec = infer_spec(example_table(80), "segment")
     kinds = {f.name: f.kind for f in spec.fields}
     assert kinds["user_age"] == "numeric" and kinds["category"] == "categorical"
     assert kinds["created_at"] == "datetime" and spec.classes == ("casual", "engaged")
 
 
-def test_the_seed_interaction_is_part_of_the_pipeline():
-    spec = infer_spec(seed_like_table(80), "segment")
+def test_the_age_activity_interaction_is_part_of_the_pipeline():
+    spec = infer_spec(example_table(80), "segment")
     names = [name for name, _, _ in build_pipeline(spec, None).steps[0][1].transformers]
     assert names == ["numeric", "age_x_activity", "categorical"]
 
@@ -116,7 +116,7 @@ def test_training_picks_the_best_weighted_f1_on_a_bundled_data_set():
 
 
 def test_a_single_class_target_is_refused():
-    frame = seed_like_table(40).assign(segment="same")
+    frame = example_table(40).assign(segment="same")
     with pytest.raises(SourceUnavailableError, match="at least 2 classes"):
         train(frame, infer_spec(frame, "segment"), models=("logistic_regression",))
 
@@ -137,7 +137,7 @@ def test_a_failed_parity_check_leaves_the_repository_as_it_was(tmp_path, monkeyp
         raise ParityError("ONNX disagrees with scikit-learn (injected)")
 
     data = tmp_path / "t.csv"
-    seed_like_table(120).to_csv(data, index=False)
+    example_table(120).to_csv(data, index=False)
     repo = tmp_path / "repo"
     repo.mkdir()
     monkeypatch.setattr(tabular, "check_parity", failing)

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import history
+from benchmarks import docs_tables, history
 from benchmarks.measure import Sweep
 from benchmarks.ratios import format_ratios, ratios
 from benchmarks.report import Row, table, write_outputs
@@ -92,6 +92,8 @@ def run(options: RunOptions, *, out: Callable[[str], None] = print) -> dict[str,
 
         paths += plot_run(document, run_dir)
     history.append(options.results / "history.jsonl", document)
+    if options.results == DEFAULT_RESULTS and docs_tables.DOC.parent.is_dir():
+        docs_tables.write()  # the repository's own history: keep docs/benchmark-results.md in step
     out("")
     out(table(rows))
     if found:

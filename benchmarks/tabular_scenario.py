@@ -78,7 +78,7 @@ def build_models(root: Path, work: Path, keys: tuple[str, ...], batch: int) -> l
             raise ValueError(f"unknown tabular model {key!r}; choose from {', '.join(MODELS)}")
         pipeline = Pipeline([("scale", StandardScaler()), ("model", MODELS[key]())]).fit(x_tr, y_tr)
         name = f"bench_{key}"
-        with warnings.catch_warnings():  # fitted on a DataFrame (as the seed), checked on arrays
+        with warnings.catch_warnings():  # fitted on a DataFrame (as the original), checked on arrays
             warnings.simplefilter("ignore", UserWarning)
             written = export_classifier(
                 root,

@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from types import ModuleType, TracebackType
-from typing import Any, Literal, TypeVar
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
 
 import numpy as np
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.grpc import model_config_pb2
 
-from client._tensors import build_inputs, build_outputs, result_arrays
-from client._translate import translate
-from client.errors import ClientError, ServerUnavailableError
-from client.types import ModelMetadata, ModelStatistics, RepositoryEntry, parse_config
+from client._core import Call, ClientCore, check_protocol, normalise_url
+from client.types import ModelMetadata, ModelStatistics, RepositoryEntry
 
-Protocol = Literal["grpc", "http"]
 T = TypeVar("T")
-
-
-def normalise_url(url: str) -> str:
-    """tritonclient wants ``host:port``; accept ``http://host:port/`` too."""
-    for scheme in ("http://", "https://", "grpc://"):
-        if url.startswith(scheme):
-            url = url[len(scheme) :]
-    return url.rstrip("/")
-
-
-def check_protocol(protocol: str) -> Protocol:
-    if protocol not in ("grpc", "http"):
-        raise ValueError(f"protocol={protocol!r}; choose 'grpc' or 'http'")
-    return protocol  # type: ignore[return-value]
+__all__ = ["TritonClient", "check_protocol", "normalise_url"]
 
 
 class TritonClient:
@@ -40,12 +24,10 @@ class TritonClient:
     def __init__(
         self, url: str, *, protocol: str = "grpc", timeout_s: float = 30.0, connect_timeout_s: float = 5.0
     ) -> None:
-        if timeout_s <= 0 or connect_timeout_s <= 0:
+        if connect_timeout_s <= 0:
             raise ValueError("timeouts must be positive")
-        self.url = normalise_url(url)
-        self.protocol = check_protocol(protocol)
-        self.timeout_s = timeout_s
-        self._module: ModuleType = grpcclient if self.protocol == "grpc" else httpclient
+        self._core = ClientCore(url, protocol, timeout_s)
+        self.url, self.protocol, self.timeout_s = self._core.url, self._core.protocol, timeout_s
         try:
             if self.protocol == "grpc":
                 self._client: Any = grpcclient.InferenceServerClient(self.url)
@@ -54,42 +36,24 @@ class TritonClient:
                     self.url, connection_timeout=connect_timeout_s, network_timeout=timeout_s
                 )
         except Exception as exc:
-            raise translate(exc, url=self.url, what="connect") from exc
+            raise self._core.connect_error(exc) from exc
 
-    # -- plumbing ---------------------------------------------------------------------------------
-    def _call(self, what: str, fn: Callable[..., T], *args: Any, json: bool = False, **kwargs: Any) -> T:
-        if self.protocol == "grpc":
-            kwargs["client_timeout"] = self.timeout_s
-            if json:
-                kwargs["as_json"] = True
+    def _run(self, call: Call[T]) -> T:
         try:
-            return fn(*args, **kwargs)
+            raw = getattr(self._client, call.method)(*call.args, **self._core.kwargs(call))
         except Exception as exc:
-            raise translate(exc, url=self.url, what=what) from exc
+            return self._core.failed(call, exc)
+        return call.parse(raw)
 
-    # -- health -----------------------------------------------------------------------------------
     def is_server_live(self) -> bool:
-        try:
-            return bool(self._call("server live", self._client.is_server_live))
-        except ServerUnavailableError:
-            return False
+        return self._run(self._core.server_live())
 
     def is_server_ready(self) -> bool:
-        try:
-            return bool(self._call("server ready", self._client.is_server_ready))
-        except ServerUnavailableError:
-            return False
+        return self._run(self._core.server_ready())
 
     def is_model_ready(self, model: str, version: str = "") -> bool:
-        """False for unknown or unloaded models; raises only when the server is unreachable."""
-        try:
-            return bool(self._call(f"model ready {model}", self._client.is_model_ready, model, version))
-        except ServerUnavailableError:
-            raise
-        except ClientError:
-            return False
+        return self._run(self._core.model_ready(model, version))
 
-    # -- inference --------------------------------------------------------------------------------
     def infer(
         self,
         model: str,
@@ -98,49 +62,27 @@ class TritonClient:
         outputs: Sequence[str] | None = None,
         version: str = "",
     ) -> dict[str, np.ndarray]:
-        what = f"infer {model}" + (f" version {version}" if version else "")
-        built = build_inputs(self._module, inputs)
-        result = self._call(
-            what,
-            self._client.infer,
-            model,
-            built,
-            model_version=version,
-            outputs=build_outputs(self._module, outputs),
-        )
-        return result_arrays(result, outputs)
+        return self._run(self._core.infer(model, inputs, outputs, version))
 
-    # -- metadata, config, statistics ----------------------------------------------------------------
     def metadata(self, model: str, version: str = "") -> ModelMetadata:
-        raw = self._call(f"metadata {model}", self._client.get_model_metadata, model, version, json=True)
-        return ModelMetadata.parse(raw)
+        return self._run(self._core.metadata(model, version))
 
     def config(self, model: str, version: str = "") -> model_config_pb2.ModelConfig:
-        raw = self._call(f"config {model}", self._client.get_model_config, model, version, json=True)
-        return parse_config(raw)
+        return self._run(self._core.config(model, version))
 
     def statistics(self, model: str = "", version: str = "") -> list[ModelStatistics]:
-        raw = self._call(
-            f"statistics {model}", self._client.get_inference_statistics, model, version, json=True
-        )
-        return [ModelStatistics.parse(s) for s in raw.get("model_stats", [])]
+        return self._run(self._core.statistics(model, version))
 
     def repository_index(self) -> list[RepositoryEntry]:
-        raw = self._call("repository index", self._client.get_model_repository_index, json=True)
-        entries = raw.get("models", []) if isinstance(raw, dict) else raw
-        return [RepositoryEntry.parse(e) for e in entries]
+        return self._run(self._core.repository_index())
 
-    # -- model control (explicit mode) -----------------------------------------------------------------
     def load(self, model: str, config: str | None = None) -> None:
-        """``config``: a model config as JSON overriding config.pbtxt for this load (Triton's
-        load API; e.g. a version policy)."""
-        kw: dict[str, Any] = {"config": config} if config is not None else {}
-        self._call(f"load {model}", self._client.load_model, model, **kw)
+        """``config``: a model config as JSON overriding config.pbtxt for this load."""
+        self._run(self._core.load(model, config))
 
     def unload(self, model: str) -> None:
-        self._call(f"unload {model}", self._client.unload_model, model)
+        self._run(self._core.unload(model))
 
-    # -- lifecycle ------------------------------------------------------------------------------------
     def close(self) -> None:
         self._client.close()
 

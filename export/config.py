@@ -10,6 +10,7 @@ from pathlib import Path
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
+from export.atomic import write_atomic
 from export.errors import ConfigValidationError
 from export.spec import ModelEntry, TensorConfig
 
@@ -105,6 +106,11 @@ def _set_accelerators(config: mc.ModelConfig, entry: ModelEntry) -> None:
 
 def config_to_text(config: mc.ModelConfig) -> str:
     return str(text_format.MessageToString(config))
+
+
+def write_config(path: Path, config: mc.ModelConfig) -> None:
+    """config.pbtxt replaced atomically: Triton never reads half a file."""
+    write_atomic(path, config_to_text(config).encode())
 
 
 def read_config(path: Path) -> mc.ModelConfig:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 import shutil
 import uuid
 from collections.abc import Mapping, Sequence
@@ -26,7 +25,8 @@ import onnx
 from tritonclient.grpc import model_config_pb2 as mc
 
 from contracts.model import METADATA_NAME, ModelContract, TensorContract, contract_json
-from export.config import build_config, config_to_text, read_config
+from export.atomic import write_atomic
+from export.config import build_config, read_config, write_config
 from export.errors import ConfigValidationError, RepositoryWriteError
 from export.onnx_graph import read_signature
 from export.spec import ModelEntry
@@ -68,12 +68,6 @@ def _check_labels(config: mc.ModelConfig, labels: Sequence[str] | None) -> None:
             )
         if any("\n" in label for label in labels):
             raise ConfigValidationError("labels must not contain newlines")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def write_model(
@@ -130,11 +124,11 @@ def write_model(
         )
         (staging / METADATA_NAME).write_text(contract_json(written))
         if labels:
-            _write_atomic(model_dir / _label_file(config), ("\n".join(labels) + "\n").encode())
+            write_atomic(model_dir / _label_file(config), ("\n".join(labels) + "\n").encode())
         if final.exists():
             shutil.rmtree(final)
         staging.rename(final)
-        _write_atomic(model_dir / CONFIG_NAME, config_to_text(config).encode())
+        write_config(model_dir / CONFIG_NAME, config)
     except OSError as exc:
         raise RepositoryWriteError(f"writing {final}: {exc}") from exc
     finally:

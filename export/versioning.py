@@ -11,10 +11,11 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
-import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+from export.atomic import write_atomic
 
 INDEX_NAME = "index.json"
 _LOCK_NAME = ".index.lock"
@@ -50,9 +51,7 @@ def record_version(repository: Path, name: str, version: int, record: Mapping[st
     with _locked(repository):
         index = read_index(repository)
         index.setdefault(name, {})[str(version)] = dict(record)
-        tmp = repository / f".{INDEX_NAME}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, repository / INDEX_NAME)
+        write_atomic(repository / INDEX_NAME, (json.dumps(index, indent=2, sort_keys=True) + "\n").encode())
 
 
 def forget_missing(repository: Path) -> None:
@@ -65,6 +64,6 @@ def forget_missing(repository: Path) -> None:
         }
         pruned = {name: versions for name, versions in pruned.items() if versions}
         if pruned != index:
-            tmp = repository / f".{INDEX_NAME}.{os.getpid()}.tmp"
-            tmp.write_text(json.dumps(pruned, indent=2, sort_keys=True) + "\n")
-            os.replace(tmp, repository / INDEX_NAME)
+            write_atomic(
+                repository / INDEX_NAME, (json.dumps(pruned, indent=2, sort_keys=True) + "\n").encode()
+            )

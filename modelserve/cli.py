@@ -18,6 +18,7 @@ import typer
 from client import ClientError, TritonClient
 from export.cli import app as export_app
 from export.errors import ExportError
+from modelserve.errors import ModelserveError
 from modelserve.monitor_cli import app as monitor_app
 from modelserve.pipeline_cli import app as pipeline_app
 from serve.errors import ServeError
@@ -55,7 +56,7 @@ Control = Annotated[
     ),
 ]
 
-HANDLED = (ClientError, ServeError, ExportError, ValueError, FileNotFoundError)
+HANDLED = (ClientError, ServeError, ExportError, ModelserveError, ValueError, FileNotFoundError)
 
 
 def _setup_logging(verbose: bool) -> None:

@@ -23,24 +23,16 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-from google.protobuf import json_format, text_format
+from google.protobuf import json_format
 from tritonclient.grpc import model_config_pb2 as mc
+from tritonclient.utils import triton_to_np_dtype
 
 from client import ClientError, TritonClient
 from contracts.lifecycle import LifecycleState, read_state, write_state
-from serve.errors import LifecycleError
+from export.config import read_config, write_config
+from modelserve.errors import LifecycleError
 
 logger = logging.getLogger(__name__)
-
-# Triton config dtypes -> numpy, for the verification sample.
-_DTYPES = {
-    mc.TYPE_FP32: np.float32,
-    mc.TYPE_FP16: np.float16,
-    mc.TYPE_FP64: np.float64,
-    mc.TYPE_INT64: np.int64,
-    mc.TYPE_INT32: np.int32,
-    mc.TYPE_UINT8: np.uint8,
-}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,8 +68,9 @@ def _load(client: TritonClient, name: str, versions: set[int]) -> None:
 def _sample(config: mc.ModelConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
     inputs = {}
     for tensor in config.input:
-        dtype = _DTYPES.get(tensor.data_type)
-        if dtype is None:
+        # TYPE_FP32 -> "FP32" -> np.float32; strings and BF16 have no sample we can draw.
+        dtype = triton_to_np_dtype(mc.DataType.Name(tensor.data_type).removeprefix("TYPE_"))
+        if dtype is None or dtype is np.object_ or not np.issubdtype(dtype, np.number):
             raise LifecycleError(f"input {tensor.name}: data type {tensor.data_type} cannot be sampled")
         # Two rows where the model batches; variable dims (-1) get 4.
         shape = ([2] if config.max_batch_size > 0 else []) + [int(d) if d > 0 else 4 for d in tensor.dims]
@@ -116,11 +109,12 @@ def verify(client: TritonClient, repository: Path, name: str, version: int, *, s
 
 
 def _persist_policy(repository: Path, name: str, versions: set[int]) -> None:
+    """The version policy written into config.pbtxt, so a restarted Triton serves the same set."""
     path = repository / name / "config.pbtxt"
-    config = text_format.Parse(path.read_text(), mc.ModelConfig())
+    config = read_config(path)
     config.version_policy.Clear()
     config.version_policy.specific.versions.extend(sorted(versions))
-    path.write_text(text_format.MessageToString(config))
+    write_config(path, config)
 
 
 def promote(

@@ -5,8 +5,7 @@ ServeError
 ├── UnsupportedPythonError    no Python backend stub for this interpreter
 ├── PortInUseError            a requested port is taken
 ├── ServerStartError          the process exited or never became ready
-├── RepositoryError           the model repository path is unusable
-└── LifecycleError            a promotion, rollback or retirement was refused or failed
+└── RepositoryError           the model repository path is unusable
 """
 
 from __future__ import annotations
@@ -34,7 +33,3 @@ class ServerStartError(ServeError):
 
 class RepositoryError(ServeError):
     """The model repository is missing or unreadable."""
-
-
-class LifecycleError(ServeError):
-    """A version change was refused or failed; the previously served version still serves."""

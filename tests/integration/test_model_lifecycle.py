@@ -26,8 +26,8 @@ from contracts.lifecycle import read_state
 from contracts.tabular import FeatureSpec, FieldSpec
 from export.tabular import export_classifier
 from modelserve.cli import app as cli
+from modelserve.errors import LifecycleError
 from modelserve.lifecycle import promote, ready_versions, retire, rollback
-from serve.errors import LifecycleError
 from serve.server import EmbeddedTriton
 from serve.settings import ServerSettings
 

@@ -1,0 +1,154 @@
+"""What the sync and asyncio clients share: everything but the I/O (as httpx's ``BaseClient``).
+
+Each operation is a ``Call``: the tritonclient method to invoke, its arguments, how to parse the
+answer, and which errors mean a plain answer rather than a failure (a model that is not ready is
+``False``, not an exception). ``client.sync`` and ``client.aio`` only run calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Generic, Literal, TypeVar
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+from tritonclient.grpc import model_config_pb2
+
+from client._tensors import build_inputs, build_outputs, result_arrays
+from client._translate import translate
+from client.errors import ClientError, ServerUnavailableError
+from client.types import ModelMetadata, ModelStatistics, RepositoryEntry, parse_config
+
+Protocol = Literal["grpc", "http"]
+T = TypeVar("T")
+
+
+def normalise_url(url: str) -> str:
+    """tritonclient wants ``host:port``; accept ``http://host:port/`` too."""
+    for scheme in ("http://", "https://", "grpc://"):
+        if url.startswith(scheme):
+            url = url[len(scheme) :]
+    return url.rstrip("/")
+
+
+def check_protocol(protocol: str) -> Protocol:
+    if protocol not in ("grpc", "http"):
+        raise ValueError(f"protocol={protocol!r}; choose 'grpc' or 'http'")
+    return protocol  # type: ignore[return-value]
+
+
+def _identity(raw: Any) -> Any:
+    return raw
+
+
+def _none(_: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    what: str  # for error messages: "infer iris_rf version 2"
+    method: str  # on tritonclient's InferenceServerClient
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    json: bool = False  # gRPC answers as JSON (as HTTP does), so one parser serves both
+    parse: Callable[[Any], T] = _identity
+    # An error that is an answer: e.g. "not ready" -> False. Returns None to re-raise.
+    recover: Callable[[ClientError], T | None] | None = None
+
+
+def _not_ready(exc: ClientError) -> bool | None:
+    return None if isinstance(exc, ServerUnavailableError) else False
+
+
+def _down(exc: ClientError) -> bool | None:
+    return False if isinstance(exc, ServerUnavailableError) else None
+
+
+class ClientCore:
+    def __init__(self, url: str, protocol: str, timeout_s: float) -> None:
+        if timeout_s <= 0:
+            raise ValueError("timeouts must be positive")
+        self.url = normalise_url(url)
+        self.protocol = check_protocol(protocol)
+        self.timeout_s = timeout_s
+        self.module: ModuleType = grpcclient if self.protocol == "grpc" else httpclient
+
+    def kwargs(self, call: Call[Any]) -> dict[str, Any]:
+        if self.protocol != "grpc":
+            return call.kwargs
+        extra: dict[str, Any] = {"client_timeout": self.timeout_s}
+        if call.json:
+            extra["as_json"] = True
+        return {**call.kwargs, **extra}
+
+    def failed(self, call: Call[T], exc: Exception) -> T:
+        """The answer an error stands for, or our typed error (raised)."""
+        error = translate(exc, url=self.url, what=call.what)
+        if call.recover is not None:
+            answer = call.recover(error)
+            if answer is not None:
+                return answer
+        raise error from exc
+
+    def connect_error(self, exc: Exception) -> ClientError:
+        return translate(exc, url=self.url, what="connect")
+
+    # -- the calls ------------------------------------------------------------------------------
+    def server_live(self) -> Call[bool]:
+        return Call("server live", "is_server_live", parse=bool, recover=_down)
+
+    def server_ready(self) -> Call[bool]:
+        return Call("server ready", "is_server_ready", parse=bool, recover=_down)
+
+    def model_ready(self, model: str, version: str) -> Call[bool]:
+        """False for unknown or unloaded models; raises only when the server is unreachable."""
+        return Call(
+            f"model ready {model}", "is_model_ready", (model, version), parse=bool, recover=_not_ready
+        )
+
+    def infer(
+        self, model: str, inputs: Mapping[str, np.ndarray], outputs: Sequence[str] | None, version: str
+    ) -> Call[dict[str, np.ndarray]]:
+        return Call(
+            f"infer {model}" + (f" version {version}" if version else ""),
+            "infer",
+            (model, build_inputs(self.module, inputs)),
+            {"model_version": version, "outputs": build_outputs(self.module, outputs)},
+            parse=lambda result: result_arrays(result, outputs),
+        )
+
+    def metadata(self, model: str, version: str) -> Call[ModelMetadata]:
+        return Call(
+            f"metadata {model}", "get_model_metadata", (model, version), json=True, parse=ModelMetadata.parse
+        )
+
+    def config(self, model: str, version: str) -> Call[model_config_pb2.ModelConfig]:
+        return Call(f"config {model}", "get_model_config", (model, version), json=True, parse=parse_config)
+
+    def statistics(self, model: str, version: str) -> Call[list[ModelStatistics]]:
+        def parse(raw: Any) -> list[ModelStatistics]:
+            return [ModelStatistics.parse(s) for s in raw.get("model_stats", [])]
+
+        return Call(
+            f"statistics {model}", "get_inference_statistics", (model, version), json=True, parse=parse
+        )
+
+    def repository_index(self) -> Call[list[RepositoryEntry]]:
+        def parse(raw: Any) -> list[RepositoryEntry]:
+            entries = raw.get("models", []) if isinstance(raw, dict) else raw
+            return [RepositoryEntry.parse(e) for e in entries]
+
+        return Call("repository index", "get_model_repository_index", json=True, parse=parse)
+
+    def load(self, model: str, config: str | None) -> Call[None]:
+        """``config``: a model config as JSON overriding config.pbtxt for this load (Triton's load
+        API; e.g. a version policy)."""
+        kwargs = {"config": config} if config is not None else {}
+        return Call(f"load {model}", "load_model", (model,), kwargs, parse=_none)
+
+    def unload(self, model: str) -> Call[None]:
+        return Call(f"unload {model}", "unload_model", (model,), parse=_none)

@@ -144,7 +144,7 @@ def test_feedback_reaches_predictions_another_replica_answered(
         ):
             answer = (await http_a.post(f"/v1/models/{model.name}/predict", json=[record] * 3)).json()
             ids = [p["prediction_id"] for p in answer["predictions"]]
-            await a.state.monitor.flush()  # replica A writes within monitoring_flush_s anyway
+            await a.state.services.monitor.flush()  # replica A writes within monitoring_flush_s anyway
             feedback = [{"prediction_id": i, "label": "benign"} for i in ids]
             response = await http_b.post(f"/v1/monitoring/{model.name}/feedback", json=feedback)
             assert response.status_code == 200, response.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -29,6 +29,7 @@ from monitor.service import Monitor
 from monitor.store import Store
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+READY_TIMEOUT_S = 0.8
 
 
 class Health(BaseModel):
@@ -52,14 +53,22 @@ class ModelsResponse(BaseModel):
     models: list[ModelState]
 
 
-def create_app(settings: ApiSettings | None = None) -> FastAPI:
+def create_app(
+    settings: ApiSettings | None = None, *, triton_status: Callable[[], tuple[str, str]] | None = None
+) -> FastAPI:
+    """``triton_status``: the supervisor's (state, reason) when the API runs beside an embedded
+    Triton it restarts (``modelserve up``): readiness names the reason, liveness fails when the
+    supervisor gave up."""
     settings = settings or ApiSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # grpc.aio channels belong to the loop that made them: create the client inside it.
         triton = AsyncTritonClient(
-            settings.triton_url, protocol=settings.triton_protocol, timeout_s=settings.request_timeout_s
+            settings.triton_url,
+            protocol=settings.triton_protocol,
+            timeout_s=settings.request_timeout_s,
+            control_key=settings.control_key,
         )
         catalog = Catalog(settings.repository, triton, versions_ttl_s=settings.versions_ttl_s)
         coalescer = None
@@ -105,8 +114,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
-    @app.get("/health", response_model=Health, summary="The API process is up")
+    @app.get("/health", response_model=Health, summary="Liveness: the API is up and Triton recoverable")
     async def health() -> Health:
+        if triton_status is not None:
+            state, reason = triton_status()
+            if state == "failed":
+                raise UnavailableError(f"Triton cannot be restarted: {reason}")
         return Health(status="ok")
 
     @app.get(
@@ -115,10 +128,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         summary="Triton is reachable and ready, and so are the models asked about",
     )
     async def ready(svc: Svc, models: str = "") -> Ready:
-        if not await svc.triton.is_server_ready():
+        if triton_status is not None:
+            state, reason = triton_status()
+            if state != "ready":
+                raise UnavailableError(f"Triton at {settings.triton_url} is {state}: {reason}")
+        # A probe answers within ~1 s, whatever state Triton is in (a hung server included).
+        if not await svc.triton.is_server_ready(timeout_s=READY_TIMEOUT_S):
             raise UnavailableError(f"Triton at {settings.triton_url} is not ready")
         wanted = [m for m in models.split(",") if m]
-        missing = [m for m in wanted if not await svc.triton.is_model_ready(m)]
+        missing = [m for m in wanted if not await svc.triton.is_model_ready(m, timeout_s=READY_TIMEOUT_S)]
         if missing:
             raise UnavailableError(f"models not ready: {', '.join(missing)}")
         return Ready(status="ready", triton=settings.triton_url, models=wanted)

@@ -16,6 +16,9 @@ class ApiSettings(BaseSettings):
     triton_protocol: Literal["grpc", "http"] = "grpc"
     request_timeout_s: float = Field(default=30.0, gt=0)
     api_key: str | None = Field(default=None, description="when set, required in the X-API-Key header")
+    control_key: str | None = Field(
+        default=None, description="Triton's control-plane key, for the model list (/v1/models)"
+    )
     repository: Path = Field(
         default=Path("model_repository"),
         description="read-only view of the model repository (metadata, tokenizers)",

@@ -117,7 +117,12 @@ def run(
         root = tmp / "repo"
         payloads = build_repository(root, tmp)
         settings = ServerSettings(
-            repository=root, http_port=0, grpc_port=0, metrics_port=0, work_dir=tmp / "triton"
+            lock_control_plane=False,  # a throwaway server on loopback; nothing here loads or unloads
+            repository=root,
+            http_port=0,
+            grpc_port=0,
+            metrics_port=0,
+            work_dir=tmp / "triton",
         )
         triton = stack.enter_context(EmbeddedTriton(settings))
         grpc_url = triton.endpoints.grpc_url

@@ -196,7 +196,12 @@ def run(
         tmp = Path(tmp_name)
         built = build_models(tmp / "repo", tmp, models, max(batches))
         settings = ServerSettings(
-            repository=tmp / "repo", http_port=0, grpc_port=0, metrics_port=0, work_dir=tmp / "triton"
+            lock_control_plane=False,  # a throwaway server on loopback; nothing here loads or unloads
+            repository=tmp / "repo",
+            http_port=0,
+            grpc_port=0,
+            metrics_port=0,
+            work_dir=tmp / "triton",
         )
         triton = stack.enter_context(EmbeddedTriton(settings))
         grpc_url = triton.endpoints.grpc_url

@@ -3,6 +3,7 @@
 from typing import TYPE_CHECKING, Any
 
 from client.errors import (
+    AccessDeniedError,
     ClientError,
     InferenceServerError,
     InferenceTimeoutError,
@@ -28,6 +29,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AccessDeniedError",
     "AsyncTritonClient",
     "ClientError",
     "InferenceServerError",

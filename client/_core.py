@@ -19,7 +19,7 @@ from tritonclient.grpc import model_config_pb2
 
 from client._tensors import build_inputs, build_outputs, result_arrays
 from client._translate import translate
-from client.errors import ClientError, ServerUnavailableError
+from client.errors import ClientError, InferenceTimeoutError, ServerUnavailableError
 from client.types import ModelMetadata, ModelStatistics, RepositoryEntry, parse_config
 
 Protocol = Literal["grpc", "http"]
@@ -58,6 +58,8 @@ class Call(Generic[T]):
     parse: Callable[[Any], T] = _identity
     # An error that is an answer: e.g. "not ready" -> False. Returns None to re-raise.
     recover: Callable[[ClientError], T | None] | None = None
+    control: bool = False  # a control-plane API: send the control key
+    timeout_s: float | None = None  # this call's own bound (readiness probes), else the client's
 
 
 def _not_ready(exc: ClientError) -> bool | None:
@@ -65,24 +67,49 @@ def _not_ready(exc: ClientError) -> bool | None:
 
 
 def _down(exc: ClientError) -> bool | None:
-    return False if isinstance(exc, ServerUnavailableError) else None
+    # A server that does not answer in time is not ready either (a hung one answers nothing).
+    return False if isinstance(exc, ServerUnavailableError | InferenceTimeoutError) else None
+
+
+# The header Triton checks on restricted APIs (serve.settings.CONTROL_HEADER); over gRPC it
+# expects the same name behind Triton's protocol prefix.
+CONTROL_HEADER = "modelserve-control"
+GRPC_CONTROL_HEADER = f"triton-grpc-protocol-{CONTROL_HEADER}"
+_MAX_MESSAGE = 2**31 - 1
+# gRPC channel options. Setting any replaces tritonclient's defaults, so its message-size limits
+# are repeated. The reconnect backoff is capped at 1 s: with gRPC's default (up to 120 s) the API
+# took 11.8 s to notice a restarted Triton.
+GRPC_CHANNEL_ARGS = [
+    ("grpc.max_send_message_length", _MAX_MESSAGE),
+    ("grpc.max_receive_message_length", _MAX_MESSAGE),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
 
 
 class ClientCore:
-    def __init__(self, url: str, protocol: str, timeout_s: float) -> None:
+    def __init__(self, url: str, protocol: str, timeout_s: float, control_key: str | None = None) -> None:
         if timeout_s <= 0:
             raise ValueError("timeouts must be positive")
         self.url = normalise_url(url)
         self.protocol = check_protocol(protocol)
         self.timeout_s = timeout_s
+        self.control_key = control_key
         self.module: ModuleType = grpcclient if self.protocol == "grpc" else httpclient
 
+    def timeout(self, call: Call[Any]) -> float:
+        return call.timeout_s or self.timeout_s
+
     def kwargs(self, call: Call[Any]) -> dict[str, Any]:
-        if self.protocol != "grpc":
-            return call.kwargs
-        extra: dict[str, Any] = {"client_timeout": self.timeout_s}
-        if call.json:
-            extra["as_json"] = True
+        extra: dict[str, Any] = {}
+        if call.control and self.control_key:
+            name = GRPC_CONTROL_HEADER if self.protocol == "grpc" else CONTROL_HEADER
+            extra["headers"] = {name: self.control_key}
+        if self.protocol == "grpc":
+            extra["client_timeout"] = self.timeout(call)
+            if call.json:
+                extra["as_json"] = True
         return {**call.kwargs, **extra}
 
     def failed(self, call: Call[T], exc: Exception) -> T:
@@ -101,13 +128,18 @@ class ClientCore:
     def server_live(self) -> Call[bool]:
         return Call("server live", "is_server_live", parse=bool, recover=_down)
 
-    def server_ready(self) -> Call[bool]:
-        return Call("server ready", "is_server_ready", parse=bool, recover=_down)
+    def server_ready(self, timeout_s: float | None = None) -> Call[bool]:
+        return Call("server ready", "is_server_ready", parse=bool, recover=_down, timeout_s=timeout_s)
 
-    def model_ready(self, model: str, version: str) -> Call[bool]:
+    def model_ready(self, model: str, version: str, timeout_s: float | None = None) -> Call[bool]:
         """False for unknown or unloaded models; raises only when the server is unreachable."""
         return Call(
-            f"model ready {model}", "is_model_ready", (model, version), parse=bool, recover=_not_ready
+            f"model ready {model}",
+            "is_model_ready",
+            (model, version),
+            parse=bool,
+            recover=_not_ready,
+            timeout_s=timeout_s,
         )
 
     def infer(
@@ -142,13 +174,13 @@ class ClientCore:
             entries = raw.get("models", []) if isinstance(raw, dict) else raw
             return [RepositoryEntry.parse(e) for e in entries]
 
-        return Call("repository index", "get_model_repository_index", json=True, parse=parse)
+        return Call("repository index", "get_model_repository_index", json=True, parse=parse, control=True)
 
     def load(self, model: str, config: str | None) -> Call[None]:
         """``config``: a model config as JSON overriding config.pbtxt for this load (Triton's load
         API; e.g. a version policy)."""
         kwargs = {"config": config} if config is not None else {}
-        return Call(f"load {model}", "load_model", (model,), kwargs, parse=_none)
+        return Call(f"load {model}", "load_model", (model,), kwargs, parse=_none, control=True)
 
     def unload(self, model: str) -> Call[None]:
-        return Call(f"unload {model}", "unload_model", (model,), parse=_none)
+        return Call(f"unload {model}", "unload_model", (model,), parse=_none, control=True)

@@ -8,6 +8,7 @@ import socket
 from tritonclient.utils import InferenceServerException
 
 from client.errors import (
+    AccessDeniedError,
     ClientError,
     InferenceServerError,
     InferenceTimeoutError,
@@ -39,6 +40,13 @@ def translate(exc: BaseException, *, url: str, what: str) -> ClientError:
         message = str(exc.message() or exc)
         lowered = message.lower()
         full = f"{what}: {message}"
+        if "is restricted, expecting header" in lowered or status == "403":
+            # Triton answers a restricted gRPC protocol with UNAVAILABLE: not a server that is down.
+            return AccessDeniedError(
+                f"{what}: Triton restricts this API; pass its control key "
+                "(--control-key or MODELSERVE_CONTROL_KEY)",
+                status=status,
+            )
         if status in _TIMEOUT or "deadline exceeded" in lowered:
             return InferenceTimeoutError(full, status=status)
         # Model-specific messages first: Triton sends some of them with an UNAVAILABLE status.

@@ -13,7 +13,7 @@ import tritonclient.grpc.aio as grpc_aio
 import tritonclient.http.aio as http_aio
 from tritonclient.grpc import model_config_pb2
 
-from client._core import Call, ClientCore
+from client._core import GRPC_CHANNEL_ARGS, Call, ClientCore
 from client.types import ModelMetadata, ModelStatistics, RepositoryEntry
 
 T = TypeVar("T")
@@ -22,12 +22,15 @@ T = TypeVar("T")
 class AsyncTritonClient:
     """``async with AsyncTritonClient(url) as c: await c.infer(...)``. Create it inside the event loop."""
 
-    def __init__(self, url: str, *, protocol: str = "grpc", timeout_s: float = 30.0) -> None:
-        self._core = ClientCore(url, protocol, timeout_s)
+    def __init__(
+        self, url: str, *, protocol: str = "grpc", timeout_s: float = 30.0, control_key: str | None = None
+    ) -> None:
+        """``control_key``: the server's control-plane key (load, unload, repository index)."""
+        self._core = ClientCore(url, protocol, timeout_s, control_key)
         self.url, self.protocol, self.timeout_s = self._core.url, self._core.protocol, timeout_s
         try:
             if self.protocol == "grpc":
-                self._client: Any = grpc_aio.InferenceServerClient(self.url)
+                self._client: Any = grpc_aio.InferenceServerClient(self.url, channel_args=GRPC_CHANNEL_ARGS)
             else:
                 self._client = http_aio.InferenceServerClient(self.url, conn_timeout=timeout_s)
         except Exception as exc:
@@ -38,7 +41,7 @@ class AsyncTritonClient:
             # http.aio has no per-call timeout; wait_for bounds both protocols the same way.
             raw = await asyncio.wait_for(
                 getattr(self._client, call.method)(*call.args, **self._core.kwargs(call)),
-                timeout=self.timeout_s + 1.0,
+                timeout=self._core.timeout(call) + 1.0,
             )
         except Exception as exc:
             return self._core.failed(call, exc)
@@ -47,11 +50,11 @@ class AsyncTritonClient:
     async def is_server_live(self) -> bool:
         return await self._run(self._core.server_live())
 
-    async def is_server_ready(self) -> bool:
-        return await self._run(self._core.server_ready())
+    async def is_server_ready(self, timeout_s: float | None = None) -> bool:
+        return await self._run(self._core.server_ready(timeout_s))
 
-    async def is_model_ready(self, model: str, version: str = "") -> bool:
-        return await self._run(self._core.model_ready(model, version))
+    async def is_model_ready(self, model: str, version: str = "", timeout_s: float | None = None) -> bool:
+        return await self._run(self._core.model_ready(model, version, timeout_s))
 
     async def infer(
         self,

@@ -6,6 +6,7 @@ ClientError
 ├── ModelNotFoundError       the server does not know the model (or that version)
 ├── ModelNotReadyError       the model exists but is not loaded / not ready
 ├── InvalidInputError        the request was refused for its inputs (names, shapes, types)
+├── AccessDeniedError        a restricted API (model control, shared memory) without the right key
 └── InferenceServerError     any other server-side failure (message kept)
 """
 
@@ -39,6 +40,10 @@ class ModelNotReadyError(ClientError):
 
 class InvalidInputError(ClientError):
     """The server rejected the inputs."""
+
+
+class AccessDeniedError(ClientError):
+    """The server restricts this API (its control plane) and the call lacked the right key."""
 
 
 class InferenceServerError(ClientError):

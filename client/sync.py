@@ -11,7 +11,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.grpc import model_config_pb2
 
-from client._core import Call, ClientCore, check_protocol, normalise_url
+from client._core import GRPC_CHANNEL_ARGS, Call, ClientCore, check_protocol, normalise_url
 from client.types import ModelMetadata, ModelStatistics, RepositoryEntry
 
 T = TypeVar("T")
@@ -22,15 +22,23 @@ class TritonClient:
     """``with TritonClient("127.0.0.1:8001") as c: c.infer("model", {"x": array})``."""
 
     def __init__(
-        self, url: str, *, protocol: str = "grpc", timeout_s: float = 30.0, connect_timeout_s: float = 5.0
+        self,
+        url: str,
+        *,
+        protocol: str = "grpc",
+        timeout_s: float = 30.0,
+        connect_timeout_s: float = 5.0,
+        control_key: str | None = None,
     ) -> None:
+        """``control_key``: the server's control-plane key, for load, unload and the repository
+        index on a server that restricts them (``modelserve up`` does)."""
         if connect_timeout_s <= 0:
             raise ValueError("timeouts must be positive")
-        self._core = ClientCore(url, protocol, timeout_s)
+        self._core = ClientCore(url, protocol, timeout_s, control_key)
         self.url, self.protocol, self.timeout_s = self._core.url, self._core.protocol, timeout_s
         try:
             if self.protocol == "grpc":
-                self._client: Any = grpcclient.InferenceServerClient(self.url)
+                self._client: Any = grpcclient.InferenceServerClient(self.url, channel_args=GRPC_CHANNEL_ARGS)
             else:
                 self._client = httpclient.InferenceServerClient(
                     self.url, connection_timeout=connect_timeout_s, network_timeout=timeout_s
@@ -48,11 +56,11 @@ class TritonClient:
     def is_server_live(self) -> bool:
         return self._run(self._core.server_live())
 
-    def is_server_ready(self) -> bool:
-        return self._run(self._core.server_ready())
+    def is_server_ready(self, timeout_s: float | None = None) -> bool:
+        return self._run(self._core.server_ready(timeout_s))
 
-    def is_model_ready(self, model: str, version: str = "") -> bool:
-        return self._run(self._core.model_ready(model, version))
+    def is_model_ready(self, model: str, version: str = "", timeout_s: float | None = None) -> bool:
+        return self._run(self._core.model_ready(model, version, timeout_s))
 
     def infer(
         self,

@@ -20,11 +20,13 @@ class InventoryRow:
     note: str  # why a model is unusable or unavailable
 
 
-def inventory(repository: Path, *, url: str | None = None, protocol: str = "grpc") -> list[InventoryRow]:
+def inventory(
+    repository: Path, *, url: str | None = None, protocol: str = "grpc", control_key: str | None = None
+) -> list[InventoryRow]:
     index = read_index(repository)
     served: dict[tuple[str, str], tuple[str, str]] = {}
     if url:
-        with TritonClient(url, protocol=protocol, timeout_s=10) as client:
+        with TritonClient(url, protocol=protocol, timeout_s=10, control_key=control_key) as client:
             for e in client.repository_index():
                 served[(e.name, e.version)] = (e.state, e.reason)
     rows = []

@@ -10,6 +10,8 @@ import typer
 
 from client import ClientError
 from export.errors import ExportError
+from modelserve.cli_common import ControlKey, WorkDir
+from modelserve.control import resolve_key
 from serve.errors import ServeError
 
 app = typer.Typer(help="Model monitoring jobs.")
@@ -35,6 +37,8 @@ def retrain(
         "127.0.0.1:8001"
     ),
     protocol: Annotated[str, typer.Option(help="grpc or http (match the port)")] = "grpc",
+    control_key: ControlKey = None,
+    work_dir: WorkDir = Path(".modelserve"),
     as_json: Annotated[bool, typer.Option("--json", help="last line: the outcome as JSON")] = False,
 ) -> None:
     """Train, export a new version, gate it on metrics, promote it; exit 1 (with why) otherwise."""
@@ -46,6 +50,7 @@ def retrain(
             name,
             url=url,
             protocol=protocol,
+            control_key=resolve_key(control_key, work_dir),
             data=data,
             target=target,
             models=model or (),

@@ -61,6 +61,7 @@ def retrain(
     *,
     url: str,
     protocol: str = "grpc",
+    control_key: str | None = None,
     data: Path | None = None,
     target: str | None = None,
     models: Sequence[str] = (),
@@ -99,7 +100,7 @@ def retrain(
             f"{name} v{written.version} fails the gate, stays unserved: " + "; ".join(verdict.reasons)
         )
     progress(f"promoting {name} v{written.version} (weighted F1 {verdict.f1:.4f})")
-    with TritonClient(url, protocol=protocol, timeout_s=120) as client:
+    with TritonClient(url, protocol=protocol, timeout_s=120, control_key=control_key) as client:
         outcome = promote(client, repository, name, written.version, grace_s=grace_s)
     return Retrained(
         model=name,

@@ -15,6 +15,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def check_free(host: str, port: int, what: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As servers bind: a port whose last connections sit in TIME_WAIT (a server just stopped
+        # or killed) is free to listen on again; without this a restart was refused for ~60 s.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from serve import ports
 from serve.errors import RepositoryError, ServerStartError
 from serve.layout import prepare_backend_dir
 from serve.locate import TritonDistribution, libpython_dir, locate_triton
-from serve.settings import ServerSettings
+from serve.settings import CONTROL_HEADER, ServerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ def build_command(
     endpoints: Endpoints,
     backend_dir: Path,
     shm_prefix: str,
+    control_key: str | None = None,
 ) -> list[str]:
     cmd = [
         str(dist.binary),
@@ -92,6 +94,9 @@ def build_command(
         f"--log-verbose={settings.log_verbose}",
         f"--exit-timeout-secs={settings.exit_timeout_s}",
     ]
+    if control_key is not None:
+        restricted = f"{','.join(settings.restricted_apis)}:{CONTROL_HEADER}={control_key}"
+        cmd += [f"--http-restricted-api={restricted}", f"--grpc-restricted-protocol={restricted}"]
     if settings.model_control == "explicit":
         cmd += [f"--load-model={name}" for name in settings.load_models]
     elif settings.model_control == "poll":
@@ -109,6 +114,9 @@ class EmbeddedTriton:
         self.shm_prefix = f"modelserve_{os.getpid()}_{uuid.uuid4().hex[:8]}_"
         self.log_path: Path | None = None
         self.shm_left_by_server = 0
+        self.control_key: str | None = None
+        if settings.lock_control_plane:
+            self.control_key = settings.control_key or secrets.token_urlsafe(24)
 
     @property
     def endpoints(self) -> Endpoints:
@@ -119,6 +127,10 @@ class EmbeddedTriton:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.poll() if self._proc else None
 
     def _resolve_endpoints(self) -> Endpoints:
         s = self.settings
@@ -139,7 +151,9 @@ class EmbeddedTriton:
         self._endpoints = self._resolve_endpoints()
         (work / "logs").mkdir(parents=True, exist_ok=True)
         self.log_path = work / "logs" / f"tritonserver-{self._endpoints.http_port}.log"
-        cmd = build_command(dist, self.settings, self._endpoints, backend_dir, self.shm_prefix)
+        cmd = build_command(
+            dist, self.settings, self._endpoints, backend_dir, self.shm_prefix, self.control_key
+        )
         logger.info("starting tritonserver (log: %s)", self.log_path)
         with self.log_path.open("wb") as log:
             # A session of its own lets stop() signal the server and its stub processes together.
@@ -191,6 +205,18 @@ class EmbeddedTriton:
         if self._proc is None:
             return 0
         return self._proc.wait()
+
+    def kill(self) -> None:
+        """At once: SIGKILL to the server and its stubs (a hung server ignores SIGTERM), then the
+        shared-memory files."""
+        proc = self._proc
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+            self._proc = None
+        self.shm_left_by_server = remove_shm_files(self.shm_prefix)
 
     def stop(self) -> None:
         """Graceful stop (SIGTERM, then SIGKILL of the whole group), then remove our shm files."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 ModelControl = Literal["explicit", "poll", "none"]
+CONTROL_HEADER = "modelserve-control"  # Triton checks it; gRPC clients send it prefixed (client._core)
+_KEY = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +33,12 @@ class ServerSettings:
     # Triton waits this long at exit for in-flight requests and open client connections.
     exit_timeout_s: int = 5
     extra_args: tuple[str, ...] = ()
+    # Triton's control plane (load/unload, shared-memory registration, trace and log settings) is
+    # behind a header secret unless unlocked: anyone reaching the ports could otherwise unload
+    # models or load a Python model whose code runs as the server's user. None: generated.
+    lock_control_plane: bool = True
+    control_key: str | None = None
+    restricted_apis: tuple[str, ...] = ("model-repository", "shared-memory", "trace", "logging")
 
     def __post_init__(self) -> None:
         for name in ("http_port", "grpc_port", "metrics_port"):
@@ -38,5 +47,7 @@ class ServerSettings:
                 raise ValueError(f"{name}={port} is not a port number (0-65535; 0 picks a free one)")
         if self.model_control not in ("explicit", "poll", "none"):
             raise ValueError(f"model_control={self.model_control!r}; choose explicit, poll or none")
+        if self.control_key is not None and not _KEY.fullmatch(self.control_key):
+            raise ValueError("control_key must be 16-128 characters of letters, digits, '-' and '_'")
         if self.ready_timeout_s <= 0:
             raise ValueError(f"ready_timeout_s={self.ready_timeout_s} must be positive")

@@ -70,7 +70,12 @@ def server(
 ) -> Iterator[EmbeddedTriton]:
     root, _ = repository
     settings = ServerSettings(
-        repository=root, http_port=0, grpc_port=0, metrics_port=0, work_dir=tmp_path_factory.mktemp("work")
+        lock_control_plane=False,  # model control from many test clients; the locked mode has its own tests
+        repository=root,
+        http_port=0,
+        grpc_port=0,
+        metrics_port=0,
+        work_dir=tmp_path_factory.mktemp("work"),
     )
     with EmbeddedTriton(settings) as triton:
         yield triton

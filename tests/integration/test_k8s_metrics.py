@@ -33,7 +33,12 @@ def triton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedTriton]
     )
     write_model(root, entry, scale_model(2.0), version=1)
     settings = ServerSettings(
-        repository=root, http_port=0, grpc_port=0, metrics_port=0, work_dir=tmp_path_factory.mktemp("work")
+        lock_control_plane=False,  # model control from many test clients; the locked mode has its own tests
+        repository=root,
+        http_port=0,
+        grpc_port=0,
+        metrics_port=0,
+        work_dir=tmp_path_factory.mktemp("work"),
     )
     with EmbeddedTriton(settings) as server:
         yield server

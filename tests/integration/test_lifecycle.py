@@ -105,7 +105,12 @@ def _scale_repo(tmp_path: Path) -> Path:
 def test_shutdown_leaves_no_process_and_no_shm_file(tmp_path):
     repo = _scale_repo(tmp_path)
     settings = ServerSettings(
-        repository=repo, http_port=0, grpc_port=0, metrics_port=0, work_dir=tmp_path / "w"
+        lock_control_plane=False,  # model control from many test clients; the locked mode has its own tests
+        repository=repo,
+        http_port=0,
+        grpc_port=0,
+        metrics_port=0,
+        work_dir=tmp_path / "w",
     )
     server = EmbeddedTriton(settings)
     server.start()

@@ -80,7 +80,12 @@ def test_the_workflow_steps_train_gate_and_promote(tmp_path: Path) -> None:
         served = tmp_path / "served"
         shutil.copytree(repo, served)
         settings = ServerSettings(
-            repository=served, http_port=0, grpc_port=0, metrics_port=0, work_dir=tmp_path / "w"
+            lock_control_plane=False,  # model control from many test clients; the locked mode has its own tests
+            repository=served,
+            http_port=0,
+            grpc_port=0,
+            metrics_port=0,
+            work_dir=tmp_path / "w",
         )
         with EmbeddedTriton(settings) as server, TritonClient(server.endpoints.grpc_url) as client:
             assert ready_versions(client, "churn") == [1]

@@ -117,7 +117,12 @@ def test_promote_verify_rollback_and_retire_under_load(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     v1 = _export(root, 1, c=0.001)
     settings = ServerSettings(
-        repository=root, http_port=0, grpc_port=0, metrics_port=0, work_dir=tmp_path / "w"
+        lock_control_plane=False,  # model control from many test clients; the locked mode has its own tests
+        repository=root,
+        http_port=0,
+        grpc_port=0,
+        metrics_port=0,
+        work_dir=tmp_path / "w",
     )
     data = load_breast_cancer()
     record = dict(zip(data.feature_names, (float(v) for v in data.data[0]), strict=True))

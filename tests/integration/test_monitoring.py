@@ -103,7 +103,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
     )
     server_settings = ServerSettings(
-        repository=root, http_port=0, grpc_port=0, metrics_port=0, work_dir=tmp / "work"
+        lock_control_plane=False,  # model control from many test clients; the locked mode has its own tests
+        repository=root,
+        http_port=0,
+        grpc_port=0,
+        metrics_port=0,
+        work_dir=tmp / "work",
     )
     with EmbeddedTriton(server_settings) as triton:
         app = create_app(

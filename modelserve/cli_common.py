@@ -1,0 +1,93 @@
+"""What every ``modelserve`` verb shares: option types, one-line errors, logging, clients."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, TypeVar
+
+import typer
+
+from client import ClientError, TritonClient
+from export.errors import ExportError
+from modelserve.control import resolve_key
+from modelserve.errors import ModelserveError
+from serve.errors import ServeError
+
+T = TypeVar("T")
+Repo = Annotated[
+    Path, typer.Option("--repository", "-r", envvar="MODELSERVE_REPOSITORY", help="model repository")
+]
+HttpPort = Annotated[int, typer.Option(envvar="MODELSERVE_HTTP_PORT", help="Triton HTTP port (0: any free)")]
+GrpcPort = Annotated[int, typer.Option(envvar="MODELSERVE_GRPC_PORT", help="Triton gRPC port (0: any free)")]
+MetricsPort = Annotated[int, typer.Option(envvar="MODELSERVE_METRICS_PORT", help="Triton metrics port")]
+WorkDir = Annotated[Path, typer.Option(envvar="MODELSERVE_WORK_DIR", help="backend dir and server logs")]
+Url = Annotated[str, typer.Option("--url", envvar="MODELSERVE_TRITON_URL", help="Triton host:port")]
+Proto = Annotated[str, typer.Option("--protocol", help="grpc or http (match the port)")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log progress")]
+Control = Annotated[
+    str,
+    typer.Option(
+        "--model-control", envvar="MODELSERVE_MODEL_CONTROL", help="explicit (load/unload on request) or poll"
+    ),
+]
+ControlKey = Annotated[
+    str | None,
+    typer.Option(
+        "--control-key",
+        envvar="MODELSERVE_CONTROL_KEY",
+        help="Triton's control-plane key (default: the one `modelserve up`/`serve` wrote into the work dir)",
+        show_default=False,
+    ),
+]
+
+HANDLED = (ClientError, ServeError, ExportError, ModelserveError, ValueError, FileNotFoundError)
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except HANDLED as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+
+
+def run(fn: Callable[[], T]) -> T:
+    with one_line_errors():
+        return fn()
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def client(
+    url: str,
+    *,
+    protocol: str = "grpc",
+    timeout_s: float = 30.0,
+    control_key: str | None = None,
+    work_dir: Path = Path(".modelserve"),
+) -> TritonClient:
+    return TritonClient(
+        url, protocol=protocol, timeout_s=timeout_s, control_key=resolve_key(control_key, work_dir)
+    )

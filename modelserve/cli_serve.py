@@ -1,0 +1,196 @@
+"""``modelserve demo|serve|up``: the embedded Triton (supervised), and the API beside it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modelserve.cli_common import (
+    Control,
+    ControlKey,
+    GrpcPort,
+    HttpPort,
+    MetricsPort,
+    Repo,
+    Verbose,
+    WorkDir,
+    run,
+    setup_logging,
+    sigterm_as_interrupt,
+)
+from modelserve.control import write_key
+from serve import ports
+from serve.settings import ServerSettings
+from serve.supervisor import Supervisor
+
+OpenControl = Annotated[
+    bool,
+    typer.Option(
+        "--open-control-plane",
+        help="leave Triton's load/unload, shared-memory, trace and log APIs unrestricted (not recommended)",
+    ),
+]
+
+
+def server_settings(
+    repository: Path,
+    http: int,
+    grpc: int,
+    metrics: int,
+    work_dir: Path,
+    control: str = "explicit",
+    *,
+    control_key: str | None = None,
+    open_control_plane: bool = False,
+) -> ServerSettings:
+    return run(
+        lambda: ServerSettings(
+            repository=repository,
+            http_port=http,
+            grpc_port=grpc,
+            metrics_port=metrics,
+            work_dir=work_dir,
+            model_control=control,  # type: ignore[arg-type]  # validated by ServerSettings
+            lock_control_plane=not open_control_plane,
+            control_key=control_key,
+        )
+    )
+
+
+def _announce(supervisor: Supervisor, work_dir: Path) -> None:
+    e = supervisor.endpoints
+    typer.echo(f"Triton ready: HTTP {e.http_url}  gRPC {e.grpc_url}  metrics {e.metrics_url}")
+    key = supervisor.control_key
+    if key is None:
+        typer.echo("control plane OPEN: anyone reaching Triton's ports can load and unload models")
+        return
+    path = write_key(work_dir, key)
+    # Child processes (the retraining job) and this process's clients find it too.
+    os.environ["MODELSERVE_CONTROL_KEY"] = key
+    typer.echo(f"control plane locked; key in {path} (models load/unload/promote read it from there)")
+
+
+def demo(
+    repository: Repo = Path("model_repository"),
+    http_port: HttpPort = 8000,
+    grpc_port: GrpcPort = 8001,
+    metrics_port: MetricsPort = 8002,
+    work_dir: WorkDir = Path(".modelserve"),
+    verbose: Verbose = False,
+) -> None:
+    """Export the demo models, start the embedded Triton, answer requests over gRPC and HTTP, stop."""
+    from modelserve.demo import run_demo
+
+    setup_logging(verbose)
+    settings = server_settings(repository, http_port, grpc_port, metrics_port, work_dir)
+    typer.echo(f"exporting demo models into {repository}/ and starting the embedded Triton ...")
+    models, endpoints, answers = run(lambda: run_demo(settings))
+    for model in models:
+        typer.echo(f"  exported {model.name} v{model.written.version} ({model.written.model_path})")
+    typer.echo(f"Triton served on HTTP {endpoints.http_url}, gRPC {endpoints.grpc_url}:")
+    typer.echo(f"  {'model':<18} {'proto':<5} {'first features':<30} {'predicted':<10} confidence")
+    for a in answers:
+        typer.echo(f"  {a.model:<18} {a.protocol:<5} {a.row!s:<30} {a.predicted:<10} {a.confidence:.3f}")
+    typer.echo("Server stopped. `modelserve up` keeps it running with the API; see README for curl examples.")
+
+
+def serve(
+    repository: Repo = Path("model_repository"),
+    http_port: HttpPort = 8000,
+    grpc_port: GrpcPort = 8001,
+    metrics_port: MetricsPort = 8002,
+    model_control: Control = "explicit",
+    work_dir: WorkDir = Path(".modelserve"),
+    control_key: ControlKey = None,
+    open_control_plane: OpenControl = False,
+    verbose: Verbose = False,
+) -> None:
+    """Run the embedded Triton on a repository until Ctrl-C / SIGTERM, restarting it if it dies."""
+    setup_logging(verbose)
+    settings = server_settings(
+        repository, http_port, grpc_port, metrics_port, work_dir, model_control,
+        control_key=control_key, open_control_plane=open_control_plane,
+    )  # fmt: skip
+    supervisor = Supervisor(settings)
+    with sigterm_as_interrupt():
+        try:
+            run(supervisor.start)
+            _announce(supervisor, work_dir)
+            typer.echo(f"log: {supervisor.server.log_path}  (Ctrl-C stops)")
+            if supervisor.wait() == "failed":
+                typer.secho(f"error: {supervisor.reason}", fg=typer.colors.RED, err=True)
+                raise typer.Exit(1)
+        except KeyboardInterrupt:
+            typer.echo("stopping ...")
+        finally:
+            supervisor.stop()
+
+
+def up(
+    repository: Repo = Path("model_repository"),
+    http_port: HttpPort = 8000,
+    grpc_port: GrpcPort = 8001,
+    metrics_port: MetricsPort = 8002,
+    api_port: Annotated[int, typer.Option(envvar="MODELSERVE_API_PORT", help="API port")] = 8080,
+    api_host: Annotated[
+        str, typer.Option(envvar="MODELSERVE_API_HOST", help="API bind address")
+    ] = "127.0.0.1",
+    model_control: Control = "explicit",
+    work_dir: WorkDir = Path(".modelserve"),
+    control_key: ControlKey = None,
+    open_control_plane: OpenControl = False,
+    verbose: Verbose = False,
+) -> None:
+    """Run the embedded Triton (supervised) and the FastAPI front beside it until Ctrl-C / SIGTERM."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+
+    setup_logging(verbose)
+    settings = server_settings(
+        repository, http_port, grpc_port, metrics_port, work_dir, model_control,
+        control_key=control_key, open_control_plane=open_control_plane,
+    )  # fmt: skip
+    run(lambda: ports.check_free(api_host, api_port, "API"))  # before anything starts
+    api: uvicorn.Server | None = None
+
+    def failed(reason: str) -> None:
+        if api is not None:
+            api.should_exit = True  # uvicorn checks it every tick and shuts down
+
+    supervisor = Supervisor(settings, on_failed=failed)
+    # uvicorn shuts down gracefully on SIGTERM and then raises the signal again; with Python's
+    # default handler that ended the process before `finally`, leaving tritonserver running.
+    with sigterm_as_interrupt():
+        try:
+            e = run(supervisor.start)
+            _announce(supervisor, work_dir)
+            typer.echo(f"API on http://{api_host}:{api_port} (docs at /docs); Ctrl-C stops both")
+            api_settings = ApiSettings(
+                triton_url=e.grpc_url,
+                triton_protocol="grpc",
+                repository=repository,
+                control_key=supervisor.control_key,
+            )
+            if "MODELSERVE_MONITORING_URL" not in os.environ:  # the store goes beside the server's logs
+                store = f"sqlite:///{work_dir}/monitoring.sqlite"
+                api_settings = api_settings.model_copy(update={"monitoring_url": store})
+            if api_settings.monitoring:
+                typer.echo(
+                    f"Monitoring into {api_settings.monitoring_url}; live: ws://{api_host}:{api_port}/ws/metrics"
+                )
+            app = create_app(api_settings, triton_status=supervisor.status)
+            log_level = "info" if verbose else "warning"
+            api = uvicorn.Server(uvicorn.Config(app, host=api_host, port=api_port, log_level=log_level))
+            api.run()
+        except KeyboardInterrupt:
+            typer.echo("stopping ...")
+        finally:
+            supervisor.stop()
+    if supervisor.state == "failed":
+        typer.secho(f"error: {supervisor.reason}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)

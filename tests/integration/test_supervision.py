@@ -1,0 +1,233 @@
+"""A supervised embedded Triton: restarted after kill -9 and after a hang, given up on when restarts
+run out; `modelserve up` keeps answering through a kill -9 and locks Triton's control plane."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from client import AccessDeniedError, TritonClient
+from export.demo import export_demo_set
+from serve.ports import free_port
+from serve.settings import ServerSettings
+from serve.supervisor import Supervisor
+from tests.helpers import save, scale_model
+
+pytestmark = pytest.mark.integration
+X = np.ones((1, 4), dtype=np.float32)
+
+
+def _repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    save(scale_model(2.0), repo / "m" / "1" / "model.onnx")
+    (repo / "m" / "config.pbtxt").write_text(
+        'name: "m"\nbackend: "onnxruntime"\nmax_batch_size: 8\n'
+        'input [{ name: "x" data_type: TYPE_FP32 dims: [4] }]\n'
+        'output [{ name: "y" data_type: TYPE_FP32 dims: [4] }]\n'
+    )
+    return repo
+
+
+def _members(pgid: int) -> list[int]:
+    """Processes still in the process group the dead server led (its stubs, if any were left)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                found.append(int(entry))
+    return found
+
+
+def _wait(predicate: Any, limit_s: float, what: str) -> float:
+    """Seconds until ``predicate()`` holds; fails the test past ``limit_s`` (a hang, not a timing)."""
+    start = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - start < limit_s, f"{what} did not happen within {limit_s} s"
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def _settings(repo: Path, tmp_path: Path) -> ServerSettings:
+    return ServerSettings(repository=repo, http_port=0, grpc_port=0, metrics_port=0, work_dir=tmp_path / "w")
+
+
+def test_a_killed_server_is_restarted_on_its_ports_with_its_key_and_leaves_nothing(tmp_path):
+    supervisor = Supervisor(_settings(_repo(tmp_path), tmp_path), probe_s=0.2)
+    endpoints = supervisor.start()
+    try:
+        old_pid, old_prefix = supervisor.server.pid, supervisor.server.shm_prefix
+        assert old_pid is not None
+        os.kill(old_pid, signal.SIGKILL)
+        seconds = _wait(
+            lambda: supervisor.server.pid not in (None, old_pid) and supervisor.state == "ready",
+            60,
+            "restart",
+        )
+        print(f"restarted {seconds:.1f} s after kill -9")
+        assert supervisor.endpoints == endpoints
+        assert _members(old_pid) == []  # the dead server's stubs went with it
+        assert not list(Path("/dev/shm").glob(f"{old_prefix}*"))
+        with TritonClient(endpoints.grpc_url, control_key=supervisor.control_key) as client:
+            np.testing.assert_array_equal(client.infer("m", {"x": X})["y"], X * 2)
+            assert {e.name for e in client.repository_index()} == {"m"}  # the same key still opens it
+        assert len(supervisor.restarts) == 1
+    finally:
+        supervisor.stop()
+
+
+def test_a_hung_server_is_killed_and_restarted(tmp_path):
+    supervisor = Supervisor(_settings(_repo(tmp_path), tmp_path), probe_s=0.2, hang_after_s=1.0)
+    endpoints = supervisor.start()
+    try:
+        old_pid = supervisor.server.pid
+        assert old_pid is not None
+        os.kill(old_pid, signal.SIGSTOP)
+        _wait(lambda: supervisor.server.pid != old_pid and supervisor.state == "ready", 60, "restart")
+        assert len(supervisor.restarts) == 1
+        assert _members(old_pid) == []
+        with TritonClient(endpoints.grpc_url) as client:
+            np.testing.assert_array_equal(client.infer("m", {"x": X})["y"], X * 2)
+    finally:
+        supervisor.stop()
+
+
+def test_the_supervisor_gives_up_when_restarts_keep_failing(tmp_path):
+    repo = _repo(tmp_path)
+    reasons: list[str] = []
+    supervisor = Supervisor(_settings(repo, tmp_path), probe_s=0.2, max_restarts=2, on_failed=reasons.append)
+    supervisor.start()
+    try:
+        repo.rename(tmp_path / "moved")  # no longer where the server looks: every restart fails
+        pid = supervisor.server.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        _wait(lambda: supervisor.state == "failed", 90, "giving up")
+        assert reasons and "giving up" in reasons[0] and supervisor.server.pid is None
+    finally:
+        supervisor.stop()
+
+
+def _get(
+    url: str, *, method: str = "GET", body: bytes | None = None, headers: dict[str, str] | None = None
+) -> int:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0
+
+
+def test_up_keeps_answering_through_a_kill_9_and_locks_the_control_plane(tmp_path):
+    repo = tmp_path / "repo"
+    models = export_demo_set(repo)
+    model = models[0]
+    record = dict(zip(model.feature_names, (float(v) for v in model.sample[0]), strict=True))
+    api_port, http_port, grpc_port = free_port(), free_port(), free_port()
+    work = tmp_path / "w"
+    argv = [sys.executable, "-m", "modelserve", "up", "-r", str(repo), "--work-dir", str(work)]
+    argv += ["--http-port", str(http_port), "--grpc-port", str(grpc_port), "--metrics-port", "0"]
+    argv += ["--api-port", str(api_port)]
+    env = {**os.environ, "MODELSERVE_MONITORING": "false"}
+    env.pop("MODELSERVE_CONTROL_KEY", None)
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    api = f"http://127.0.0.1:{api_port}"
+    try:
+        _wait(lambda: _get(f"{api}/ready") == 200, 120, "up ready")
+        # The control plane: closed to anyone without the key, over HTTP and gRPC ...
+        unload = f"http://127.0.0.1:{http_port}/v2/repository/models/{model.name}/unload"
+        assert _get(unload, method="POST", body=b"{}") == 403
+        with TritonClient(f"127.0.0.1:{grpc_port}") as client, pytest.raises(AccessDeniedError):
+            client.unload(model.name)
+        # ... open to our CLI, which reads the key `up` wrote (owner-only) into the work dir.
+        assert (work / "control.key").stat().st_mode & 0o077 == 0
+        cli = [sys.executable, "-m", "modelserve", "models"]
+        where = ["--url", f"127.0.0.1:{grpc_port}", "--work-dir", str(work)]
+        for verb in ("unload", "load"):
+            done = subprocess.run([*cli, verb, model.name, *where], env=env, capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+        _wait(lambda: _get(f"{api}/ready?models={model.name}") == 200, 60, "model reloaded")
+
+        # Load through the API while tritonserver is killed.
+        statuses: list[tuple[float, int]] = []
+        stop = threading.Event()
+        body = json.dumps(record).encode()
+
+        def traffic() -> None:
+            while not stop.is_set():
+                code = _get(
+                    f"{api}/v1/models/{model.name}/predict",
+                    method="POST",
+                    body=body,
+                    headers={"content-type": "application/json"},
+                )
+                statuses.append((time.monotonic(), code))
+
+        worker = threading.Thread(target=traffic)
+        worker.start()
+        _wait(lambda: any(c == 200 for _, c in statuses), 30, "first answer")
+        pids = [p for p in _tritonservers(repo)]
+        assert len(pids) == 1
+        killed_at = time.monotonic()
+        os.kill(pids[0], signal.SIGKILL)
+        try:
+            _wait(
+                lambda: any(t > killed_at + 0.5 and c == 200 for t, c in statuses),
+                90,
+                "answers after the kill",
+            )
+        finally:
+            stop.set()
+            worker.join(timeout=30)
+        back = min(t for t, c in statuses if t > killed_at + 0.5 and c == 200) - killed_at
+        failed = sorted({c for t, c in statuses if t > killed_at and c != 200})
+        print(f"first 200 {back:.1f} s after kill -9; statuses meanwhile: {failed}")
+        assert set(failed) <= {503, 504}  # the gap answers "unavailable", never a bare 500
+        assert proc.poll() is None  # nobody touched `up`
+        assert _members(pids[0]) == [] and len(_tritonservers(repo)) == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            for pid in _tritonservers(repo):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _tritonservers(repo: Path) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+                state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if (
+                cmdline
+                and cmdline[0].endswith(b"tritonserver")
+                and f"--model-repository={repo.resolve()}".encode() in cmdline
+                and state != "Z"
+            ):
+                found.append(int(entry))
+    return found

@@ -102,9 +102,11 @@ class Supervisor:
     # -- watching --------------------------------------------------------------------------------
     def _healthy(self) -> bool:
         url = f"http://{self.server.endpoints.http_url}/v2/health/live"
-        with contextlib.suppress(urllib.error.URLError, OSError, ValueError):
-            with urllib.request.urlopen(url, timeout=self.probe_timeout_s) as resp:
-                return bool(resp.status == 200)
+        with (
+            contextlib.suppress(urllib.error.URLError, OSError, ValueError),
+            urllib.request.urlopen(url, timeout=self.probe_timeout_s) as resp,
+        ):
+            return bool(resp.status == 200)
         return False
 
     def _watch(self) -> None:

@@ -70,7 +70,7 @@ def server(
 ) -> Iterator[EmbeddedTriton]:
     root, _ = repository
     settings = ServerSettings(
-        lock_control_plane=False,  # model control from many test clients; the locked mode has its own tests
+        lock_control_plane=False,  # tests drive model control; test_supervision covers the lock
         repository=root,
         http_port=0,
         grpc_port=0,

@@ -33,7 +33,7 @@ def triton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedTriton]
     )
     write_model(root, entry, scale_model(2.0), version=1)
     settings = ServerSettings(
-        lock_control_plane=False,  # model control from many test clients; the locked mode has its own tests
+        lock_control_plane=False,  # tests drive model control; test_supervision covers the lock
         repository=root,
         http_port=0,
         grpc_port=0,

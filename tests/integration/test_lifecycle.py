@@ -105,7 +105,7 @@ def _scale_repo(tmp_path: Path) -> Path:
 def test_shutdown_leaves_no_process_and_no_shm_file(tmp_path):
     repo = _scale_repo(tmp_path)
     settings = ServerSettings(
-        lock_control_plane=False,  # model control from many test clients; the locked mode has its own tests
+        lock_control_plane=False,  # tests drive model control; test_supervision covers the lock
         repository=repo,
         http_port=0,
         grpc_port=0,

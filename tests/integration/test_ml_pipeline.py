@@ -80,7 +80,7 @@ def test_the_workflow_steps_train_gate_and_promote(tmp_path: Path) -> None:
         served = tmp_path / "served"
         shutil.copytree(repo, served)
         settings = ServerSettings(
-            lock_control_plane=False,  # model control from many test clients; the locked mode has its own tests
+            lock_control_plane=False,  # tests drive model control; test_supervision covers the lock
             repository=served,
             http_port=0,
             grpc_port=0,

@@ -117,7 +117,7 @@ def test_promote_verify_rollback_and_retire_under_load(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     v1 = _export(root, 1, c=0.001)
     settings = ServerSettings(
-        lock_control_plane=False,  # model control from many test clients; the locked mode has its own tests
+        lock_control_plane=False,  # tests drive model control; test_supervision covers the lock
         repository=root,
         http_port=0,
         grpc_port=0,

@@ -103,7 +103,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
     )
     server_settings = ServerSettings(
-        lock_control_plane=False,  # model control from many test clients; the locked mode has its own tests
+        lock_control_plane=False,  # tests drive model control; test_supervision covers the lock
         repository=root,
         http_port=0,
         grpc_port=0,

@@ -4,7 +4,6 @@ their own modules (api/tabular.py, ...) as routers over plain pre/post-processin
 from __future__ import annotations
 
 import gc
-import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -14,9 +13,11 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
 
 from api import detection, enhance, monitoring, recommendations, tabular, text, vision
+from api.auth import ApiKeyMiddleware, redact, valid
+from api.budget import PixelBudget
 from api.catalog import Catalog
 from api.coalesce import Coalescer
-from api.errors import ApiError, UnauthorizedError, UnavailableError, install_handlers
+from api.errors import ERROR_RESPONSES, ApiError, UnauthorizedError, UnavailableError, install_handlers
 from api.gateway import Gateway
 from api.limits import BodyLimitMiddleware
 from api.metrics import install_metrics
@@ -40,6 +41,7 @@ class Ready(BaseModel):
     status: str
     triton: str  # the Triton endpoint the API calls
     models: list[str]  # the models asked about, all ready
+    monitoring: str  # off, ok, or what happened to the store (serving goes on either way)
 
 
 class ModelState(BaseModel):
@@ -77,11 +79,16 @@ def create_app(
                 triton.infer, max_rows=settings.coalesce_max_rows, max_inflight=settings.coalesce_max_inflight
             )
         services = Services(
-            settings=settings, catalog=catalog, gateway=Gateway(catalog, coalescer), metrics=metrics
+            settings=settings,
+            catalog=catalog,
+            gateway=Gateway(catalog, coalescer, timeout_s=settings.request_timeout_s),
+            metrics=metrics,
+            pixels=PixelBudget(max(settings.max_decode_pixels, settings.max_image_pixels)),
         )
         if settings.monitoring:
-            services.monitor = _monitor(catalog, settings)
-            services.monitor.start()
+            monitor = services.monitor = _monitor(catalog, settings)
+            monitor.start()
+            metrics.store_losses.set_function(lambda: monitor.store_health.losses)
         app.state.services = services
         # Everything imported and built by now lives as long as the process: move it out of the
         # collector's sight. Without this a full collection walked the whole heap (numpy, pandas,
@@ -97,10 +104,12 @@ def create_app(
             await triton.close()
 
     async def require_key(key: str | None = Depends(_api_key_header)) -> None:
-        if settings.api_key and not (key and hmac.compare_digest(key, settings.api_key)):
+        # ApiKeyMiddleware has checked already; this documents the key in the OpenAPI schema.
+        given = (key or "").encode("latin-1", "replace")  # Starlette decoded the header as latin-1
+        if settings.api_key and not valid(given, settings.api_key.encode()):
             raise UnauthorizedError("missing or wrong X-API-Key header")
 
-    app = FastAPI(title="modelserve", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="modelserve", version="0.1.0", lifespan=lifespan, responses=ERROR_RESPONSES)
     metrics = app.state.metrics = install_metrics(app)  # the middleware exists before the lifespan
     install_handlers(app)
     if settings.cors_origins:
@@ -113,6 +122,8 @@ def create_app(
         )
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ApiKeyMiddleware, key=settings.api_key)  # added last: runs first
+    redact()
 
     @app.get("/health", response_model=Health, summary="Liveness: the API is up and Triton recoverable")
     async def health() -> Health:
@@ -139,7 +150,8 @@ def create_app(
         missing = [m for m in wanted if not await svc.triton.is_model_ready(m, timeout_s=READY_TIMEOUT_S)]
         if missing:
             raise UnavailableError(f"models not ready: {', '.join(missing)}")
-        return Ready(status="ready", triton=settings.triton_url, models=wanted)
+        monitoring = svc.monitor.store_health.status if svc.monitor is not None else "off"
+        return Ready(status="ready", triton=settings.triton_url, models=wanted, monitoring=monitoring)
 
     @app.get(
         "/v1/models",
@@ -190,4 +202,6 @@ def _monitor(catalog: Catalog, settings: ApiSettings) -> Monitor:
         flush_s=settings.monitoring_flush_s,
         check_s=settings.monitoring_check_s,
         tick_s=settings.monitoring_tick_s,
+        retention_s=settings.monitoring_retention_days * 86400.0,
+        max_rows=settings.monitoring_max_predictions,
     )

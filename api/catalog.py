@@ -17,7 +17,7 @@ from tokenizers import Tokenizer
 
 from api.errors import NotFoundError, UnavailableError
 from api.text_prep import load_tokenizer
-from client import AsyncTritonClient
+from client import AsyncTritonClient, ModelNotFoundError
 from contracts.lifecycle import read_state
 from contracts.model import (
     ContractBase,
@@ -78,7 +78,15 @@ class Catalog:
         checked = self._versions.get(name)
         if checked is not None and time.monotonic() - checked[0] < self.versions_ttl_s:
             return checked[1]
-        meta = await self.triton.metadata(name)  # raises ModelNotFoundError / ModelNotReadyError
+        try:
+            meta = await self.triton.metadata(name)
+        except ModelNotFoundError as exc:
+            plain = Path(name).name == name and not name.startswith(".")  # no path tricks in a URL name
+            if plain and (self.repository / name).is_dir():  # exported, but not loaded (or unloaded)
+                raise UnavailableError(
+                    f"model '{name}' is in the repository but not loaded in Triton"
+                ) from exc
+            raise
         versions = sorted((v for v in meta.versions if v.isdigit()), key=int)
         if not versions:
             raise NotFoundError(f"model '{name}' has no numbered version ready")

@@ -9,8 +9,9 @@ How: "batch while busy", never wait. A call goes out at once while fewer than ``
 calls for its lane are outstanding; otherwise it waits for one to finish and then leaves together
 with everything queued meanwhile (up to ``max_rows`` rows). At low load nothing is delayed.
 
-A merged call that fails is retried request by request, so one bad request never fails the
-others that happened to share its call.
+A merged call that Triton refuses for its inputs is retried request by request, so one bad
+request never fails the others that shared its call. Any other failure (Triton down, a timeout)
+fails them all at once: retrying each would only multiply the wait.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from client import InvalidInputError
 
 InferFn = Callable[..., Awaitable[dict[str, np.ndarray]]]
 Inputs = Mapping[str, np.ndarray]
@@ -104,8 +107,13 @@ class Coalescer:
             merged = {name: np.concatenate([b[0][name] for b in batch]) for name in batch[0][0]}
             try:
                 result = await self._infer(model, merged, version=version, outputs=outputs)
-            except Exception:
+            except InvalidInputError:
                 await asyncio.gather(*(self._one(model, version, outputs, i, f) for i, f in batch))
+                return
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
                 return
             start = 0
             for inputs, future in batch:

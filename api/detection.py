@@ -15,6 +15,7 @@ from PIL import Image
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from api.params import ModelName
 from api.services import Svc
 from api.vision import read_image
 from contracts.model import DetectionContract
@@ -91,14 +92,14 @@ def prepare(image: Image.Image, contract: Mapping[str, Any]) -> tuple[np.ndarray
 async def detect_route(
     request: Request,
     svc: Svc,
-    name: str,
+    name: ModelName,
     confidence: float = Query(0.5, gt=0.0, lt=1.0),
     iou: float = Query(0.4, gt=0.0, le=1.0),
 ) -> DetectResponse:
     served = await svc.catalog.served(name, DetectionContract)
     contract = served.contract.decoding
-    _, image = await read_image(request, svc)
-    tensor, mapper = await run_in_threadpool(prepare, image, contract)
+    async with read_image(request, svc) as (_, image):
+        tensor, mapper = await run_in_threadpool(prepare, image, contract)
     outputs = await svc.gateway.infer(
         request, name, {contract["input"]["name"]: tensor}, version=served.version
     )

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import BadRequestError
+from api.errors import BadRequestError, PayloadTooLargeError
 from api.services import Svc
 from api.vision import read_image
 
@@ -52,8 +52,15 @@ def _format(data: bytes) -> str:
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "the enhanced image"}},
 )
 async def enhance_route(request: Request, svc: Svc, kind: Kind = Query("sharpen")) -> Response:
-    data, image = await read_image(request, svc)
-    bgr = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
-    out = await run_in_threadpool(enhance, bgr, kind)
-    body, media = await run_in_threadpool(encode, out, _format(data))
+    async with read_image(request, svc) as (data, image):
+        pixels, limit = image.width * image.height, svc.settings.max_denoise_pixels
+        if kind == "denoise" and pixels > limit:
+            # Non-local means costs ~2 CPU-s per megapixel here and cannot be interrupted once
+            # started (a 4000x4000 image burnt 36 CPU-s after its client had gone).
+            raise PayloadTooLargeError(f"denoise takes images up to {limit} pixels; this one has {pixels}")
+        if await request.is_disconnected():
+            return Response(status_code=499)  # nobody is waiting: do not start the work
+        bgr = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
+        out = await run_in_threadpool(enhance, bgr, kind)
+        body, media = await run_in_threadpool(encode, out, _format(data))
     return Response(content=body, media_type=media)

@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from client import (
@@ -74,6 +75,31 @@ class UnprocessableError(ApiError):
     status, code = 422, "invalid_input"
 
 
+class ErrorDetail(BaseModel):
+    code: str  # e.g. invalid_input, not_found, unavailable
+    message: str  # what was wrong, naming the field, model or limit
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+_STATUSES = {
+    400: "Triton refused the tensors; an empty or corrupt image",
+    401: "missing or wrong X-API-Key header",
+    404: "unknown model, or a model of another kind than the route serves",
+    413: "body, image, pixel, record or text size over its limit",
+    415: "not an image in a supported format",
+    422: "a field missing, unknown, of the wrong type or out of range; malformed JSON",
+    503: "Triton down or restarting, model not loaded or not ready, monitoring store down",
+    504: "Triton did not answer in time",
+}
+# Every route may answer these, in one shape: the OpenAPI schema says so (not only 200 and 422).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": text} for status, text in _STATUSES.items()
+}
+
+
 def from_client_error(exc: ClientError) -> ApiError:
     if isinstance(exc, ModelNotFoundError):
         return NotFoundError(exc.message)
@@ -84,6 +110,20 @@ def from_client_error(exc: ClientError) -> ApiError:
     if isinstance(exc, InvalidInputError):
         return BadRequestError(exc.message)
     return ApiError(exc.message)
+
+
+def _json_error(error: dict[str, Any], body: Any) -> str:
+    """'body is not valid JSON: Expecting value at line 2, column 5' (FastAPI's own: '26: JSON
+    decode error')."""
+    reason = str((error.get("ctx") or {}).get("error") or "invalid JSON")
+    loc = error.get("loc") or ()
+    position = loc[-1] if loc and isinstance(loc[-1], int) else None
+    if position is None:
+        return f"body is not valid JSON: {reason}"
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+    before = text[:position]
+    line, column = before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+    return f"body is not valid JSON: {reason} at line {line}, column {column}"
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -108,8 +148,11 @@ def install_handlers(app: FastAPI) -> None:
         # FastAPI's own body validation: name the first bad field, in our error shape.
         errors: list[dict[str, Any]] = list(getattr(exc, "errors", list)())
         first = errors[0] if errors else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
-        message = f"{where}: {first.get('msg', 'invalid request')}"
+        if first.get("type") == "json_invalid":
+            message = _json_error(first, getattr(exc, "body", None))
+        else:
+            where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+            message = f"{where}: {first.get('msg', 'invalid request')}"
         return JSONResponse({"error": {"code": "invalid_input", "message": message}}, status_code=422)
 
     async def render_http(_: Request, exc: Exception) -> JSONResponse:

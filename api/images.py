@@ -21,6 +21,12 @@ RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BI
 
 
 def decode_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
+    """``open_image`` then ``load_rgb``: the whole decode in one call."""
+    return load_rgb(open_image(data, max_bytes=max_bytes, max_pixels=max_pixels))
+
+
+def open_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
+    """The image with only its header read: format and size checked, no pixels decoded yet."""
     if not data:
         raise BadRequestError("empty image")
     if len(data) > max_bytes:
@@ -29,16 +35,26 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as exc:
         raise UnsupportedMediaError(f"not an image in a supported format ({', '.join(FORMATS)})") from exc
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, checked from the header
+        raise PayloadTooLargeError(f"image too large to decode: {exc}") from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:  # a header Pillow cannot parse
+        raise BadRequestError(f"corrupt image: {exc}") from exc
     if image.format not in FORMATS:
         raise UnsupportedMediaError(f"image format {image.format}; supported: {', '.join(FORMATS)}")
     width, height = image.size
     if width * height > max_pixels:  # checked before decoding the pixels: no decompression bombs
         raise PayloadTooLargeError(f"image of {width}x{height} pixels; the limit is {max_pixels} pixels")
+    return image
+
+
+def load_rgb(image: Image.Image) -> Image.Image:
     try:
         image.load()
-    except (OSError, ValueError) as exc:
+        return image.convert("RGB")
+    except Image.DecompressionBombError as exc:
+        raise PayloadTooLargeError(f"image too large to decode: {exc}") from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:  # truncated, or a header alone
         raise BadRequestError(f"corrupt {image.format} image: {exc}") from exc
-    return image.convert("RGB")
 
 
 def to_tensor(image: Image.Image, spec: ImagePreprocessing) -> np.ndarray:

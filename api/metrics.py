@@ -8,7 +8,14 @@ from __future__ import annotations
 import time
 
 from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.timing import server_timing
@@ -40,6 +47,11 @@ class ApiMetrics:
             "modelserve_triton_errors",
             "Triton calls that failed, by error kind",
             ["kind"],
+            registry=self.registry,
+        )
+        self.store_losses = Gauge(
+            "modelserve_monitoring_store_losses",
+            "Times the monitoring database was found deleted or replaced and recreated",
             registry=self.registry,
         )
 

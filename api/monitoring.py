@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 from typing import Any
 
 from fastapi import APIRouter, Body, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 
 from api.errors import NotFoundError, PayloadTooLargeError, UnprocessableError
+from api.params import ModelName
 from api.services import Svc
 from contracts.model import TabularContract
 from monitor.service import Monitor
@@ -112,19 +112,18 @@ def parse_feedback(body: Any, classes: list[str], max_items: int) -> dict[str, s
     response_model=FeedbackResponse,
     summary="Labels for earlier predictions; judges the window after",
 )
-async def feedback(svc: Svc, model: str, body: Any = Body(...)) -> FeedbackResponse:
+async def feedback(svc: Svc, model: ModelName, body: Any = Body(...)) -> FeedbackResponse:
     monitor = svc.monitoring()
     served = await svc.catalog.served(model, TabularContract)
     classes = list(served.contract.features.classes)
     labels = parse_feedback(body, classes, svc.settings.max_records)
-    missing = await monitor.feedback(model, labels)
+    missing, verdict = await monitor.feedback(model, labels)
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise NotFoundError(
             f"{len(missing)} prediction id(s) of '{model}' not found (none labelled): {shown}"
         )
-    verdict = await monitor.evaluate(model)
-    return FeedbackResponse(model=model, accepted=len(labels), **verdict)
+    return FeedbackResponse(model=model, accepted=len(labels), **(verdict or {}))
 
 
 async def _known(monitor: Monitor, model: str) -> dict[str, Any]:
@@ -141,7 +140,7 @@ async def _known(monitor: Monitor, model: str) -> dict[str, Any]:
 )
 async def report(
     svc: Svc,
-    model: str,
+    model: ModelName,
     window: int | None = Query(default=None, ge=1, le=100_000),
     since_s: float | None = Query(default=None, gt=0, description="only labels of the last N seconds"),
 ) -> ReportResponse:
@@ -170,7 +169,9 @@ async def report(
 
 
 @router.get("/{model}/history", response_model=HistoryResponse, summary="Metric snapshots, oldest first")
-async def history(svc: Svc, model: str, limit: int = Query(default=100, ge=1, le=10_000)) -> HistoryResponse:
+async def history(
+    svc: Svc, model: ModelName, limit: int = Query(default=100, ge=1, le=10_000)
+) -> HistoryResponse:
     return HistoryResponse(model=model, snapshots=await svc.monitoring().history(model, limit=limit))
 
 
@@ -179,7 +180,9 @@ async def history(svc: Svc, model: str, limit: int = Query(default=100, ge=1, le
     response_model=EventsResponse,
     summary="Degradation, drift and what was done about them",
 )
-async def events(svc: Svc, model: str, limit: int = Query(default=100, ge=1, le=10_000)) -> EventsResponse:
+async def events(
+    svc: Svc, model: ModelName, limit: int = Query(default=100, ge=1, le=10_000)
+) -> EventsResponse:
     return EventsResponse(model=model, events=await svc.monitoring().events(model, limit=limit))
 
 
@@ -190,7 +193,7 @@ async def events(svc: Svc, model: str, limit: int = Query(default=100, ge=1, le=
 )
 async def drift(
     svc: Svc,
-    model: str,
+    model: ModelName,
     version: str | None = Query(default=None, pattern=r"^\d{1,9}$"),
     window: int | None = Query(default=None, ge=1, le=100_000),
 ) -> DriftResponse:
@@ -204,7 +207,7 @@ async def drift(
     response_model=CheckResponse,
     summary="Judge metrics and drift now; act as the policy says",
 )
-async def check(svc: Svc, model: str) -> CheckResponse:
+async def check(svc: Svc, model: ModelName) -> CheckResponse:
     monitor = svc.monitoring()
     await monitor.flush()
     await _known(monitor, model)
@@ -214,13 +217,9 @@ async def check(svc: Svc, model: str) -> CheckResponse:
 @ws_router.websocket("/ws/metrics")
 async def live(websocket: WebSocket, svc: Svc, model: str | None = None) -> None:
     """Streams ``{"type": "metrics"|"drift"|"event"|"traffic", "model": ..., ...}`` messages.
-    A browser cannot set headers on a WebSocket: the API key may come as ``?api_key=``."""
-    settings, monitor = svc.settings, svc.monitor
-    if settings.api_key:
-        key = websocket.headers.get("x-api-key") or websocket.query_params.get("api_key") or ""
-        if not hmac.compare_digest(key, settings.api_key):
-            await websocket.close(code=1008, reason="missing or wrong API key")
-            return
+    A browser cannot set headers on a WebSocket: the API key may come as ``?api_key=`` (checked,
+    and redacted from the access log, by ``api.auth``)."""
+    monitor = svc.monitor
     if monitor is None:
         await websocket.close(code=1011, reason="monitoring is off")
         return

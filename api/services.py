@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from api.budget import PixelBudget
 from api.catalog import Catalog
 from api.errors import UnavailableError
 from api.gateway import Gateway
@@ -24,6 +25,7 @@ class Services:
     catalog: Catalog
     gateway: Gateway
     metrics: ApiMetrics
+    pixels: PixelBudget
     monitor: Monitor | None = None
 
     @property

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,6 +17,10 @@ class ApiSettings(BaseSettings):
     triton_protocol: Literal["grpc", "http"] = "grpc"
     request_timeout_s: float = Field(default=30.0, gt=0)
     api_key: str | None = Field(default=None, description="when set, required in the X-API-Key header")
+    api_bind: str = Field(
+        default="127.0.0.1",
+        description="the address the API is reachable on; any but loopback requires MODELSERVE_API_KEY",
+    )
     control_key: str | None = Field(
         default=None, description="Triton's control-plane key, for the model list (/v1/models)"
     )
@@ -39,6 +44,12 @@ class ApiSettings(BaseSettings):
     cors_origins: tuple[str, ...] = Field(default=(), description="allowed browser origins; empty: no CORS")
     max_image_bytes: int = Field(default=8 * 1024 * 1024, gt=0, description="413 above this image size")
     max_image_pixels: int = Field(default=40_000_000, gt=0, description="413 above this many pixels")
+    max_decode_pixels: int = Field(
+        default=80_000_000, gt=0, description="pixels of all images being decoded at once; more wait"
+    )
+    max_denoise_pixels: int = Field(
+        default=2_000_000, gt=0, description="413 above this many pixels for enhance?kind=denoise"
+    )
     monitoring: bool = Field(default=True, description="record predictions, accept feedback, watch drift")
     monitoring_url: str = Field(
         default="sqlite:///.modelserve/monitoring.sqlite",
@@ -48,3 +59,27 @@ class ApiSettings(BaseSettings):
     monitoring_check_s: float = Field(default=60.0, gt=0, description="seconds between drift/metric checks")
     monitoring_flush_s: float = Field(default=0.5, gt=0, description="seconds between record writes")
     monitoring_tick_s: float = Field(default=2.0, gt=0, description="seconds between live traffic updates")
+    monitoring_retention_days: float = Field(
+        default=30.0, gt=0, description="predictions, snapshots and events older than this are removed"
+    )
+    monitoring_max_predictions: int = Field(
+        default=1_000_000, gt=0, description="predictions kept per model; the oldest beyond go"
+    )
+
+    @model_validator(mode="after")
+    def _no_anonymous_public_api(self) -> ApiSettings:
+        if not self.api_key and not _loopback(self.api_bind):
+            raise ValueError(
+                f"the API would be reachable on {self.api_bind} without a key: set MODELSERVE_API_KEY, "
+                "or bind it to 127.0.0.1"
+            )
+        return self
+
+
+def _loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False  # a host name: assume it is reachable from elsewhere

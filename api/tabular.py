@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel
 
 from api.errors import PayloadTooLargeError, UnprocessableError
+from api.params import ModelName
 from api.services import Services, Svc
 from contracts.model import TabularContract
 from contracts.tabular import FeatureSpec, FeatureValidationError
@@ -81,7 +82,7 @@ async def _infer_rows(
 
 
 @router.post("/v1/models/{name}/predict", response_model=PredictResponse, summary="Tabular prediction")
-async def predict(request: Request, svc: Svc, name: str, body: Any = Body(...)) -> PredictResponse:
+async def predict(request: Request, svc: Svc, name: ModelName, body: Any = Body(...)) -> PredictResponse:
     start = time.perf_counter()
     served = await svc.catalog.served(name, TabularContract)
     spec = served.contract.features

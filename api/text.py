@@ -15,15 +15,16 @@ sentences) are embedded with the document and ranked by meaning, not frequency.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from api.catalog import Served
 from api.errors import NotFoundError, UnprocessableError
+from api.params import ModelName
 from api.services import Services, Svc
 from api.text_prep import (
     Entity,
@@ -31,47 +32,55 @@ from api.text_prep import (
     check_texts,
     cosine,
     entity_spans,
+    hypothesis_template,
     keyword_candidates,
     select_keywords,
     softmax,
     split_sentences,
     tensors,
+    unicode_text,
     zero_shot_scores,
 )
 from contracts.model import TextContract, TextTask
 
 router = APIRouter(prefix="/v1/text")
-MAX_TEXTS, MAX_CHARS, MAX_LABELS = 64, 10_000, 32
+MAX_TEXTS, MAX_CHARS, MAX_LABELS, MAX_LABEL_CHARS, MAX_TEMPLATE_CHARS = 64, 10_000, 32, 200, 300
+# Each one is tokenised with every label: a 400 KB template once cost 13-17 s and 1.2 GB.
+Text = Annotated[str, AfterValidator(unicode_text)]
+Label = Annotated[str, StringConstraints(max_length=MAX_LABEL_CHARS), AfterValidator(unicode_text)]
+Template = Annotated[
+    str, StringConstraints(max_length=MAX_TEMPLATE_CHARS), AfterValidator(hypothesis_template)
+]
 
 
 class TextsRequest(BaseModel):
-    texts: list[str] = Field(min_length=1)
+    texts: list[Text] = Field(min_length=1, max_length=MAX_TEXTS)
 
 
 class TextRequest(BaseModel):
-    text: str
+    text: Text
 
 
 class ZeroShotRequest(BaseModel):
-    text: str
-    labels: list[str] = Field(min_length=1)
+    text: Text
+    labels: list[Label] = Field(min_length=1, max_length=MAX_LABELS)
     multi_label: bool = False
-    hypothesis_template: str = "This example is {}."
+    hypothesis_template: Template = "This example is {}."
 
 
 class KeywordsRequest(BaseModel):
-    text: str
+    text: Text
     top_k: int = Field(default=5, ge=1, le=20)
 
 
 class SummaryRequest(BaseModel):
-    text: str
+    text: Text
     sentences: int = Field(default=3, ge=1, le=20)
 
 
 class SimilarityRequest(BaseModel):
-    query: str
-    candidates: list[str] = Field(min_length=1)
+    query: Text
+    candidates: list[Text] = Field(min_length=1, max_length=MAX_TEXTS)
 
 
 class Sentiment(BaseModel):
@@ -168,7 +177,7 @@ async def _infer(
 @router.post(
     "/{name}/sentiment", response_model=SentimentResponse, summary="Sentiment (sequence classification)"
 )
-async def sentiment(request: Request, svc: Svc, name: str, body: TextsRequest) -> SentimentResponse:
+async def sentiment(request: Request, svc: Svc, name: ModelName, body: TextsRequest) -> SentimentResponse:
     check_texts(body.texts, max_texts=MAX_TEXTS, max_chars=MAX_CHARS)
     served = await _served(svc, name, "sentiment")
     logits, _ = await _infer(request, svc, served, body.texts)
@@ -186,12 +195,10 @@ async def sentiment(request: Request, svc: Svc, name: str, body: TextsRequest) -
     response_model=ZeroShotResponse,
     summary="Zero-shot classification with caller-given labels (NLI)",
 )
-async def zero_shot(request: Request, svc: Svc, name: str, body: ZeroShotRequest) -> ZeroShotResponse:
+async def zero_shot(request: Request, svc: Svc, name: ModelName, body: ZeroShotRequest) -> ZeroShotResponse:
     check_texts([body.text], max_texts=1, max_chars=MAX_CHARS)
-    if len(body.labels) > MAX_LABELS or any(not label.strip() for label in body.labels):
+    if any(not label.strip() for label in body.labels):
         raise UnprocessableError(f"labels must be 1 to {MAX_LABELS} non-empty strings")
-    if "{}" not in body.hypothesis_template:
-        raise UnprocessableError("hypothesis_template must contain '{}' where the label goes")
     served = await _served(svc, name, "nli")
     entailment = served.contract.entailment_index
     if entailment is None:
@@ -210,7 +217,7 @@ async def zero_shot(request: Request, svc: Svc, name: str, body: ZeroShotRequest
 
 
 @router.post("/{name}/entities", response_model=EntitiesResponse, summary="Named entities as character spans")
-async def entities(request: Request, svc: Svc, name: str, body: TextRequest) -> EntitiesResponse:
+async def entities(request: Request, svc: Svc, name: ModelName, body: TextRequest) -> EntitiesResponse:
     check_texts([body.text], max_texts=1, max_chars=MAX_CHARS)
     served = await _served(svc, name, "ner")
     logits, encodings = await _infer(request, svc, served, [body.text])
@@ -223,7 +230,7 @@ async def entities(request: Request, svc: Svc, name: str, body: TextRequest) -> 
 @router.post(
     "/{name}/embeddings", response_model=EmbeddingsResponse, summary="Sentence embeddings (unit vectors)"
 )
-async def embeddings(request: Request, svc: Svc, name: str, body: TextsRequest) -> EmbeddingsResponse:
+async def embeddings(request: Request, svc: Svc, name: ModelName, body: TextsRequest) -> EmbeddingsResponse:
     check_texts(body.texts, max_texts=MAX_TEXTS, max_chars=MAX_CHARS)
     served = await _served(svc, name, "embeddings")
     vectors, _ = await _infer(request, svc, served, body.texts)
@@ -237,7 +244,9 @@ async def embeddings(request: Request, svc: Svc, name: str, body: TextsRequest) 
     response_model=SimilarityResponse,
     summary="Cosine similarity of a query to candidates",
 )
-async def similarity(request: Request, svc: Svc, name: str, body: SimilarityRequest) -> SimilarityResponse:
+async def similarity(
+    request: Request, svc: Svc, name: ModelName, body: SimilarityRequest
+) -> SimilarityResponse:
     check_texts([body.query, *body.candidates], max_texts=MAX_TEXTS + 1, max_chars=MAX_CHARS)
     served = await _served(svc, name, "embeddings")
     vectors, _ = await _infer(request, svc, served, [body.query, *body.candidates])
@@ -256,7 +265,7 @@ async def similarity(request: Request, svc: Svc, name: str, body: SimilarityRequ
     response_model=KeywordsResponse,
     summary="Keywords ranked by meaning (embedding model)",
 )
-async def keywords(request: Request, svc: Svc, name: str, body: KeywordsRequest) -> KeywordsResponse:
+async def keywords(request: Request, svc: Svc, name: ModelName, body: KeywordsRequest) -> KeywordsResponse:
     check_texts([body.text], max_texts=1, max_chars=MAX_CHARS)
     served = await _served(svc, name, "embeddings")
     candidates = keyword_candidates(body.text, MAX_TEXTS - 1)
@@ -277,7 +286,7 @@ async def keywords(request: Request, svc: Svc, name: str, body: KeywordsRequest)
     response_model=SummaryResponse,
     summary="Extractive summary: the most central sentences",
 )
-async def summary(request: Request, svc: Svc, name: str, body: SummaryRequest) -> SummaryResponse:
+async def summary(request: Request, svc: Svc, name: ModelName, body: SummaryRequest) -> SummaryResponse:
     check_texts([body.text], max_texts=1, max_chars=MAX_CHARS)
     served = await _served(svc, name, "embeddings")
     sentences = split_sentences(body.text)[:MAX_TEXTS]

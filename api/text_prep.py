@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +30,27 @@ def load_tokenizer(directory: Path, max_length: int) -> Tokenizer:
     return tokenizer
 
 
+def unicode_text(value: str) -> str:
+    """JSON can carry lone surrogates (``"\\ud800"``) that are not text: the tokenizer would fail."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"not valid Unicode text (a lone surrogate at position {exc.start})") from exc
+    return value
+
+
+def hypothesis_template(value: str) -> str:
+    """Exactly one ``{}`` where the label goes; ``{0}``, ``{name}`` or a stray brace would make
+    ``str.format`` fail or read something else."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+    except ValueError as exc:
+        raise ValueError(f"hypothesis_template is not a template: {exc}") from exc
+    if fields != [""]:
+        raise ValueError("hypothesis_template must contain '{}' exactly once and no other {...} field")
+    return unicode_text(value)
+
+
 def check_texts(texts: Sequence[str], *, max_texts: int, max_chars: int) -> None:
     if not texts:
         raise UnprocessableError("no texts given")
@@ -39,6 +61,10 @@ def check_texts(texts: Sequence[str], *, max_texts: int, max_chars: int) -> None
             raise UnprocessableError(f"text {i} is empty")
         if len(text) > max_chars:
             raise UnprocessableError(f"text {i} has {len(text)} characters; the limit is {max_chars}")
+        try:
+            unicode_text(text)
+        except ValueError as exc:
+            raise UnprocessableError(f"text {i} is {exc}") from exc
 
 
 def tensors(encodings: Sequence[Encoding], inputs: Sequence[str]) -> dict[str, np.ndarray]:

@@ -5,6 +5,8 @@ Decoding and resizing run in a worker thread so the event loop keeps serving."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,7 +16,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.catalog import Served
 from api.errors import BadRequestError
-from api.images import decode_image, to_tensor, top_k
+from api.images import load_rgb, open_image, to_tensor, top_k
+from api.params import ModelName
 from api.services import Services, Svc
 from contracts.model import ImageClassifierContract, ImageFeaturesContract
 
@@ -51,22 +54,25 @@ async def image_bytes(request: Request) -> bytes:
     return await request.body()
 
 
-async def read_image(request: Request, svc: Services) -> tuple[bytes, Image.Image]:
-    """The uploaded bytes and their decoded RGB image (decoding in a worker thread, limits applied)."""
+@asynccontextmanager
+async def read_image(request: Request, svc: Services) -> AsyncIterator[tuple[bytes, Image.Image]]:
+    """The uploaded bytes and their decoded RGB image, while the image's pixels are held in the
+    decode budget (decoding in a worker thread, size limits checked from the header first)."""
     settings = svc.settings
     data = await image_bytes(request)
-    image = await run_in_threadpool(
-        decode_image, data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
+    header = await run_in_threadpool(
+        open_image, data, max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
     )
-    return data, image
+    async with svc.pixels.hold(header.width * header.height):
+        yield data, await run_in_threadpool(load_rgb, header)
 
 
 async def _run(
     request: Request, svc: Services, served: Served[ImageClassifierContract] | Served[ImageFeaturesContract]
 ) -> Any:
-    _, image = await read_image(request, svc)
     contract = served.contract
-    tensor = await run_in_threadpool(to_tensor, image, contract.image)
+    async with read_image(request, svc) as (_, image):
+        tensor = await run_in_threadpool(to_tensor, image, contract.image)
     out = await svc.gateway.infer(
         request, served.name, {contract.input: tensor}, outputs=[contract.output], version=served.version
     )
@@ -75,7 +81,7 @@ async def _run(
 
 @router.post("/v1/vision/{name}/classify", response_model=ClassifyResponse, summary="Top-k image classes")
 async def classify(
-    request: Request, svc: Svc, name: str, k: int = Query(5, ge=1, le=100)
+    request: Request, svc: Svc, name: ModelName, k: int = Query(5, ge=1, le=100)
 ) -> ClassifyResponse:
     served = await svc.catalog.served(name, ImageClassifierContract)
     probabilities = await _run(request, svc, served)
@@ -86,7 +92,7 @@ async def classify(
 
 
 @router.post("/v1/vision/{name}/features", response_model=FeaturesResponse, summary="Pooled image embedding")
-async def features(request: Request, svc: Svc, name: str) -> FeaturesResponse:
+async def features(request: Request, svc: Svc, name: ModelName) -> FeaturesResponse:
     served = await svc.catalog.served(name, ImageFeaturesContract)
     embedding = await _run(request, svc, served)
     return FeaturesResponse(

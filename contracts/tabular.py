@@ -109,6 +109,11 @@ def _encode_field(spec: FieldSpec, value: Any, row: int) -> list[float]:
             raise FeatureValidationError(
                 f"{where} must be a number, got {type(value).__name__}", field=spec.name
             )
+        if isinstance(value, int) and abs(value) > FLOAT32_MAX:  # before any float(): 10**400 overflows
+            raise FeatureValidationError(
+                f"{where} must be a finite float32 number, got an integer of {len(str(abs(value)))} digits",
+                field=spec.name,
+            )
         if math.isnan(value):
             return [math.nan]  # pandas' missing value; imputed like a null
         if math.isinf(value) or abs(value) > FLOAT32_MAX:

@@ -156,6 +156,7 @@ def up(
         control_key=control_key, open_control_plane=open_control_plane,
     )  # fmt: skip
     run(lambda: ports.check_free(api_host, api_port, "API"))  # before anything starts
+    api_settings = run(lambda: ApiSettings(repository=repository, api_bind=api_host))
     api: uvicorn.Server | None = None
 
     def failed(reason: str) -> None:
@@ -170,11 +171,12 @@ def up(
             e = run(supervisor.start)
             _announce(supervisor, work_dir)
             typer.echo(f"API on http://{api_host}:{api_port} (docs at /docs); Ctrl-C stops both")
-            api_settings = ApiSettings(
-                triton_url=e.grpc_url,
-                triton_protocol="grpc",
-                repository=repository,
-                control_key=supervisor.control_key,
+            api_settings = api_settings.model_copy(
+                update={
+                    "triton_url": e.grpc_url,
+                    "triton_protocol": "grpc",
+                    "control_key": supervisor.control_key,
+                }
             )
             if "MODELSERVE_MONITORING_URL" not in os.environ:  # the store goes beside the server's logs
                 store = f"sqlite:///{work_dir}/monitoring.sqlite"

@@ -26,10 +26,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from contracts.reference import Reference, read_reference
 from monitor.actions import post_webhook, retrain_argv, run_job
 from monitor.drift import DriftReport, detect
+from monitor.feedback import FeedbackBatcher
 from monitor.live import Hub
 from monitor.policy import ModelPolicy, MonitoringPolicy
 from monitor.quality import window_metrics
 from monitor.store import PredictionRecord, Store, StoreError
+from monitor.upkeep import StoreHealth, Upkeep
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ class Monitor:
         check_s: float = 60.0,
         tick_s: float = 2.0,
         buffer_max: int = 50_000,
+        retention_s: float = 30 * 86400.0,
+        max_rows: int = 1_000_000,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -71,6 +75,15 @@ class Monitor:
         self._checked: dict[str, int] = {}  # model -> prediction count at its last drift check
         self._jobs: dict[str, asyncio.Task[None]] = {}  # model -> running retraining job
         self._loops: list[asyncio.Task[None]] = []
+        self.upkeep = Upkeep(store, retention_s=retention_s, max_rows=max_rows)
+        self._feedback = FeedbackBatcher(self._label_many, self.evaluate)
+
+    async def _label_many(self, model: str, requests: Sequence[Mapping[str, str]]) -> list[list[str]]:
+        return await self._db(self.store.label_many, model, requests)
+
+    @property
+    def store_health(self) -> StoreHealth:
+        return self.upkeep.health
 
     async def _db(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A store call off the event loop; a database failure becomes our StoreError, whose
@@ -157,6 +170,7 @@ class Monitor:
         return ids
 
     async def flush(self) -> None:
+        self.upkeep.check()  # one stat: a deleted SQLite file is reopened before we write to it
         async with self._flush_lock:
             batch, self._buffer = self._buffer, []
             if not batch:
@@ -172,10 +186,13 @@ class Monitor:
 
     # --- feedback and metrics -----------------------------------------------------------------
 
-    async def feedback(self, model: str, labels: Mapping[str, str]) -> list[str]:
-        """Label predictions; returns unknown ids (nothing labelled then). ``evaluate`` judges after."""
+    async def feedback(
+        self, model: str, labels: Mapping[str, str]
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        """Label predictions, all or none: the unknown ids (nothing labelled then), else the served
+        version's window judged after the labels (``evaluate``). Concurrent calls share a batch."""
         await self.flush()
-        return await self._db(self.store.label, model, labels)
+        return await self._feedback.submit(model, labels)
 
     async def window(
         self, model: str, *, size: int, version: str | None = None, since_s: float | None = None
@@ -285,7 +302,9 @@ class Monitor:
 
     async def check_all(self) -> None:
         await self.flush()
-        for model in await self._db(self.store.models):
+        models = await self._db(self.store.models)
+        await self._db(self.upkeep.prune, models)
+        for model in models:
             count = await self._db(self.store.count, model)
             if count != self._checked.get(model):  # new predictions since the last check
                 self._checked[model] = count

@@ -9,6 +9,7 @@ the cool-down). Times are Unix seconds. The calls are blocking: the API runs the
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -56,6 +59,7 @@ predictions = Table(
     Column("labelled_at", Float, nullable=True),
     Index("ix_predictions_model_created", "model", "created_at"),
     Index("ix_predictions_model_labelled", "model", "labelled_at"),
+    Index("ix_predictions_model_version", "model", "version"),
 )
 
 snapshots = Table(
@@ -127,6 +131,11 @@ class Store:
     def __init__(self, url: str) -> None:
         parsed = make_url(url)
         self.url = parsed.render_as_string(hide_password=True)
+        self._raw_url = url
+        # SQLite: the database file, so a deleted or replaced file is noticed (``file_changed``).
+        self.path: Path | None = None
+        if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+            self.path = Path(parsed.database)
         self.engine: Engine
         try:
             if parsed.get_backend_name() == "sqlite":
@@ -139,6 +148,30 @@ class Store:
             self._create_tables()
         except (SQLAlchemyError, ImportError, OSError) as exc:
             raise StoreError(f"monitoring store {self.url}: {exc}") from exc
+        self._identity = self._file_identity()
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat() if self.path is not None else None
+        except OSError:
+            return None
+        return (stat.st_dev, stat.st_ino) if stat is not None else None
+
+    def file_changed(self) -> str | None:
+        """Why the SQLite file is not the one this store opened (deleted, replaced), else None.
+        SQLite keeps writing to an unlinked file, and everything written to it is lost at restart."""
+        if self.path is None:
+            return None
+        now = self._file_identity()
+        if now == self._identity:
+            return None
+        return f"{self.path} was deleted" if now is None else f"{self.path} was replaced"
+
+    def reopen(self) -> None:
+        """A fresh database at the same URL (after ``file_changed``)."""
+        self.engine.dispose()
+        fresh = Store(self._raw_url)
+        self.engine, self._identity = fresh.engine, fresh._identity
 
     def _create_tables(self) -> None:
         try:
@@ -147,6 +180,9 @@ class Store:
             # Two replicas creating the same table at once on PostgreSQL: the loser's catalogue
             # insert fails; the tables exist now.
             metadata.create_all(self.engine)
+        for index in predictions.indexes:  # create_all skips indexes of a table that exists already
+            with contextlib.suppress(SQLAlchemyError):
+                index.create(self.engine, checkfirst=True)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -175,23 +211,59 @@ class Store:
     def label(self, model: str, labels: Mapping[str, str], *, at: float | None = None) -> list[str]:
         """Set the labels of ``model``'s predictions by id, all or none: returns the unknown ids
         (and changes nothing) when any id is not a prediction of ``model``."""
+        return self.label_many(model, [labels], at=at)[0]
+
+    def label_many(
+        self, model: str, requests: Sequence[Mapping[str, str]], *, at: float | None = None
+    ) -> list[list[str]]:
+        """Several feedback requests in one transaction; each is all or none on its own (its unknown
+        ids are returned in its slot and none of its labels written)."""
         at = time.time() if at is None else at
+        wanted = sorted({pid for labels in requests for pid in labels})
+        rows: list[dict[str, Any]] = []
+        missing: list[list[str]] = []
         with self.engine.begin() as conn:
-            known = set(
-                conn.scalars(
-                    select(predictions.c.id).where(
-                        predictions.c.model == model, predictions.c.id.in_(list(labels))
-                    )
+            known: set[str] = set()
+            for start in range(0, len(wanted), 500):  # bounded IN lists
+                chunk = wanted[start : start + 500]
+                query = select(predictions.c.id).where(
+                    predictions.c.model == model, predictions.c.id.in_(chunk)
                 )
+                known.update(conn.scalars(query))
+            for labels in requests:
+                absent = [i for i in labels if i not in known]
+                missing.append(absent)
+                if not absent:
+                    rows += [{"pid": pid, "label": label} for pid, label in labels.items()]
+            if rows:
+                statement = (
+                    update(predictions)
+                    .where(predictions.c.id == bindparam("pid"))
+                    .values(label=bindparam("label"), labelled_at=at)
+                )
+                conn.execute(statement, rows)
+        return missing
+
+    def prune(self, model: str, *, before: float, keep: int) -> int:
+        """Delete ``model``'s predictions older than ``before`` and all but its ``keep`` latest;
+        returns how many went."""
+        mine = predictions.c.model == model
+        with self.engine.begin() as conn:
+            gone = conn.execute(delete(predictions).where(mine, predictions.c.created_at < before)).rowcount
+            cutoff = conn.scalar(
+                select(predictions.c.created_at)
+                .where(mine)
+                .order_by(predictions.c.created_at.desc())
+                .offset(keep)
+                .limit(1)
             )
-            missing = [i for i in labels if i not in known]
-            if missing:
-                return missing
-            for pid, label in labels.items():
-                conn.execute(
-                    update(predictions).where(predictions.c.id == pid).values(label=label, labelled_at=at)
-                )
-        return []
+            if cutoff is not None:
+                gone += conn.execute(
+                    delete(predictions).where(mine, predictions.c.created_at <= cutoff)
+                ).rowcount
+            conn.execute(delete(snapshots).where(snapshots.c.model == model, snapshots.c.created_at < before))
+            conn.execute(delete(events).where(events.c.model == model, events.c.created_at < before))
+        return int(gone or 0)
 
     def labelled(
         self, model: str, *, limit: int, since: float | None = None, version: str | None = None
@@ -221,15 +293,16 @@ class Store:
         return np.stack(rows).astype(np.float64) if rows else np.empty((0, 0))
 
     def traffic(self, model: str, *, latest: int = 1000) -> dict[str, Any]:
+        # One query per index that covers it: a single SELECT of all four aggregates read every
+        # row of the table (1.7 s at a million predictions here).
+        mine = predictions.c.model == model
         with self.engine.connect() as conn:
-            total, labelled, first, last = conn.execute(
+            total, first, last = conn.execute(
                 select(
-                    func.count(),
-                    func.count(predictions.c.labelled_at),
-                    func.min(predictions.c.created_at),
-                    func.max(predictions.c.created_at),
-                ).where(predictions.c.model == model)
+                    func.count(), func.min(predictions.c.created_at), func.max(predictions.c.created_at)
+                ).where(mine)
             ).one()
+            labelled = conn.scalar(select(func.count()).where(mine, predictions.c.labelled_at.is_not(None)))
             latencies = list(
                 conn.scalars(
                     select(predictions.c.latency_ms)
@@ -248,7 +321,7 @@ class Store:
         pcts = np.percentile(latencies, [50, 95, 99]).tolist() if latencies else [None] * 3
         return {
             "predictions": int(total),
-            "labelled": int(labelled),
+            "labelled": int(labelled or 0),
             "by_version": {str(k): int(v) for k, v in versions.items()},
             "first_at": first,
             "last_at": last,

@@ -126,6 +126,8 @@ def env_value(objects: list[Obj], ctr: Obj, name: str) -> str:
             continue
         if "value" in var:
             return str(var["value"])
+        if "secretKeyRef" in var["valueFrom"]:  # a secret stays a placeholder, as compose's ${...}
+            return f"<secret {var['valueFrom']['secretKeyRef']['key']}>"
         ref = var["valueFrom"]["configMapKeyRef"]
         return str(one(objects, "ConfigMap", ref["name"])["data"][ref["key"]])
     raise AssertionError(f"container {ctr['name']} has no env {name}")

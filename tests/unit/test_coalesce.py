@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 
 from api.coalesce import Coalescer
+from client import InvalidInputError, ServerUnavailableError
 
 
 class FakeTriton:
-    """Doubles its input; fails any call containing a row of -1; records the row count per call."""
+    """Doubles its input; refuses any call containing a row of -1 (as Triton refuses bad inputs);
+    fails as a server that went away on a row of -2; records the row count per call."""
 
     def __init__(self, delay_s: float = 0.01) -> None:
         self.calls: list[int] = []
@@ -31,7 +33,9 @@ class FakeTriton:
         self.calls.append(len(x))
         await asyncio.sleep(self.delay_s)
         if (x == -1).any():
-            raise ValueError("bad row")
+            raise InvalidInputError("bad row")
+        if (x == -2).any():
+            raise ServerUnavailableError("Triton went away")
         return {"y": x * 2, "rows": np.full((len(x), 1), len(x))}
 
 
@@ -78,11 +82,26 @@ def test_a_failing_request_fails_alone_and_its_batch_mates_succeed() -> None:
         )
 
     results = asyncio.run(go())
-    assert isinstance(results[2], ValueError)
+    assert isinstance(results[2], InvalidInputError)
     for i in (0, 1, 3, 4):
         out = results[i]
         assert isinstance(out, dict)
         assert float(out["y"][0, 0]) == 2 * [0, 1, -1, 3, 4][i]
+
+
+def test_a_server_failure_fails_the_merged_call_once_not_request_by_request() -> None:
+    fake = FakeTriton()
+    coalescer = Coalescer(fake.infer, max_rows=64, max_inflight=1)
+
+    async def go() -> list[object]:
+        first = asyncio.ensure_future(coalescer.infer("m", _row(0)))  # leaves alone, at once
+        rest = [coalescer.infer("m", _row(v)) for v in (1, -2, 3)]  # merged behind it
+        return list(await asyncio.gather(first, *rest, return_exceptions=True))
+
+    results = asyncio.run(go())
+    assert isinstance(results[0], dict)
+    assert all(isinstance(r, ServerUnavailableError) for r in results[1:])
+    assert fake.calls == [1, 3]  # no retries: each would have waited for the dead server again
 
 
 def test_different_models_and_shapes_never_share_a_call() -> None:

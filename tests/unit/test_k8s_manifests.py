@@ -105,6 +105,8 @@ def test_triton_args_are_the_compose_command_plus_the_documented_extras(target):
         f"--model-repository={args[1].split('=', 1)[1]}" if a.startswith("--model-repository=") else a
         for a in compose
     ]
+    # Secrets: compose interpolates ${MODELSERVE_CONTROL_KEY:?...}, Kubernetes a Secret: same key.
+    compose = [re.sub(r"\$\{MODELSERVE_CONTROL_KEY[^}]*\}", "<secret control-key>", a) for a in compose]
     assert args[1].split("=", 1)[1].startswith(repository)
     assert args[: len(compose)] == compose
     assert [_flag(a) for a in args[len(compose) :]] == list(TRITON_EXTRA_FLAGS)
@@ -252,6 +254,7 @@ def test_api_secrets_probes_and_replicas(target):
     assert secrets == {
         "MODELSERVE_MONITORING_URL": "modelserve-secrets",
         "MODELSERVE_API_KEY": "modelserve-secrets",
+        "MODELSERVE_CONTROL_KEY": "modelserve-secrets",
     }
     assert api["readinessProbe"]["httpGet"]["path"] == "/ready"
     assert api["livenessProbe"]["httpGet"]["path"] == "/health"

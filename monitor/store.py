@@ -226,10 +226,10 @@ class Store:
             known: set[str] = set()
             for start in range(0, len(wanted), 500):  # bounded IN lists
                 chunk = wanted[start : start + 500]
-                query = select(predictions.c.id).where(
-                    predictions.c.model == model, predictions.c.id.in_(chunk)
-                )
-                known.update(conn.scalars(query))
+                # By primary key alone, the model checked here: with ``model = ?`` in the query
+                # SQLite walked the model's whole index (0.5 s at a million predictions).
+                query = select(predictions.c.id, predictions.c.model).where(predictions.c.id.in_(chunk))
+                known.update(pid for pid, owner in conn.execute(query) if owner == model)
             for labels in requests:
                 absent = [i for i in labels if i not in known]
                 missing.append(absent)

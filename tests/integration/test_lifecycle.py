@@ -91,6 +91,28 @@ def test_client_gives_up_on_a_hung_server_with_a_typed_error(silent_server, prot
         client.infer("m", {"x": np.ones((1, 4), dtype=np.float32)})
 
 
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_the_api_in_front_of_a_hung_server_is_not_ready_and_times_out_once(silent_server, protocol, tmp_path):
+    """Readiness says 503 (not a 504 after the full timeout); a request gets one 504."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+
+    settings = ApiSettings(
+        triton_url=f"127.0.0.1:{silent_server}",
+        triton_protocol=protocol,
+        repository=tmp_path,
+        request_timeout_s=2,
+        monitoring=False,
+    )
+    with TestClient(create_app(settings)) as api:
+        ready = api.get("/ready")
+        predict = api.post("/v1/models/m/predict", json={"a": 1})
+    assert ready.status_code == 503 and "not ready" in ready.json()["error"]["message"]
+    assert predict.status_code in (503, 504), predict.text
+
+
 def _scale_repo(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
     save(scale_model(2.0), repo / "scale" / "1" / "model.onnx")

@@ -26,6 +26,7 @@ from api.settings import ApiSettings
 from client import AsyncTritonClient, ClientError
 from monitor.live import Hub
 from monitor.policy import load_policy
+from monitor.relay import relay_for
 from monitor.service import Monitor
 from monitor.store import Store
 
@@ -42,6 +43,7 @@ class Ready(BaseModel):
     triton: str  # the Triton endpoint the API calls
     models: list[str]  # the models asked about, all ready
     monitoring: str  # off, ok, or what happened to the store (serving goes on either way)
+    replicas: dict[str, bool] | None = None  # per Triton replica, when the URL names several
 
 
 class ModelState(BaseModel):
@@ -144,14 +146,27 @@ def create_app(
             if state != "ready":
                 raise UnavailableError(f"Triton at {settings.triton_url} is {state}: {reason}")
         # A probe answers within ~1 s, whatever state Triton is in (a hung server included).
-        if not await svc.triton.is_server_ready(timeout_s=READY_TIMEOUT_S):
+        replicas = None
+        if svc.triton.balanced:  # ready while one replica answers; the count says how many do
+            replicas = await svc.triton.replica_status(timeout_s=READY_TIMEOUT_S)
+            if not any(replicas.values()):
+                raise UnavailableError(
+                    f"no Triton replica at {settings.triton_url} is ready (0/{len(replicas)})"
+                )
+        elif not await svc.triton.is_server_ready(timeout_s=READY_TIMEOUT_S):
             raise UnavailableError(f"Triton at {settings.triton_url} is not ready")
         wanted = [m for m in models.split(",") if m]
         missing = [m for m in wanted if not await svc.triton.is_model_ready(m, timeout_s=READY_TIMEOUT_S)]
         if missing:
             raise UnavailableError(f"models not ready: {', '.join(missing)}")
         monitoring = svc.monitor.store_health.status if svc.monitor is not None else "off"
-        return Ready(status="ready", triton=settings.triton_url, models=wanted, monitoring=monitoring)
+        return Ready(
+            status="ready",
+            triton=settings.triton_url,
+            models=wanted,
+            monitoring=monitoring,
+            replicas=replicas,
+        )
 
     @app.get(
         "/v1/models",
@@ -198,7 +213,7 @@ def _monitor(catalog: Catalog, settings: ApiSettings) -> Monitor:
         triton_url=settings.triton_url,
         triton_protocol=settings.triton_protocol,
         served_version=served_version,
-        hub=Hub(),
+        hub=Hub(relay=relay_for(settings.monitoring_url)),
         flush_s=settings.monitoring_flush_s,
         check_s=settings.monitoring_check_s,
         tick_s=settings.monitoring_tick_s,

@@ -20,6 +20,7 @@ from tritonclient.grpc import model_config_pb2
 from client._tensors import build_inputs, build_outputs, result_arrays
 from client._translate import translate
 from client.errors import ClientError, InferenceTimeoutError, ServerUnavailableError
+from client.targets import parse_targets
 from client.types import ModelMetadata, ModelStatistics, RepositoryEntry, parse_config
 
 Protocol = Literal["grpc", "http"]
@@ -92,11 +93,31 @@ class ClientCore:
     def __init__(self, url: str, protocol: str, timeout_s: float, control_key: str | None = None) -> None:
         if timeout_s <= 0:
             raise ValueError("timeouts must be positive")
-        self.url = normalise_url(url)
         self.protocol = check_protocol(protocol)
+        # A list or a dns:/// name: calls spread over the replicas (client.targets).
+        self.targets = parse_targets(url, resolve=self.protocol == "http")
+        self.url = self.targets.url
         self.timeout_s = timeout_s
         self.control_key = control_key
         self.module: ModuleType = grpcclient if self.protocol == "grpc" else httpclient
+
+    @property
+    def channel_args(self) -> list[tuple[str, Any]]:
+        if not self.targets.balanced:
+            return GRPC_CHANNEL_ARGS
+        return [*GRPC_CHANNEL_ARGS, ("grpc.lb_policy_name", "round_robin")]
+
+    def retries(self, call: Call[Any]) -> int:
+        """Extra tries a call gets after a replica went away: one, where there is another replica.
+        Model control never retries: it must reach the server it was meant for."""
+        return 1 if self.targets.balanced and not call.control else 0
+
+    def check_fleet(self, call: Call[Any]) -> None:
+        if self.targets.balanced and call.method in ("load_model", "unload_model"):
+            raise ValueError(
+                f"{call.what}: a load or unload reaches one server, and {self.url} names several; "
+                "use `modelserve models load|unload|promote`, which act on every replica"
+            )
 
     def timeout(self, call: Call[Any]) -> float:
         return call.timeout_s or self.timeout_s
@@ -111,6 +132,9 @@ class ClientCore:
             if call.json:
                 extra["as_json"] = True
         return {**call.kwargs, **extra}
+
+    def translated(self, call: Call[Any], exc: Exception) -> ClientError:
+        return translate(exc, url=self.url, what=call.what)
 
     def failed(self, call: Call[T], exc: Exception) -> T:
         """The answer an error stands for, or our typed error (raised)."""

@@ -4,6 +4,7 @@ in flight at once and reach Triton's dynamic batcher together."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
@@ -13,7 +14,9 @@ import tritonclient.grpc.aio as grpc_aio
 import tritonclient.http.aio as http_aio
 from tritonclient.grpc import model_config_pb2
 
-from client._core import GRPC_CHANNEL_ARGS, Call, ClientCore
+from client._core import Call, ClientCore
+from client.errors import ServerUnavailableError
+from client.targets import parse_targets
 from client.types import ModelMetadata, ModelStatistics, RepositoryEntry
 
 T = TypeVar("T")
@@ -28,24 +31,59 @@ class AsyncTritonClient:
         """``control_key``: the server's control-plane key (load, unload, repository index)."""
         self._core = ClientCore(url, protocol, timeout_s, control_key)
         self.url, self.protocol, self.timeout_s = self._core.url, self._core.protocol, timeout_s
+        targets = self._core.targets
         try:
-            if self.protocol == "grpc":
-                self._client: Any = grpc_aio.InferenceServerClient(self.url, channel_args=GRPC_CHANNEL_ARGS)
+            if self.protocol == "grpc":  # one channel; round_robin spreads it over the replicas
+                self._clients: list[Any] = [
+                    grpc_aio.InferenceServerClient(targets.grpc_target, channel_args=self._core.channel_args)
+                ]
             else:
-                self._client = http_aio.InferenceServerClient(self.url, conn_timeout=timeout_s)
+                self._clients = [
+                    http_aio.InferenceServerClient(address, conn_timeout=timeout_s)
+                    for address in targets.addresses
+                ]
         except Exception as exc:
             raise self._core.connect_error(exc) from exc
+        self._turn = itertools.count()
+        self._probes: dict[str, AsyncTritonClient] = {}  # one per replica, for replica_status
+
+    @property
+    def balanced(self) -> bool:
+        """The URL names several replicas (a list, or a dns:/// name)."""
+        return self._core.targets.balanced
 
     async def _run(self, call: Call[T]) -> T:
-        try:
-            # http.aio has no per-call timeout; wait_for bounds both protocols the same way.
-            raw = await asyncio.wait_for(
-                getattr(self._client, call.method)(*call.args, **self._core.kwargs(call)),
-                timeout=self._core.timeout(call) + 1.0,
-            )
-        except Exception as exc:
-            return self._core.failed(call, exc)
-        return call.parse(raw)
+        self._core.check_fleet(call)
+        tries = 1 + self._core.retries(call)
+        for attempt in range(tries):
+            client = self._clients[next(self._turn) % len(self._clients)]
+            try:
+                # http.aio has no per-call timeout; wait_for bounds both protocols the same way.
+                raw = await asyncio.wait_for(
+                    getattr(client, call.method)(*call.args, **self._core.kwargs(call)),
+                    timeout=self._core.timeout(call) + 1.0,
+                )
+            except Exception as exc:
+                if attempt + 1 < tries and isinstance(
+                    self._core.translated(call, exc), ServerUnavailableError
+                ):
+                    continue  # that replica went away: once more, on another
+                return self._core.failed(call, exc)
+            return call.parse(raw)
+        raise AssertionError("unreachable")
+
+    async def replica_status(self, timeout_s: float = 0.8) -> dict[str, bool]:
+        """Whether each replica answers ready, by address (a dns:/// name resolved now)."""
+        targets = parse_targets(self._core.targets.url)
+        for address in targets.addresses:
+            if address not in self._probes:
+                self._probes[address] = AsyncTritonClient(
+                    address, protocol=self.protocol, timeout_s=timeout_s
+                )
+        answers = await asyncio.gather(
+            *(self._probes[a].is_server_ready(timeout_s=timeout_s) for a in targets.addresses)
+        )
+        return dict(zip(targets.addresses, answers, strict=True))
 
     async def is_server_live(self) -> bool:
         return await self._run(self._core.server_live())
@@ -86,7 +124,8 @@ class AsyncTritonClient:
         await self._run(self._core.unload(model))
 
     async def close(self) -> None:
-        await self._client.close()
+        for client in [*self._clients, *self._probes.values()]:
+            await client.close()
 
     async def __aenter__(self) -> AsyncTritonClient:
         return self

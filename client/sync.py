@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
@@ -11,7 +12,9 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.grpc import model_config_pb2
 
-from client._core import GRPC_CHANNEL_ARGS, Call, ClientCore, check_protocol, normalise_url
+from client._core import Call, ClientCore, check_protocol, normalise_url
+from client.errors import ClientError, ServerUnavailableError
+from client.targets import parse_targets
 from client.types import ModelMetadata, ModelStatistics, RepositoryEntry
 
 T = TypeVar("T")
@@ -36,22 +39,51 @@ class TritonClient:
             raise ValueError("timeouts must be positive")
         self._core = ClientCore(url, protocol, timeout_s, control_key)
         self.url, self.protocol, self.timeout_s = self._core.url, self._core.protocol, timeout_s
+        targets = self._core.targets
         try:
-            if self.protocol == "grpc":
-                self._client: Any = grpcclient.InferenceServerClient(self.url, channel_args=GRPC_CHANNEL_ARGS)
-            else:
-                self._client = httpclient.InferenceServerClient(
-                    self.url, connection_timeout=connect_timeout_s, network_timeout=timeout_s
-                )
+            if self.protocol == "grpc":  # one channel; round_robin spreads it over the replicas
+                self._clients: list[Any] = [
+                    grpcclient.InferenceServerClient(
+                        targets.grpc_target, channel_args=self._core.channel_args
+                    )
+                ]
+            else:  # one connection pool per host, taken in turn
+                self._clients = [
+                    httpclient.InferenceServerClient(
+                        address, connection_timeout=connect_timeout_s, network_timeout=timeout_s
+                    )
+                    for address in targets.addresses
+                ]
         except Exception as exc:
             raise self._core.connect_error(exc) from exc
+        self._turn = itertools.count()
 
     def _run(self, call: Call[T]) -> T:
-        try:
-            raw = getattr(self._client, call.method)(*call.args, **self._core.kwargs(call))
-        except Exception as exc:
-            return self._core.failed(call, exc)
-        return call.parse(raw)
+        self._core.check_fleet(call)
+        tries = 1 + self._core.retries(call)
+        for attempt in range(tries):
+            client = self._clients[next(self._turn) % len(self._clients)]
+            try:
+                raw = getattr(client, call.method)(*call.args, **self._core.kwargs(call))
+            except Exception as exc:
+                if attempt + 1 < tries and isinstance(
+                    self._core.translated(call, exc), ServerUnavailableError
+                ):
+                    continue  # that replica went away: once more, on another
+                return self._core.failed(call, exc)
+            return call.parse(raw)
+        raise AssertionError("unreachable")
+
+    def replica_status(self, timeout_s: float = 0.8) -> dict[str, bool]:
+        """Whether each replica answers ready, by address (a dns:/// name resolved now)."""
+        status = {}
+        for address in parse_targets(self._core.targets.url).addresses:
+            with TritonClient(address, protocol=self.protocol, timeout_s=timeout_s) as probe:
+                try:
+                    status[address] = probe.is_server_ready(timeout_s=timeout_s)
+                except ClientError:
+                    status[address] = False
+        return status
 
     def is_server_live(self) -> bool:
         return self._run(self._core.server_live())
@@ -92,7 +124,8 @@ class TritonClient:
         self._run(self._core.unload(model))
 
     def close(self) -> None:
-        self._client.close()
+        for client in self._clients:
+            client.close()
 
     def __enter__(self) -> TritonClient:
         return self

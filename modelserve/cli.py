@@ -13,7 +13,9 @@ import typer
 from client import TritonClient
 from export.cli import app as export_app
 from modelserve import cli_serve
-from modelserve.cli_common import ControlKey, Proto, Repo, Url, WorkDir, client, run
+from modelserve.cli_common import ControlKey, Proto, Repo, Url, WorkDir, run
+from modelserve.control import resolve_key
+from modelserve.fleet import open_fleet
 from modelserve.monitor_cli import app as monitor_app
 from modelserve.pipeline_cli import app as pipeline_app
 
@@ -29,7 +31,7 @@ except ImportError:  # pragma: no cover - exercised in the image
     pass
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(monitor_app, name="monitor")
-for verb in (cli_serve.demo, cli_serve.serve, cli_serve.up):
+for verb in (cli_serve.demo, cli_serve.serve, cli_serve.up, cli_serve.api):
     app.command()(verb)
 
 
@@ -42,7 +44,6 @@ def models_list(
     work_dir: WorkDir = Path(".modelserve"),
 ) -> None:
     """List models, versions and content ids from the files; with --url, also what the server serves."""
-    from modelserve.control import resolve_key
     from modelserve.inventory import inventory
 
     key = resolve_key(control_key, work_dir)
@@ -53,8 +54,10 @@ def models_list(
 
 
 def _control(url: str, protocol: str, action: str, name: str, key: str | None, work_dir: Path) -> None:
-    with client(url, protocol=protocol, timeout_s=120, control_key=key, work_dir=work_dir) as c:
-        c.load(name) if action == "load" else c.unload(name)
+    """On every replica the URL names: model control is per server."""
+    with open_fleet(url, protocol=protocol, control_key=resolve_key(key, work_dir)) as fleet:
+        for c in fleet:
+            c.load(name) if action == "load" else c.unload(name)
 
 
 @models_app.command("load")
@@ -91,15 +94,21 @@ Keep = Annotated[bool, typer.Option(help="keep the replaced version loaded (defa
 
 
 def _lifecycle(
-    action: str, url: str, key: str | None, work_dir: Path, go: Callable[[TritonClient], Any]
+    action: str, url: str, key: str | None, work_dir: Path, go: Callable[[list[TritonClient]], Any]
 ) -> None:
     def call() -> Any:
-        with client(url, timeout_s=120, control_key=key, work_dir=work_dir) as c:
-            return go(c)
+        with open_fleet(url, control_key=resolve_key(key, work_dir)) as fleet:
+            return go(fleet)
 
-    out = run(call)
-    loaded = ", ".join(f"v{v}" for v in out.loaded)
-    typer.echo(f"{action} {out.name} v{out.version}: done; loaded now: {loaded}")
+    result = run(call)
+    outcomes = result if isinstance(result, list) else [result]
+    if not outcomes:
+        typer.echo(f"{action}: no model has a served version on record; nothing to do")
+    for out in outcomes:
+        for address, versions in out.replicas.items():
+            loaded = ", ".join(f"v{v}" for v in versions)
+            where = f" on {address}" if len(out.replicas) > 1 else ""
+            typer.echo(f"{action} {out.name} v{out.version}: done{where}; loaded now: {loaded}")
 
 
 @models_app.command("promote")
@@ -161,6 +170,27 @@ def models_retire(
     from modelserve.lifecycle import retire
 
     _lifecycle("retire", url, control_key, work_dir, lambda c: retire(c, repository, name, version))
+
+
+@models_app.command("reconcile")
+def models_reconcile(
+    name: Annotated[str | None, typer.Argument(help="default: every model with a served version")] = None,
+    repository: Repo = Path("model_repository"),
+    url: Url = "127.0.0.1:8001",
+    control_key: ControlKey = None,
+    work_dir: WorkDir = Path(".modelserve"),
+) -> None:
+    """Bring every replica to the served version set (after a replica joined late, restarted or
+    drifted); each newly loaded version is verified."""
+    from modelserve.lifecycle import reconcile, reconcile_all
+
+    _lifecycle(
+        "reconcile",
+        url,
+        control_key,
+        work_dir,
+        lambda c: reconcile(c, repository, name) if name else reconcile_all(c, repository),
+    )
 
 
 def parse_inputs(data: str, dtypes: dict[str, str]) -> dict[str, np.ndarray]:

@@ -26,7 +26,12 @@ HttpPort = Annotated[int, typer.Option(envvar="MODELSERVE_HTTP_PORT", help="Trit
 GrpcPort = Annotated[int, typer.Option(envvar="MODELSERVE_GRPC_PORT", help="Triton gRPC port (0: any free)")]
 MetricsPort = Annotated[int, typer.Option(envvar="MODELSERVE_METRICS_PORT", help="Triton metrics port")]
 WorkDir = Annotated[Path, typer.Option(envvar="MODELSERVE_WORK_DIR", help="backend dir and server logs")]
-Url = Annotated[str, typer.Option("--url", envvar="MODELSERVE_TRITON_URL", help="Triton host:port")]
+Url = Annotated[
+    str,
+    typer.Option(
+        "--url", envvar="MODELSERVE_TRITON_URL", help="Triton host:port, several as a,b, or dns:///name:port"
+    ),
+]
 Proto = Annotated[str, typer.Option("--protocol", help="grpc or http (match the port)")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log progress")]
 Control = Annotated[

@@ -196,3 +196,48 @@ def up(
     if supervisor.state == "failed":
         typer.secho(f"error: {supervisor.reason}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
+
+
+def api(
+    url: Annotated[
+        str,
+        typer.Option(
+            "--url",
+            envvar="MODELSERVE_TRITON_URL",
+            help="Triton gRPC host:port; several replicas as a,b or dns:///name:port",
+        ),
+    ] = "127.0.0.1:8001",
+    repository: Repo = Path("model_repository"),
+    api_port: Annotated[int, typer.Option(envvar="MODELSERVE_API_PORT", help="API port")] = 8080,
+    api_host: Annotated[
+        str, typer.Option(envvar="MODELSERVE_API_HOST", help="API bind address")
+    ] = "127.0.0.1",
+    control_key: ControlKey = None,
+    work_dir: WorkDir = Path(".modelserve"),
+    verbose: Verbose = False,
+) -> None:
+    """Run the API alone, in front of Triton servers started elsewhere (``serve``, NGC, a cluster)."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+    from modelserve.control import resolve_key
+
+    setup_logging(verbose)
+    run(lambda: ports.check_free(api_host, api_port, "API"))
+    settings = run(
+        lambda: ApiSettings(
+            triton_url=url,
+            triton_protocol="grpc",
+            repository=repository,
+            api_bind=api_host,
+            control_key=resolve_key(control_key, work_dir),
+        )
+    )
+    typer.echo(f"API on http://{api_host}:{api_port} in front of Triton at {url}; Ctrl-C stops")
+    log_level = "info" if verbose else "warning"
+    with sigterm_as_interrupt():
+        try:
+            uvicorn.run(create_app(settings), host=api_host, port=api_port, log_level=log_level)
+        except KeyboardInterrupt:
+            typer.echo("stopping ...")

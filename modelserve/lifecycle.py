@@ -1,38 +1,39 @@
-"""Promote, roll back and retire model versions on a running Triton (explicit model control).
+"""Promote, roll back, retire and reconcile model versions across Triton replicas (explicit model
+control is per server, so every step reaches every replica).
 
 A promotion never lets a broken version answer, and never drops a request:
 
-1. load the new version *beside* the served one (Triton's load API with a version-policy override;
-   the served version keeps answering throughout, and keeps answering if the load fails);
-2. verify it: ready, a warm-up, then a parity sample — Triton's answers for random inputs equal
-   ONNX Runtime's on the version's own ``model.onnx`` (so it serves *that* file, correctly);
-3. switch: ``lifecycle.json`` names it the served version (the API reads that within its cache TTL);
-4. after a grace period (in-flight and cached calls to the old version finish), unload the old one
-   unless ``keep_previous``; persist the version policy in config.pbtxt so a restart serves the same.
+1. load the new version *beside* the served one on every replica (Triton's load API with a
+   version-policy override; the served version keeps answering throughout);
+2. verify it on every replica: ready, a warm-up, then a parity sample (``modelserve.verify``);
+3. switch once: ``lifecycle.json`` names it the served version (the API follows within its TTL);
+4. after a grace period, unload the old one on every replica unless ``keep_previous``, and persist
+   the version policy in config.pbtxt so a restarted replica serves the same.
 
-Any failure before step 3 restores the previous version set and raises ``LifecycleError``.
+A failure on any replica before step 3 restores every replica's previous version set and raises
+``LifecycleError`` naming the replica. ``reconcile`` brings replicas that joined late, restarted or
+drifted to the persisted version set.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import onnxruntime as ort
 from google.protobuf import json_format
-from tritonclient.grpc import model_config_pb2 as mc
-from tritonclient.utils import triton_to_np_dtype
 
-from client import ClientError, TritonClient
+from client import ClientError, ModelNotFoundError, TritonClient
 from contracts.lifecycle import LifecycleState, read_state, write_state
 from export.config import read_config, write_config
 from modelserve.errors import LifecycleError
+from modelserve.verify import verify
 
 logger = logging.getLogger(__name__)
+Fleet = TritonClient | Sequence[TritonClient]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,8 +42,16 @@ class Outcome:
     action: str
     version: int
     previous: list[int]
-    loaded: list[int]  # versions loaded in Triton afterwards
+    loaded: list[int]  # versions loaded afterwards (on the first replica; ``replicas`` has each)
     max_abs_diff: float = 0.0
+    replicas: dict[str, list[int]] = field(default_factory=dict)
+
+
+def _fleet(clients: Fleet) -> list[TritonClient]:
+    fleet = [clients] if isinstance(clients, TritonClient) else list(clients)
+    if not fleet:
+        raise LifecycleError("no Triton server given")
+    return fleet
 
 
 def ready_versions(client: TritonClient, name: str) -> list[int]:
@@ -53,59 +62,27 @@ def ready_versions(client: TritonClient, name: str) -> list[int]:
     )
 
 
-def _with_policy(client: TritonClient, name: str, versions: set[int]) -> mc.ModelConfig:
-    config = client.config(name)
+def _load(
+    client: TritonClient,
+    name: str,
+    versions: set[int],
+    repository: Path | None = None,
+    *,
+    from_repository: bool = False,
+) -> None:
+    """Load exactly ``versions``, keeping the replica's live config, or the repository's where it
+    never loaded the model or ``from_repository`` (reconcile: the files are the truth there)."""
+    config = None
+    if not from_repository:
+        with contextlib.suppress(ModelNotFoundError):
+            config = client.config(name)
+    if config is None:
+        if repository is None:
+            raise ModelNotFoundError(f"{name} is not loaded on {client.url} and no repository was given")
+        config = read_config(repository / name / "config.pbtxt")
     config.version_policy.Clear()
     config.version_policy.specific.versions.extend(sorted(versions))
-    return config
-
-
-def _load(client: TritonClient, name: str, versions: set[int]) -> None:
-    config = _with_policy(client, name, versions)
     client.load(name, config=json_format.MessageToJson(config, preserving_proto_field_name=True))
-
-
-def _sample(config: mc.ModelConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    inputs = {}
-    for tensor in config.input:
-        # TYPE_FP32 -> "FP32" -> np.float32; strings and BF16 have no sample we can draw.
-        dtype = triton_to_np_dtype(mc.DataType.Name(tensor.data_type).removeprefix("TYPE_"))
-        if dtype is None or dtype is np.object_ or not np.issubdtype(dtype, np.number):
-            raise LifecycleError(f"input {tensor.name}: data type {tensor.data_type} cannot be sampled")
-        # Two rows where the model batches; variable dims (-1) get 4.
-        shape = ([2] if config.max_batch_size > 0 else []) + [int(d) if d > 0 else 4 for d in tensor.dims]
-        if np.issubdtype(dtype, np.integer):
-            inputs[tensor.name] = np.zeros(shape, dtype)  # token ids, indices: 0 is valid everywhere
-        else:
-            inputs[tensor.name] = rng.normal(size=shape).astype(dtype)
-    return inputs
-
-
-def verify(client: TritonClient, repository: Path, name: str, version: int, *, samples: int = 4) -> float:
-    """Warm-up and parity sample against ONNX Runtime on the version's file; max |difference|."""
-    config = client.config(name)
-    path = repository / name / str(version) / (config.default_model_filename or "model.onnx")
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    rng = np.random.default_rng(0)
-    worst = 0.0
-    for _ in range(samples):
-        inputs = _sample(config, rng)
-        served = client.infer(name, inputs, version=str(version))
-        names = [o.name for o in session.get_outputs()]
-        expected = dict(zip(names, session.run(None, inputs), strict=True))
-        for key, got in served.items():
-            want = np.asarray(expected[key])
-            if want.size != got.size:
-                raise LifecycleError(f"v{version} output {key}: {got.shape} served, {want.shape} expected")
-            want = want.reshape(got.shape)
-            if not np.allclose(got, want, rtol=1e-4, atol=1e-4):
-                diff = float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64))))
-                raise LifecycleError(
-                    f"v{version} output {key} differs from ONNX Runtime (max |diff| {diff:.3g})"
-                )
-            if got.size:
-                worst = max(worst, float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64)))))
-    return worst
 
 
 def _persist_policy(repository: Path, name: str, versions: set[int]) -> None:
@@ -117,8 +94,25 @@ def _persist_policy(repository: Path, name: str, versions: set[int]) -> None:
     write_config(path, config)
 
 
+def persisted_versions(repository: Path, name: str) -> set[int]:
+    """The versions config.pbtxt says to serve (what a restarted replica loads)."""
+    policy = read_config(repository / name / "config.pbtxt").version_policy
+    if policy.WhichOneof("policy_choice") == "specific":
+        return set(policy.specific.versions)
+    return set()
+
+
+def _restore(clients: Sequence[TritonClient], name: str, before: Sequence[list[int]]) -> None:
+    for client, versions in zip(clients, before, strict=False):
+        try:
+            if ready_versions(client, name) != versions:
+                _load(client, name, set(versions))
+        except ClientError as exc:  # report the first failure, not this one
+            logger.warning("could not restore %s on %s to %s: %s", name, client.url, versions, exc)
+
+
 def promote(
-    client: TritonClient,
+    clients: Fleet,
     repository: Path,
     name: str,
     version: int,
@@ -129,53 +123,76 @@ def promote(
     samples: int = 4,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Outcome:
+    fleet = _fleet(clients)
     if not (repository / name / str(version)).is_dir():
         raise LifecycleError(f"{name} has no version {version} in {repository}")
     state = read_state(repository, name)
     if version in state.retired:
         raise LifecycleError(f"{name} v{version} is retired")
-    current = ready_versions(client, name)
-    if not current:
-        raise LifecycleError(f"{name} is not loaded in Triton; load it first (modelserve models load)")
-    served = state.served if state.served in current else current[-1]
-    try:
-        _load(client, name, {*current, version})
-        if not client.is_model_ready(name, str(version)):
-            raise LifecycleError(f"{name} v{version} loaded but is not ready")
-        worst = verify(client, repository, name, version, samples=samples)
-    except (ClientError, LifecycleError, OSError, ValueError) as exc:
-        _restore(client, name, set(current))
-        raise LifecycleError(f"{name} v{version} was not {action}d: {exc}; still serving v{served}") from exc
+    before: list[list[int]] = []
+    for client in fleet:
+        current = ready_versions(client, name)
+        if not current:
+            raise LifecycleError(
+                f"{name} is not loaded on {client.url}; load it first (modelserve models load)"
+            )
+        before.append(current)
+    served = state.served if state.served in before[0] else before[0][-1]
+    if state.served != served:
+        # Pin what serves now: without a served version the API takes the newest loaded one, and
+        # would start sending requests to the new version as soon as one replica had loaded it.
+        state.served = served
+        write_state(repository, name, state)
+    worst = 0.0
+    for i, client in enumerate(fleet):
+        try:
+            _load(client, name, {*before[i], version})
+            if not client.is_model_ready(name, str(version)):
+                raise LifecycleError(f"{name} v{version} loaded but is not ready")
+            worst = max(worst, verify(client, repository, name, version, samples=samples))
+        except (ClientError, LifecycleError, OSError, ValueError) as exc:
+            _restore(fleet[: i + 1], name, before)
+            where = f" on {client.url}" if len(fleet) > 1 else ""
+            raise LifecycleError(
+                f"{name} v{version} was not {action}d: {exc}{where}; still serving v{served}"
+            ) from exc
     if served != version:
         state.previous.append(served)
     state.served = version
-    state.record(action, version, replaced=served, max_abs_diff=worst)
+    state.record(action, version, replaced=served, max_abs_diff=worst, replicas=len(fleet))
     write_state(repository, name, state)  # the switch: the API follows within its cache TTL
     sleep(grace_s)  # calls that resolved the old version finish before it goes
     final = {version, served} if keep_previous else {version}
-    if final != {*current, version}:
-        _load(client, name, final)
+    for client, current in zip(fleet, before, strict=True):
+        if final != {*current, version}:
+            _load(client, name, final)
     _persist_policy(repository, name, final)
+    return _outcome(fleet, name, action, version, [served], worst)
+
+
+def _outcome(
+    fleet: Sequence[TritonClient],
+    name: str,
+    action: str,
+    version: int,
+    previous: list[int],
+    worst: float = 0.0,
+) -> Outcome:
+    replicas = {client.url: ready_versions(client, name) for client in fleet}
+    first = next(iter(replicas.values()))
     return Outcome(
         name=name,
         action=action,
         version=version,
-        previous=[served],
-        loaded=ready_versions(client, name),
+        previous=previous,
+        loaded=first,
         max_abs_diff=worst,
+        replicas=replicas,
     )
 
 
-def _restore(client: TritonClient, name: str, versions: set[int]) -> None:
-    try:
-        if set(ready_versions(client, name)) != versions:
-            _load(client, name, versions)
-    except ClientError as exc:  # report the first failure, not this one
-        logger.warning("could not restore %s to versions %s: %s", name, sorted(versions), exc)
-
-
 def rollback(
-    client: TritonClient,
+    clients: Fleet,
     repository: Path,
     name: str,
     version: int | None = None,
@@ -191,27 +208,80 @@ def rollback(
             raise LifecycleError(f"{name} has no earlier served version to roll back to")
         version = earlier[-1]
     return promote(
-        client, repository, name, version, action="rollback", keep_previous=keep_previous, grace_s=grace_s
+        clients, repository, name, version, action="rollback", keep_previous=keep_previous, grace_s=grace_s
     )
 
 
-def retire(client: TritonClient, repository: Path, name: str, version: int) -> Outcome:
-    """Unload a version that is not the served one and keep it from being promoted again."""
+def retire(clients: Fleet, repository: Path, name: str, version: int) -> Outcome:
+    """Unload a version that is not the served one (on every replica) and keep it from being
+    promoted again."""
+    fleet = _fleet(clients)
+    if not (repository / name / str(version)).is_dir():
+        raise LifecycleError(f"{name} has no version {version} in {repository}")
     state = read_state(repository, name)
-    current = ready_versions(client, name)
-    served = state.served if state.served in current else (current[-1] if current else None)
+    first = ready_versions(fleet[0], name)
+    served = state.served if state.served in first else (first[-1] if first else None)
     if version == served:
         raise LifecycleError(f"{name} v{version} is the served version; promote another one first")
-    if version in current:
-        _load(client, name, set(current) - {version})
-        _persist_policy(repository, name, set(current) - {version})
+    for client in fleet:
+        current = ready_versions(client, name)
+        if version in current:
+            _load(client, name, set(current) - {version})
+    persisted = persisted_versions(repository, name)
+    if version in persisted:
+        _persist_policy(repository, name, persisted - {version})
     if version not in state.retired:
         state.retired.append(version)
     state.record("retire", version)
     write_state(repository, name, state)
-    return Outcome(
-        name=name, action="retire", version=version, previous=[], loaded=ready_versions(client, name)
-    )
+    return _outcome(fleet, name, "retire", version, [])
 
 
-__all__ = ["LifecycleState", "Outcome", "promote", "ready_versions", "retire", "rollback", "verify"]
+def reconcile(clients: Fleet, repository: Path, name: str, *, samples: int = 4) -> Outcome:
+    """Every replica to the persisted version set (the served version, and the kept one), each
+    newly loaded version verified. For a replica that joined late, restarted, or drifted."""
+    fleet = _fleet(clients)
+    state: LifecycleState = read_state(repository, name)
+    wanted = persisted_versions(repository, name) or ({state.served} if state.served is not None else set())
+    wanted -= set(state.retired)
+    if not wanted:
+        raise LifecycleError(f"{name} has no served version recorded (lifecycle.json, config.pbtxt)")
+    served = state.served if state.served in wanted else max(wanted)
+    worst = 0.0
+    changed = 0
+    for client in fleet:
+        current = set(ready_versions(client, name))
+        if current == wanted:
+            continue
+        _load(client, name, wanted, repository, from_repository=True)
+        for version in sorted(wanted - current):
+            if not client.is_model_ready(name, str(version)):
+                raise LifecycleError(f"{name} v{version} did not become ready on {client.url}")
+            worst = max(worst, verify(client, repository, name, version, samples=samples))
+        changed += 1
+    if changed:  # logged, not recorded: reconcile changes servers, never files (read-only mounts)
+        logger.info("reconcile %s: %d replica(s) brought to %s", name, changed, sorted(wanted))
+    return _outcome(fleet, name, "reconcile", served, [], worst)
+
+
+def reconcile_all(clients: Fleet, repository: Path, *, samples: int = 4) -> list[Outcome]:
+    """``reconcile`` for every model of the repository with a served version on record; the others
+    (never promoted) serve whatever their config loads at start-up and have nothing to restore."""
+    fleet = _fleet(clients)
+    names = sorted(p.parent.name for p in repository.glob("*/config.pbtxt"))
+    recorded = [n for n in names if persisted_versions(repository, n) or read_state(repository, n).served]
+    return [reconcile(fleet, repository, n, samples=samples) for n in recorded]
+
+
+__all__ = [
+    "LifecycleState",
+    "Outcome",
+    "persisted_versions",
+    "promote",
+    "ready_versions",
+    "reconcile",
+    "reconcile_all",
+    "retire",
+    "rollback",
+    "verify",
+]

@@ -6,8 +6,9 @@ grows memory."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(eq=False)
@@ -20,9 +21,18 @@ class Subscription:
         return await self.queue.get()
 
 
+class Relay(Protocol):
+    """Carries messages to the hubs of other processes (``monitor.relay``)."""
+
+    def start(self, loop: asyncio.AbstractEventLoop, deliver: Callable[[dict[str, Any]], None]) -> None: ...
+    def stop(self) -> None: ...
+    def send(self, message: dict[str, Any]) -> None: ...
+
+
 class Hub:
-    def __init__(self, queue_size: int = 256) -> None:
+    def __init__(self, queue_size: int = 256, relay: Relay | None = None) -> None:
         self.queue_size = queue_size
+        self.relay = relay
         self._subscribers: set[Subscription] = set()
         self.dropped = 0
 
@@ -38,6 +48,13 @@ class Hub:
         return len(self._subscribers)
 
     def publish(self, message: dict[str, Any]) -> None:
+        """To this process's subscribers now, and through the relay to every other process's."""
+        self.deliver(message)
+        if self.relay is not None:
+            self.relay.send(message)
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        """To this process's subscribers only."""
         model = message.get("model")
         for sub in list(self._subscribers):
             if sub.model is not None and model is not None and model != sub.model:

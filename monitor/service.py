@@ -63,7 +63,7 @@ class Monitor:
         self.triton_url = triton_url
         self.triton_protocol = triton_protocol
         self.served_version = served_version
-        self.hub = hub or Hub()
+        self.hub = hub if hub is not None else Hub()  # an empty Hub is falsy (len 0)
         self.flush_s, self.check_s, self.tick_s = flush_s, check_s, tick_s
         self.buffer_max = buffer_max
         self.holder = uuid.uuid4().hex[:12]  # this replica, in action leases
@@ -106,6 +106,8 @@ class Monitor:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self.hub.relay is not None:  # several API processes share live updates through the store
+            self.hub.relay.start(asyncio.get_running_loop(), self.hub.deliver)
         self._loops = [
             asyncio.create_task(self._every(self.flush_s, self.flush)),
             asyncio.create_task(self._every(self.check_s, self.check_all)),
@@ -120,6 +122,8 @@ class Monitor:
                 await task
         with contextlib.suppress(Exception):
             await self.flush()
+        if self.hub.relay is not None:
+            await asyncio.to_thread(self.hub.relay.stop)
         self.store.close()
 
     async def _every(self, seconds: float, work: Callable[[], Awaitable[Any]]) -> None:
@@ -365,7 +369,7 @@ class Monitor:
 
     async def _publish_traffic(self) -> None:
         ticks, self._tick = self._tick, defaultdict(list)
-        if not len(self.hub):
+        if not len(self.hub) and self.hub.relay is None:  # nobody here or elsewhere to tell
             return
         for model, latencies in ticks.items():
             p50, p95 = np.percentile(latencies, [50, 95]).tolist()

@@ -1,6 +1,6 @@
 """The monitoring store on a real PostgreSQL server, as several API replicas share it: the store's
 contract, one lease winner among racing replicas, and feedback through one replica for predictions
-another one answered.
+another one answered, and live WebSocket updates that reach clients of every replica.
 
 The server is a throwaway cluster started here from Debian's PostgreSQL (`.ci/run` installs it when
 missing), or the one MODELSERVE_TEST_POSTGRES_URL names.
@@ -9,17 +9,23 @@ missing), or the one MODELSERVE_TEST_POSTGRES_URL names.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
+import json
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+import websockets
 
 from api.app import create_app
 from api.settings import ApiSettings
@@ -153,3 +159,54 @@ def test_feedback_reaches_predictions_another_replica_answered(
             assert report["traffic"]["predictions"] == 3 and report["traffic"]["labelled"] == 3
 
     asyncio.run(scenario())
+
+
+@contextlib.contextmanager
+def _serving(app: Any) -> Iterator[str]:
+    port = free_port()
+    api = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=api.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not api.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the API did not start"
+        time.sleep(0.05)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        api.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_a_websocket_on_one_replica_sees_the_whole_fleet(
+    postgres_url: str, server: EmbeddedTriton, repository: tuple[Path, list[DemoModel]]
+) -> None:
+    root, demo = repository
+    _fresh(postgres_url).close()
+    model = next(d for d in demo if d.name == "breast_cancer_lr")
+    settings = ApiSettings(
+        triton_url=server.endpoints.grpc_url,
+        repository=root,
+        monitoring_url=postgres_url,
+        monitoring_tick_s=0.2,
+    )
+    record = dict(zip(model.feature_names, (float(v) for v in model.sample[0]), strict=True))
+
+    async def scenario(a: str, b: str) -> None:
+        # The watcher is on B; all traffic goes to A. Whatever traffic B reports came from A.
+        async with websockets.connect(f"ws://{b}/ws/metrics?model={model.name}") as watcher:
+            assert json.loads(await watcher.recv())["type"] == "hello"
+            async with httpx.AsyncClient(base_url=f"http://{a}") as http:
+                seen: dict[str, Any] | None = None
+                deadline = time.monotonic() + 30
+                while seen is None:
+                    assert time.monotonic() < deadline, "no traffic from replica A reached B's client"
+                    response = await http.post(f"/v1/models/{model.name}/predict", json=[record] * 2)
+                    assert response.status_code == 200, response.text
+                    with contextlib.suppress(TimeoutError):
+                        message = json.loads(await asyncio.wait_for(watcher.recv(), 1.0))
+                        seen = message if message["type"] == "traffic" else None
+            assert seen["model"] == model.name and seen["requests"] >= 1
+
+    with _serving(create_app(settings)) as a, _serving(create_app(settings)) as b:
+        asyncio.run(scenario(a, b))

@@ -109,10 +109,6 @@ def _cli_options() -> dict[str, set[str]]:
     }
 
 
-# Verbs the Jobs call that issue 13's multi-replica work adds; the docs say so.
-PENDING_VERBS = {"reconcile"}
-
-
 def test_lifecycle_jobs_call_verbs_and_options_the_cli_has_or_the_docs_announce():
     options = _cli_options()
     promote = render("promote")
@@ -124,9 +120,8 @@ def test_lifecycle_jobs_call_verbs_and_options_the_cli_has_or_the_docs_announce(
     assert {"--url", "--repository"} <= options[config["ACTION"]]
     reconcile = container(one(render("reconcile"), "CronJob", "modelserve-reconcile"), "reconcile")
     verb = reconcile["args"][1]
-    assert verb in options or verb in PENDING_VERBS
-    if verb not in options:
-        assert f"modelserve models {verb}" in DOCS.read_text()
+    assert verb == "reconcile" and {"--url", "--repository"} <= options[verb]
+    assert len(reconcile["args"]) == 6  # no model name: every model with a served version
 
 
 def test_only_the_promote_job_mounts_the_repository_writable():

@@ -84,3 +84,61 @@ def test_hub_filters_by_model_and_drops_a_subscriber_that_falls_behind() -> None
         assert (await everything.next()) == {"model": "b", "n": 6}
 
     asyncio.run(scenario())
+
+
+def test_hub_relays_what_it_publishes_and_delivers_what_others_sent() -> None:
+    from monitor.relay import PostgresRelay, relay_for
+
+    sent: list[dict[str, object]] = []
+
+    class Recorder:
+        def start(self, loop: object, deliver: object) -> None: ...
+        def stop(self) -> None: ...
+        def send(self, message: dict[str, object]) -> None:
+            sent.append(message)
+
+    async def scenario() -> None:
+        hub = Hub(relay=Recorder())
+        sub = hub.subscribe()
+        hub.publish({"type": "traffic", "model": "m"})
+        hub.deliver({"type": "traffic", "model": "other-replica"})  # from the relay: not sent back
+        assert [await sub.next(), await sub.next()] == [
+            {"type": "traffic", "model": "m"},
+            {"type": "traffic", "model": "other-replica"},
+        ]
+        assert sent == [{"type": "traffic", "model": "m"}]
+
+        # The listener skips this process's own messages and anything that is not one.
+        relay = PostgresRelay("postgresql+psycopg://u@h/db")
+        got: list[dict[str, object]] = []
+        loop = asyncio.get_running_loop()
+        relay._forward(f'{{"origin": "{relay.origin}", "message": {{"a": 1}}}}', loop, got.append)
+        relay._forward('{"origin": "elsewhere", "message": {"a": 2}}', loop, got.append)
+        relay._forward("not json", loop, got.append)
+        await asyncio.sleep(0)
+        assert got == [{"a": 2}] and relay.dsn == "postgresql://u@h/db"
+
+    asyncio.run(scenario())
+    assert relay_for("sqlite:///x.sqlite") is None
+
+
+def test_an_empty_hub_given_to_the_monitor_is_the_one_it_uses(tmp_path: Path) -> None:
+    from monitor.service import Monitor
+    from monitor.store import Store
+
+    hub = Hub()  # len 0: falsy, which once made the monitor build its own and drop the relay
+
+    async def no_version(name: str) -> None:
+        return None
+
+    monitor = Monitor(
+        Store(f"sqlite:///{tmp_path}/m.sqlite"),
+        load_policy(None),
+        repository=tmp_path,
+        triton_url="127.0.0.1:1",
+        triton_protocol="grpc",
+        served_version=no_version,
+        hub=hub,
+    )
+    assert monitor.hub is hub
+    monitor.store.close()

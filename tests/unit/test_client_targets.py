@@ -1,0 +1,61 @@
+"""Where a client sends its calls: one server, a list of replicas, a DNS name; and the rules that
+follow (round_robin, one retry on another replica, no model control through a balanced client)."""
+
+from __future__ import annotations
+
+import pytest
+
+from client import TritonClient
+from client._core import ClientCore
+from client.targets import parse_targets
+
+
+def test_one_address_is_dialled_as_given() -> None:
+    t = parse_targets("http://127.0.0.1:8001/")
+    assert (t.url, t.addresses, t.grpc_target, t.balanced) == (
+        "127.0.0.1:8001",
+        ("127.0.0.1:8001",),
+        "127.0.0.1:8001",
+        False,
+    )
+
+
+def test_a_list_becomes_one_ipv4_target_without_duplicates() -> None:
+    t = parse_targets("127.0.0.1:8001, localhost:8002,127.0.0.1:8001")
+    assert t.balanced and t.grpc_target.startswith("ipv4:")
+    assert t.addresses[0] == "127.0.0.1:8001" and "127.0.0.1:8002" in t.addresses
+    assert len(t.addresses) == len(set(t.addresses))
+
+
+def test_a_dns_name_is_left_to_grpc_and_resolved_for_per_replica_work() -> None:
+    t = parse_targets("dns:///localhost:8001")
+    assert t.dns and t.balanced and t.grpc_target == "dns:///localhost:8001"
+    assert "127.0.0.1:8001" in t.addresses
+    assert parse_targets("dns:///localhost:8001", resolve=False).addresses == ()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("", "no Triton address"),
+        (" , ", "no Triton address"),
+        ("127.0.0.1", "is not host:port"),
+        ("127.0.0.1:0", "is not host:port"),
+        ("a:1,b:x", "is not host:port"),
+        ("dns:///no-such-host.invalid:8001", "cannot resolve"),
+    ],
+)
+def test_bad_addresses_are_refused_naming_the_part(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_targets(url)
+
+
+def test_a_balanced_client_spreads_retries_once_and_refuses_model_control() -> None:
+    one = ClientCore("127.0.0.1:8001", "grpc", 5.0, None)
+    many = ClientCore("127.0.0.1:8001,127.0.0.1:8002", "grpc", 5.0, None)
+    assert ("grpc.lb_policy_name", "round_robin") not in one.channel_args
+    assert ("grpc.lb_policy_name", "round_robin") in many.channel_args
+    assert one.retries(one.server_ready()) == 0 and many.retries(many.server_ready()) == 1
+    assert many.retries(many.load("m", None)) == 0  # control reaches the server it was meant for
+    with TritonClient("127.0.0.1:1,127.0.0.1:2") as client, pytest.raises(ValueError, match="names several"):
+        client.load("m")

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -179,21 +180,34 @@ def _serving(app: Any) -> Iterator[str]:
 
 
 def test_a_websocket_on_one_replica_sees_the_whole_fleet(
-    postgres_url: str, server: EmbeddedTriton, repository: tuple[Path, list[DemoModel]]
+    postgres_url: str,
+    server: EmbeddedTriton,
+    repository: tuple[Path, list[DemoModel]],
+    tmp_path: Path,
 ) -> None:
+    """Replica A runs here; replica B is a separate `modelserve api` process. A WebSocket client on
+    B sees the traffic A answers (B gets none itself)."""
     root, demo = repository
     _fresh(postgres_url).close()
     model = next(d for d in demo if d.name == "breast_cancer_lr")
+    record = dict(zip(model.feature_names, (float(v) for v in model.sample[0]), strict=True))
+    port_b = free_port()
+    env = {
+        **os.environ,
+        "MODELSERVE_MONITORING_URL": postgres_url,
+        "MODELSERVE_MONITORING_TICK_S": "0.2",
+    }
+    argv = [sys.executable, "-m", "modelserve", "api", "--url", server.endpoints.grpc_url]
+    argv += ["-r", str(root), "--api-port", str(port_b), "--work-dir", str(tmp_path)]
+    b = f"127.0.0.1:{port_b}"
     settings = ApiSettings(
         triton_url=server.endpoints.grpc_url,
         repository=root,
         monitoring_url=postgres_url,
         monitoring_tick_s=0.2,
     )
-    record = dict(zip(model.feature_names, (float(v) for v in model.sample[0]), strict=True))
 
-    async def scenario(a: str, b: str) -> None:
-        # The watcher is on B; all traffic goes to A. Whatever traffic B reports came from A.
+    async def scenario(a: str) -> None:
         async with websockets.connect(f"ws://{b}/ws/metrics?model={model.name}") as watcher:
             assert json.loads(await watcher.recv())["type"] == "hello"
             async with httpx.AsyncClient(base_url=f"http://{a}") as http:
@@ -208,5 +222,22 @@ def test_a_websocket_on_one_replica_sees_the_whole_fleet(
                         seen = message if message["type"] == "traffic" else None
             assert seen["model"] == model.name and seen["requests"] >= 1
 
-    with _serving(create_app(settings)) as a, _serving(create_app(settings)) as b:
-        asyncio.run(scenario(a, b))
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not _up(b):
+            assert proc.poll() is None, f"replica B exited: {proc.stdout.read() if proc.stdout else ''}"
+            assert time.monotonic() < deadline, "replica B did not start"
+            time.sleep(0.2)
+        with _serving(create_app(settings)) as a:
+            asyncio.run(scenario(a))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _up(address: str) -> bool:
+    try:
+        return httpx.get(f"http://{address}/health", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -29,6 +29,11 @@ class ServerSettings:
     ready_timeout_s: float = 60.0
     # Triton waits this long at exit for in-flight requests and open client connections.
     exit_timeout_s: int = 5
+    # Triton's --cache-config values, e.g. ("local,size=1048576",); models opt in with
+    # `response_cache { enable: true }`. Empty: no response cache.
+    cache_config: tuple[str, ...] = ()
+    # The Python prefix the backend stub runs in; None: $MODELSERVE_STUB_ENV or <venv>/stub-runtime.
+    stub_env: Path | None = None
     extra_args: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -38,5 +43,11 @@ class ServerSettings:
                 raise ValueError(f"{name}={port} is not a port number (0-65535; 0 picks a free one)")
         if self.model_control not in ("explicit", "poll", "none"):
             raise ValueError(f"model_control={self.model_control!r}; choose explicit, poll or none")
+        for value in self.cache_config:
+            name, _, rest = value.partition(",")
+            if not name or "=" not in rest:
+                raise ValueError(
+                    f"cache_config {value!r} is not <cache>,<key>=<value> (e.g. local,size=1048576)"
+                )
         if self.ready_timeout_s <= 0:
             raise ValueError(f"ready_timeout_s={self.ready_timeout_s} must be positive")

@@ -51,6 +51,16 @@ Control = Annotated[
     ),
 ]
 
+CacheConfig = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--cache-config",
+        envvar="MODELSERVE_CACHE_CONFIG",
+        help="Triton response cache, e.g. local,size=1048576 (models opt in with response_cache "
+        "{ enable: true }); repeat for more keys",
+    ),
+]
+
 HANDLED = (ClientError, ServeError, ExportError, ValueError, FileNotFoundError)
 
 
@@ -75,7 +85,13 @@ def _run(fn: Callable[[], T]) -> T:
 
 
 def _server_settings(
-    repository: Path, http: int, grpc: int, metrics: int, work_dir: Path, control: str = "explicit"
+    repository: Path,
+    http: int,
+    grpc: int,
+    metrics: int,
+    work_dir: Path,
+    control: str = "explicit",
+    cache_config: list[str] | None = None,
 ) -> ServerSettings:
     return _run(
         lambda: ServerSettings(
@@ -85,6 +101,7 @@ def _server_settings(
             metrics_port=metrics,
             work_dir=work_dir,
             model_control=control,  # type: ignore[arg-type]  # validated by ServerSettings
+            cache_config=tuple(cache_config or ()),
         )
     )
 
@@ -133,12 +150,15 @@ def serve(
     grpc_port: GrpcPort = 8001,
     metrics_port: MetricsPort = 8002,
     model_control: Control = "explicit",
+    cache_config: CacheConfig = None,
     work_dir: WorkDir = Path(".modelserve"),
     verbose: Verbose = False,
 ) -> None:
     """Run the embedded Triton on a repository until Ctrl-C / SIGTERM."""
     _setup_logging(verbose)
-    settings = _server_settings(repository, http_port, grpc_port, metrics_port, work_dir, model_control)
+    settings = _server_settings(
+        repository, http_port, grpc_port, metrics_port, work_dir, model_control, cache_config
+    )
     server = EmbeddedTriton(settings)
     with _sigterm_as_interrupt():
         try:
@@ -165,6 +185,7 @@ def up(
         str, typer.Option(envvar="MODELSERVE_API_HOST", help="API bind address")
     ] = "127.0.0.1",
     model_control: Control = "explicit",
+    cache_config: CacheConfig = None,
     work_dir: WorkDir = Path(".modelserve"),
     verbose: Verbose = False,
 ) -> None:
@@ -175,7 +196,9 @@ def up(
     from api.settings import ApiSettings
 
     _setup_logging(verbose)
-    settings = _server_settings(repository, http_port, grpc_port, metrics_port, work_dir, model_control)
+    settings = _server_settings(
+        repository, http_port, grpc_port, metrics_port, work_dir, model_control, cache_config
+    )
     server = EmbeddedTriton(settings)
     # uvicorn shuts down gracefully on SIGTERM and then raises the signal again; with Python's
     # default handler that ended the process before `finally`, leaving tritonserver running.

@@ -90,6 +90,11 @@ def _python_models(root: Path) -> None:
     refuses.input.add(**m.io("X", "TYPE_INT32", [2]))
     refuses.output.add(**m.io("Y", "TYPE_FP32", [2]))
     _python_model(root, refuses, "refuses_negative.py")
+    countdown = mc.ModelConfig(name="countdown", backend="python")
+    countdown.model_transaction_policy.decoupled = True
+    countdown.input.add(**m.io("COUNT", "TYPE_INT32", [1]))
+    countdown.output.add(**m.io("LEFT", "TYPE_INT32", [1]))
+    _python_model(root, countdown, "countdown.py")
 
 
 def _sequences(root: Path) -> None:

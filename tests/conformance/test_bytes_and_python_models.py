@@ -4,6 +4,9 @@ error responses and an ensemble of an ONNX and a Python step."""
 
 from __future__ import annotations
 
+import queue
+from typing import Any
+
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
@@ -120,3 +123,23 @@ def test_ensemble_chains_an_onnx_step_into_a_python_step(triton):
         triton, "grpc", "ensemble_sum_plus_one", {"INPUT0": a, "INPUT1": b, "ZEROS": np.zeros_like(a)}
     )
     np.testing.assert_array_equal(out["RESULT"], a + b + 1)
+
+
+def test_a_decoupled_python_model_streams_several_responses_per_request(triton):
+    answers: queue.Queue[tuple[Any, Any]] = queue.Queue()
+    tensor = grpcclient.InferInput("COUNT", [1], "INT32")
+    tensor.set_data_from_numpy(np.array([3], dtype=np.int32))
+    with grpcclient.InferenceServerClient(triton.endpoints.grpc_url) as client:
+        client.start_stream(callback=lambda result, error: answers.put((result, error)))
+        try:
+            client.async_stream_infer("countdown", [tensor], enable_empty_final_response=True)
+            got = []
+            while True:
+                result, error = answers.get(timeout=30)
+                assert error is None
+                if result.get_response().parameters["triton_final_response"].bool_param:
+                    break
+                got.append(int(result.as_numpy("LEFT")[0]))
+        finally:
+            client.stop_stream()
+    assert got == [2, 1, 0]

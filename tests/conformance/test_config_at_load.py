@@ -82,3 +82,13 @@ def test_metadata_of_a_completed_model_matches_its_graph(client):
     meta = client.get_model_metadata("auto_bare")
     assert meta["inputs"] == [{"name": "x", "datatype": "FP32", "shape": [-1, 4]}]
     assert meta["outputs"] == [{"name": "y", "datatype": "FP32", "shape": [-1, 4]}]
+
+
+def test_the_served_config_names_the_python_based_backend_as_its_runtime(client):
+    """Where the embedded server shows it is not NGC: Triton records a Python-based backend's runtime."""
+    config = client.get_model_config("simple")
+    assert (config["backend"], config["platform"], config["runtime"]) == (
+        "onnxruntime",
+        "onnxruntime_onnx",
+        "model.py",
+    )

@@ -9,8 +9,8 @@ first; the main environment (API, exporters) stays on numpy 2.
 The environment lives in ``<venv>/stub-runtime`` and is created by ``make setup``
 (``python -m serve.stub_env create``). It holds numpy 1.26 and the ONNX Runtime distribution and
 version of the main environment; a ``.pth`` file appends the main environment's site-packages
-after its own, so users' models still import what the main environment has (and the CUDA wheels
-``onnxruntime-gpu`` loads), while numpy and onnxruntime resolve to the stub's own.
+after its own, so users' models still import what the main environment has, while numpy and
+onnxruntime resolve to the stub's own.
 
 ``MODELSERVE_STUB_ENV`` points the server at another Python prefix (any folder with
 ``bin/python3``), e.g. a machine's own Python where there is no package index to create one.
@@ -110,7 +110,13 @@ def create(root: Path | None = None) -> StubEnvironment:
     except subprocess.CalledProcessError as exc:
         raise StubEnvironmentError(f"installing {wanted.splitlines()} into {env.root} failed") from exc
     main_paths = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
-    (_site_packages(env.root) / FALLTHROUGH_PTH).write_text("\n".join(main_paths) + "\n")
+    site = _site_packages(env.root)
+    (site / FALLTHROUGH_PTH).write_text("\n".join(main_paths) + "\n")
+    # onnxruntime-gpu's preload_dlls() looks for the CUDA/cuDNN wheels (nvidia/...) beside itself
+    # only, not on sys.path: show it the main environment's (torch brings them there).
+    nvidia = Path(sysconfig.get_paths()["purelib"]) / "nvidia"
+    if nvidia.is_dir() and not (site / "nvidia").exists():
+        (site / "nvidia").symlink_to(nvidia, target_is_directory=True)
     marker.write_text(wanted)
     return env
 

@@ -47,8 +47,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "repo"
-        for name, model in (("simple", m.simple()), ("simple_string", m.simple_string())):
-            m.write(root, m.config_for(name, model, 8), model)
+        for name, graph in (("simple", m.simple()), ("simple_string", m.simple_string())):
+            m.write(root, m.config_for(name, graph, 8), graph)
         settings = ServerSettings(
             repository=root, http_port=0, grpc_port=0, metrics_port=0, work_dir=Path(tmp) / "work"
         )

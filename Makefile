@@ -13,11 +13,14 @@ demo: setup
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml Makefile
+$(VENV)/.installed: pyproject.toml Makefile serve/stub_env.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[all]'
 	$(BIN)/python -m pip install --quiet --no-deps $(PYTRITON)
+	# The Python-backend stub was built for numpy 1.x: it runs from its own environment,
+	# $(VENV)/stub-runtime (numpy 1.26 + the same onnxruntime; docs/triton-conformance.md).
+	$(BIN)/python -m serve.stub_env create
 	touch $@
 
 lint: setup

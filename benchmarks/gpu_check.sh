@@ -21,6 +21,9 @@ else
   served_args=(--model resnet50 --device cuda) engine_args=()
 fi
 export PYTHONUNBUFFERED=1 PYTHONPATH=. MODELSERVE_COMMIT=${MODELSERVE_COMMIT:-unknown}
+# No package index there to make the stub's own environment (serve/stub_env.py): the stub runs with
+# the machine's Python, where the wheels above go (numeric tensors only, as before).
+export MODELSERVE_STUB_ENV=${MODELSERVE_STUB_ENV:-$(python3 -c 'import sys; print(sys.prefix)')}
 
 if [ -f .gpu/install.sh ] && [ "${DRY_RUN:-0}" != 1 ]; then
   INTO_VENV=1 bash .gpu/install.sh 2>&1 | tail -3

@@ -1,7 +1,9 @@
 """Check a ModelConfig against its ONNX graph before anything is written.
 
 Every problem is collected, then one ConfigValidationError names them all, so a user fixes a
-config in one pass. The limits follow the NGC release the GPU compose file pins (see README).
+config in one pass. The limits follow the NGC release the GPU compose file pins (see README); the
+dims rules are Triton's, which both servers apply at load. BYTES (TYPE_STRING) tensors serve on both
+(docs/triton-conformance.md); the embedded server passes them to ONNX Runtime as UTF-8 text.
 """
 
 from __future__ import annotations
@@ -25,8 +27,15 @@ def _type_name(value: int) -> str:
 
 
 def _check_dims(
-    where: str, config_shape: Sequence[int], graph: GraphTensor, batched: bool, problems: list[str]
+    where: str,
+    config_shape: Sequence[int],
+    graph: GraphTensor,
+    batched: bool,
+    problems: list[str],
+    exact: bool = False,
 ) -> None:
+    """Triton's rule (CompareDimsSupported): an input may fix a dim the graph leaves variable; an
+    output's dims must equal the graph's, variable ones included."""
     if graph.shape is None:
         return  # rank unknown in the graph: nothing to compare
     graph_shape = list(graph.shape)
@@ -48,8 +57,9 @@ def _check_dims(
         )
         return
     for axis, (want, have) in enumerate(zip(config_shape, graph_shape, strict=True)):
-        if have != DYNAMIC and want != have:
-            problems.append(f"{where}: dim {axis} is {want} in the config but {have} in the graph")
+        if (exact or have != DYNAMIC) and want != have:
+            shown = "variable (-1)" if have == DYNAMIC else have
+            problems.append(f"{where}: dim {axis} is {want} in the config but {shown} in the graph")
 
 
 def _show(shape: Sequence[int]) -> str:
@@ -70,11 +80,6 @@ def _check_tensor(
 ) -> None:
     where = f"{kind} '{tensor.name}'"
     want_type = _type_name(tensor.data_type)
-    if want_type == "TYPE_STRING":
-        problems.append(
-            f"{where}: TYPE_STRING (BYTES) tensors cannot pass the embedded server's Python backend stub "
-            "under numpy 2; encode strings as numbers in the graph (see README, 'BYTES tensors')"
-        )
     if want_type != graph.data_type:
         problems.append(f"{where}: data_type {want_type} in the config but {graph.data_type} in the graph")
     dims = list(tensor.dims)
@@ -85,7 +90,7 @@ def _check_tensor(
             problems.append(
                 f"{where}: dims {dims} ({a} elements) cannot reshape to {model_shape} ({b} elements)"
             )
-    _check_dims(where, model_shape, graph, batched, problems)
+    _check_dims(where, model_shape, graph, batched, problems, exact=kind == "output")
 
 
 def validate_config(config: mc.ModelConfig, signature: GraphSignature) -> None:

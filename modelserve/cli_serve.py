@@ -33,6 +33,15 @@ OpenControl = Annotated[
         help="leave Triton's load/unload, shared-memory, trace and log APIs unrestricted (not recommended)",
     ),
 ]
+CacheConfig = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--cache-config",
+        envvar="MODELSERVE_CACHE_CONFIG",
+        help="Triton response cache, e.g. local,size=1048576 (models opt in with response_cache "
+        "{ enable: true }); repeat for more keys",
+    ),
+]
 
 
 def server_settings(
@@ -45,6 +54,7 @@ def server_settings(
     *,
     control_key: str | None = None,
     open_control_plane: bool = False,
+    cache_config: list[str] | None = None,
 ) -> ServerSettings:
     return run(
         lambda: ServerSettings(
@@ -56,6 +66,7 @@ def server_settings(
             model_control=control,  # type: ignore[arg-type]  # validated by ServerSettings
             lock_control_plane=not open_control_plane,
             control_key=control_key,
+            cache_config=tuple(cache_config or ()),
         )
     )
 
@@ -103,6 +114,7 @@ def serve(
     grpc_port: GrpcPort = 8001,
     metrics_port: MetricsPort = 8002,
     model_control: Control = "explicit",
+    cache_config: CacheConfig = None,
     work_dir: WorkDir = Path(".modelserve"),
     control_key: ControlKey = None,
     open_control_plane: OpenControl = False,
@@ -112,7 +124,7 @@ def serve(
     setup_logging(verbose)
     settings = server_settings(
         repository, http_port, grpc_port, metrics_port, work_dir, model_control,
-        control_key=control_key, open_control_plane=open_control_plane,
+        control_key=control_key, open_control_plane=open_control_plane, cache_config=cache_config,
     )  # fmt: skip
     supervisor = Supervisor(settings)
     with sigterm_as_interrupt():
@@ -139,6 +151,7 @@ def up(
         str, typer.Option(envvar="MODELSERVE_API_HOST", help="API bind address")
     ] = "127.0.0.1",
     model_control: Control = "explicit",
+    cache_config: CacheConfig = None,
     work_dir: WorkDir = Path(".modelserve"),
     control_key: ControlKey = None,
     open_control_plane: OpenControl = False,
@@ -153,7 +166,7 @@ def up(
     setup_logging(verbose)
     settings = server_settings(
         repository, http_port, grpc_port, metrics_port, work_dir, model_control,
-        control_key=control_key, open_control_plane=open_control_plane,
+        control_key=control_key, open_control_plane=open_control_plane, cache_config=cache_config,
     )  # fmt: skip
     run(lambda: ports.check_free(api_host, api_port, "API"))  # before anything starts
     api_settings = run(lambda: ApiSettings(repository=repository, api_bind=api_host))

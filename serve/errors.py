@@ -3,6 +3,8 @@
 ServeError
 ├── TritonNotInstalledError   the nvidia-pytriton wheel (tritonserver binary) is missing
 ├── UnsupportedPythonError    no Python backend stub for this interpreter
+├── StubEnvironmentError      the stub's runtime environment (numpy 1.x) is missing or stale
+├── CacheNotAvailableError    a response cache the wheel does not ship was asked for
 ├── PortInUseError            a requested port is taken
 ├── ServerStartError          the process exited or never became ready
 └── RepositoryError           the model repository path is unusable
@@ -21,6 +23,14 @@ class TritonNotInstalledError(ServeError):
 
 class UnsupportedPythonError(ServeError):
     """The running interpreter has no matching Python backend stub."""
+
+
+class StubEnvironmentError(ServeError):
+    """The Python environment the backend stub runs in is missing, stale or cannot be created."""
+
+
+class CacheNotAvailableError(ServeError):
+    """``--cache-config`` names a cache implementation the wheel does not ship."""
 
 
 class PortInUseError(ServeError):

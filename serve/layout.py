@@ -16,7 +16,14 @@ from serve.locate import TritonDistribution
 logger = logging.getLogger(__name__)
 
 BACKEND_SOURCES = Path(__file__).parent / "backend"
-BACKEND_FILES = ("model.py", "modelserve_ort_runner.py", "modelserve_host_staging.py")
+BACKEND_FILES = (
+    "model.py",
+    "modelserve_ort_runner.py",
+    "modelserve_host_staging.py",
+    "modelserve_signature.py",
+    "modelserve_autocomplete.py",
+    "modelserve_sequence.py",
+)
 PYTHON_BACKEND_FILES = ("libtriton_python.so", "triton_python_backend_utils.py")
 
 

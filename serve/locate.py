@@ -28,6 +28,13 @@ class TritonDistribution:
     python_backend_dir: Path  # holds libtriton_python.so and triton_python_backend_utils.py
     stub: Path
     libs_dir: Path  # .../site-packages/nvidia_pytriton.libs (bundled libcudart, ...)
+    cache_dir: Path  # caches/<name>/libtritoncache_<name>.so (the wheel ships "local")
+
+    def caches(self) -> tuple[str, ...]:
+        """Response-cache implementations the wheel ships (what ``--cache-config`` may name)."""
+        if not self.cache_dir.is_dir():
+            return ()
+        return tuple(sorted(d.name for d in self.cache_dir.iterdir() if d.is_dir()))
 
 
 def _site_packages_with_pytriton() -> Path:
@@ -60,6 +67,7 @@ def locate_triton() -> TritonDistribution:
         python_backend_dir=root / "backends" / "python",
         stub=root / "python_backend_stubs" / version / "triton_python_backend_stub",
         libs_dir=site / "nvidia_pytriton.libs",
+        cache_dir=root / "caches",
     )
     for path in (dist.binary, dist.python_backend_dir, dist.stub):
         if not path.exists():

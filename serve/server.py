@@ -6,6 +6,7 @@ Choices (documented in the README):
 - ``--strict-readiness=false`` and ``--exit-on-error=false``: one model that fails to load must
   not make the whole server unready or stop it; readiness is checked per model.
 - Each server gets its own shared-memory prefix, so stop() can prove it left no /dev/shm files.
+- The backend stub runs in its own environment with numpy 1.x (serve/stub_env.py says why).
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from serve import ports
-from serve.errors import RepositoryError, ServerStartError
+from serve import ports, stub_env
+from serve.errors import CacheNotAvailableError, RepositoryError, ServerStartError
 from serve.layout import prepare_backend_dir
 from serve.locate import TritonDistribution, libpython_dir, locate_triton
 from serve.settings import CONTROL_HEADER, ServerSettings
+from serve.stub_env import StubEnvironment
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +59,14 @@ class Endpoints:
         return f"http://{self.host}:{self.metrics_port}/metrics"
 
 
-def server_environment(dist: TritonDistribution, base: dict[str, str] | None = None) -> dict[str, str]:
+def server_environment(
+    dist: TritonDistribution, stub: StubEnvironment, base: dict[str, str] | None = None
+) -> dict[str, str]:
     """The stub finds Python through PATH and its bundled libs through LD_LIBRARY_PATH."""
     env = dict(os.environ if base is None else base)
-    venv_bin = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join(p for p in (venv_bin, env.get("PATH", "")) if p)
+    # The stub's environment first (numpy 1.x), then this one's bin (tools a model may call).
+    bins = (str(stub.bin_dir), str(Path(sys.executable).parent), env.get("PATH", ""))
+    env["PATH"] = os.pathsep.join(dict.fromkeys(p for p in bins if p))
     libs = [str(dist.libs_dir), str(libpython_dir()), env.get("LD_LIBRARY_PATH", "")]
     env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in libs if p)
     env.pop("PYTHONPATH", None)  # the stub ignores it; do not pretend otherwise
@@ -97,6 +102,11 @@ def build_command(
     if control_key is not None:
         restricted = f"{','.join(settings.restricted_apis)}:{CONTROL_HEADER}={control_key}"
         cmd += [f"--http-restricted-api={restricted}", f"--grpc-restricted-protocol={restricted}"]
+    if settings.cache_config:
+        # Triton looks for cache libraries under /opt/tritonserver/caches unless told; the wheel
+        # ships them beside the binary.
+        cmd.append(f"--cache-directory={dist.cache_dir}")
+        cmd += [f"--cache-config={value}" for value in settings.cache_config]
     if settings.model_control == "explicit":
         cmd += [f"--load-model={name}" for name in settings.load_models]
     elif settings.model_control == "poll":
@@ -146,6 +156,8 @@ class EmbeddedTriton:
         if not repo.is_dir():
             raise RepositoryError(f"model repository {repo} does not exist or is not a directory")
         dist = locate_triton()
+        _check_caches(dist, self.settings.cache_config)
+        stub = stub_env.locate(self.settings.stub_env)
         work = self.settings.work_dir
         backend_dir = prepare_backend_dir(dist, work / "backends")
         self._endpoints = self._resolve_endpoints()
@@ -161,7 +173,7 @@ class EmbeddedTriton:
                 cmd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=server_environment(dist),
+                env=server_environment(dist, stub),
                 start_new_session=True,
             )
         try:
@@ -250,6 +262,17 @@ class EmbeddedTriton:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _check_caches(dist: TritonDistribution, cache_config: tuple[str, ...]) -> None:
+    shipped = dist.caches()
+    for value in cache_config:
+        name = value.partition(",")[0]
+        if name not in shipped:
+            raise CacheNotAvailableError(
+                f"response cache {name!r} is not shipped with this tritonserver "
+                f"(available: {', '.join(shipped) or 'none'})"
+            )
 
 
 def remove_shm_files(prefix: str) -> int:

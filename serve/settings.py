@@ -32,6 +32,11 @@ class ServerSettings:
     ready_timeout_s: float = 60.0
     # Triton waits this long at exit for in-flight requests and open client connections.
     exit_timeout_s: int = 5
+    # Triton's --cache-config values, e.g. ("local,size=1048576",); models opt in with
+    # `response_cache { enable: true }`. Empty: no response cache.
+    cache_config: tuple[str, ...] = ()
+    # The Python prefix the backend stub runs in; None: $MODELSERVE_STUB_ENV or <venv>/stub-runtime.
+    stub_env: Path | None = None
     extra_args: tuple[str, ...] = ()
     # Triton's control plane (load/unload, shared-memory registration, trace and log settings) is
     # behind a header secret unless unlocked: anyone reaching the ports could otherwise unload
@@ -49,5 +54,11 @@ class ServerSettings:
             raise ValueError(f"model_control={self.model_control!r}; choose explicit, poll or none")
         if self.control_key is not None and not _KEY.fullmatch(self.control_key):
             raise ValueError("control_key must be 16-128 characters of letters, digits, '-' and '_'")
+        for value in self.cache_config:
+            name, _, rest = value.partition(",")
+            if not name or "=" not in rest:
+                raise ValueError(
+                    f"cache_config {value!r} is not <cache>,<key>=<value> (e.g. local,size=1048576)"
+                )
         if self.ready_timeout_s <= 0:
             raise ValueError(f"ready_timeout_s={self.ready_timeout_s} must be positive")

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from serve.errors import PortInUseError, RepositoryError
+from serve.errors import CacheNotAvailableError, PortInUseError, RepositoryError
 from serve.layout import prepare_backend_dir
 from serve.locate import TritonDistribution, locate_triton
 from serve.ports import check_free, free_port, resolve
 from serve.server import EmbeddedTriton, Endpoints, build_command, server_environment
 from serve.settings import ServerSettings
+from serve.stub_env import StubEnvironment
 
 
 def _fake_dist(tmp_path: Path) -> TritonDistribution:
@@ -26,6 +27,7 @@ def _fake_dist(tmp_path: Path) -> TritonDistribution:
         python_backend_dir=root / "backends" / "python",
         stub=root / "stub",
         libs_dir=tmp_path / "libs",
+        cache_dir=root / "caches",
     )
 
 
@@ -61,10 +63,11 @@ def test_the_installed_wheel_is_located():
     )
 
 
-def test_environment_puts_the_venv_first_and_the_bundled_libs_on_the_loader_path(tmp_path):
+def test_environment_puts_the_stub_environment_first_and_the_bundled_libs_on_the_loader_path(tmp_path):
     dist = _fake_dist(tmp_path)
-    env = server_environment(dist, {"PATH": "/usr/bin", "PYTHONPATH": "/x"})
-    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    stub = StubEnvironment(tmp_path / "stub-runtime")
+    env = server_environment(dist, stub, {"PATH": "/usr/bin", "PYTHONPATH": "/x"})
+    assert env["PATH"].split(os.pathsep)[:2] == [str(stub.bin_dir), str(Path(sys.executable).parent)]
     assert str(dist.libs_dir) in env["LD_LIBRARY_PATH"].split(os.pathsep)
     assert "PYTHONPATH" not in env
 
@@ -77,6 +80,32 @@ def test_command_chooses_explicit_control_and_per_model_readiness(tmp_path):
     assert "--load-model=a" in cmd and "--load-model=b" in cmd
     assert "--backend-config=python,shm-region-prefix-name=pfx_" in cmd
     assert "--http-port=1" in cmd and "--grpc-port=2" in cmd and "--metrics-port=3" in cmd
+    assert not any(a.startswith("--cache") for a in cmd)
+
+
+def test_command_points_triton_at_the_wheels_cache_library_when_a_cache_is_configured(tmp_path):
+    dist = _fake_dist(tmp_path)
+    settings = ServerSettings(repository=tmp_path, cache_config=("local,size=1048576",))
+    endpoints = Endpoints(host="127.0.0.1", http_port=1, grpc_port=2, metrics_port=3)
+    cmd = build_command(dist, settings, endpoints, tmp_path / "b", "pfx_")
+    assert f"--cache-directory={dist.cache_dir}" in cmd and "--cache-config=local,size=1048576" in cmd
+
+
+def test_the_installed_wheel_ships_the_local_response_cache():
+    dist = locate_triton()
+    assert "local" in dist.caches()
+    assert (dist.cache_dir / "local" / "libtritoncache_local.so").is_file()
+
+
+def test_a_cache_the_wheel_does_not_ship_is_refused_before_start(tmp_path):
+    settings = ServerSettings(repository=tmp_path, cache_config=("redis,host=localhost",))
+    with pytest.raises(CacheNotAvailableError, match="'redis' is not shipped.*available: local"):
+        EmbeddedTriton(settings).start()
+
+
+def test_a_malformed_cache_config_is_refused_with_an_example(tmp_path):
+    with pytest.raises(ValueError, match="not <cache>,<key>=<value>"):
+        ServerSettings(repository=tmp_path, cache_config=("local",))
 
 
 def test_settings_refuse_bad_values(tmp_path):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from onnx import TensorProto, helper
 
 from export.config import build_config
 from export.errors import ConfigValidationError
@@ -74,10 +75,37 @@ def test_reshape_compares_the_model_side_shape():
     validate_config(_config((x,), (Y,)), read_signature(scale_model(2.0)))
 
 
-def test_string_tensors_are_refused_with_the_reason():
-    x = TensorConfig(name="x", data_type="STRING", dims=(4,))
-    with pytest.raises(ConfigValidationError, match="BYTES.*numpy 2"):
-        validate_config(_config((x,), (Y,)), read_signature(scale_model(2.0)))
+def test_string_tensors_are_accepted_when_the_graph_has_strings():
+    text = helper.make_tensor_value_info("text", TensorProto.STRING, ["N", 2])
+    same = helper.make_tensor_value_info("same", TensorProto.STRING, ["N", 2])
+    graph = helper.make_graph([helper.make_node("Identity", ["text"], ["same"])], "s", [text], [same])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    x = TensorConfig(name="text", data_type="STRING", dims=(2,))
+    y = TensorConfig(name="same", data_type="STRING", dims=(2,))
+    validate_config(_config((x,), (y,)), read_signature(model))
+    with pytest.raises(ConfigValidationError, match="data_type TYPE_STRING in the config but TYPE_FP32"):
+        validate_config(
+            _config((TensorConfig(name="x", data_type="STRING", dims=(4,)),), (Y,)),
+            read_signature(scale_model(2.0)),
+        )
+
+
+def test_output_dims_must_equal_a_variable_graph_dim_as_triton_requires():
+    """Triton loads an input that fixes a variable graph dim, but not an output (NGC refuses it too)."""
+    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N", "K"])
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, ["N", "K"])
+    graph = helper.make_graph([helper.make_node("Identity", ["a"], ["b"])], "v", [a], [b])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    fixed_in = TensorConfig(name="a", data_type="FP32", dims=(3,))
+    variable_out = TensorConfig(name="b", data_type="FP32", dims=(-1,))
+    validate_config(_config((fixed_in,), (variable_out,)), read_signature(model))
+    with pytest.raises(
+        ConfigValidationError, match=r"output 'b': dim 0 is 3 in the config but variable \(-1\)"
+    ):
+        validate_config(
+            _config((fixed_in,), (TensorConfig(name="b", data_type="FP32", dims=(3,)),)),
+            read_signature(model),
+        )
 
 
 def test_opset_newer_than_the_ngc_runtime_is_refused():

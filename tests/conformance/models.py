@@ -1,0 +1,296 @@
+"""ONNX graphs and Triton configs for the conformance suite, built here (nothing downloaded).
+
+The sequence, string and python-backend models take the names, shapes and behaviour of NVIDIA's
+documented examples (simple, simple_string, simple_sequence, simple_dyna_sequence, add_sub), rebuilt
+from Triton's documentation as our own graphs and configs. Configs are protobuf messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnx
+from google.protobuf import text_format
+from onnx import TensorProto, helper
+from tritonclient.grpc import model_config_pb2 as mc
+
+INT32 = TensorProto.INT32
+ValueInfo = onnx.ValueInfoProto
+
+# Every numeric Triton type with its ONNX and numpy types (BF16 has no numpy type: left out).
+NUMERIC_TYPES: dict[str, tuple[int, type]] = {
+    "BOOL": (TensorProto.BOOL, np.bool_),
+    "UINT8": (TensorProto.UINT8, np.uint8),
+    "UINT16": (TensorProto.UINT16, np.uint16),
+    "UINT32": (TensorProto.UINT32, np.uint32),
+    "UINT64": (TensorProto.UINT64, np.uint64),
+    "INT8": (TensorProto.INT8, np.int8),
+    "INT16": (TensorProto.INT16, np.int16),
+    "INT32": (TensorProto.INT32, np.int32),
+    "INT64": (TensorProto.INT64, np.int64),
+    "FP16": (TensorProto.FLOAT16, np.float16),
+    "FP32": (TensorProto.FLOAT, np.float32),
+    "FP64": (TensorProto.DOUBLE, np.float64),
+}
+_ONNX_TO_CONFIG = {
+    **{elem: f"TYPE_{name}" for name, (elem, _) in NUMERIC_TYPES.items()},
+    TensorProto.STRING: "TYPE_STRING",
+}
+
+
+def tensor(name: str, elem: int, shape: Sequence[int | str]) -> ValueInfo:
+    return helper.make_tensor_value_info(name, elem, list(shape))
+
+
+def graph(
+    nodes: list[onnx.NodeProto],
+    inputs: list[ValueInfo],
+    outputs: list[ValueInfo],
+    name: str = "g",
+    initializers: Sequence[onnx.TensorProto] = (),
+) -> onnx.ModelProto:
+    model = helper.make_model(
+        helper.make_graph(nodes, name, inputs, outputs, initializer=list(initializers)),
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def io(
+    name: str, data_type: str, dims: Sequence[int], reshape: Sequence[int] | None = None
+) -> dict[str, object]:
+    fields: dict[str, object] = {"name": name, "data_type": mc.DataType.Value(data_type), "dims": list(dims)}
+    if reshape is not None:
+        fields["reshape"] = mc.ModelTensorReshape(shape=list(reshape))
+    return fields
+
+
+def config_for(name: str, model: onnx.ModelProto, max_batch_size: int) -> mc.ModelConfig:
+    """The config that matches the graph: every input and output, batch dim left out."""
+    config = mc.ModelConfig(name=name, backend="onnxruntime", max_batch_size=max_batch_size)
+    for values, target in ((model.graph.input, config.input), (model.graph.output, config.output)):
+        for value in values:
+            dims = [d.dim_value if d.HasField("dim_value") else -1 for d in value.type.tensor_type.shape.dim]
+            target.add(**io(value.name, _ONNX_TO_CONFIG[value.type.tensor_type.elem_type], dims[1:]))
+    config.instance_group.add(kind=mc.ModelInstanceGroup.KIND_CPU, count=1)
+    return config
+
+
+def write(
+    root: Path,
+    config: mc.ModelConfig | None,
+    model: onnx.ModelProto | None = None,
+    *,
+    name: str | None = None,
+    version: int = 1,
+) -> Path:
+    """A repository entry; config None leaves config.pbtxt out (auto-complete)."""
+    folder = root / (name or (config.name if config is not None else "unnamed"))
+    (folder / str(version)).mkdir(parents=True, exist_ok=True)
+    if config is not None:
+        (folder / "config.pbtxt").write_text(text_format.MessageToString(config))
+    if model is not None:
+        onnx.save(model, str(folder / str(version) / "model.onnx"))
+    return folder
+
+
+# --- NVIDIA's examples, rebuilt -------------------------------------------------------------------
+
+
+def simple() -> onnx.ModelProto:
+    """'simple': INT32 [-1, 16] x2 -> OUTPUT0 = sum, OUTPUT1 = difference."""
+    ins = [tensor("INPUT0", INT32, ["N", 16]), tensor("INPUT1", INT32, ["N", 16])]
+    outs = [tensor("OUTPUT0", INT32, ["N", 16]), tensor("OUTPUT1", INT32, ["N", 16])]
+    nodes = [
+        helper.make_node("Add", ["INPUT0", "INPUT1"], ["OUTPUT0"]),
+        helper.make_node("Sub", ["INPUT0", "INPUT1"], ["OUTPUT1"]),
+    ]
+    return graph(nodes, ins, outs, "simple")
+
+
+def simple_string() -> onnx.ModelProto:
+    """'simple_string': the same arithmetic on decimal strings, BYTES in and out."""
+    ins = [tensor("INPUT0", TensorProto.STRING, ["N", 16]), tensor("INPUT1", TensorProto.STRING, ["N", 16])]
+    outs = [
+        tensor("OUTPUT0", TensorProto.STRING, ["N", 16]),
+        tensor("OUTPUT1", TensorProto.STRING, ["N", 16]),
+    ]
+    nodes = [
+        helper.make_node("Cast", ["INPUT0"], ["a"], to=INT32),
+        helper.make_node("Cast", ["INPUT1"], ["b"], to=INT32),
+        helper.make_node("Add", ["a", "b"], ["sum"]),
+        helper.make_node("Sub", ["a", "b"], ["diff"]),
+        helper.make_node("Cast", ["sum"], ["OUTPUT0"], to=TensorProto.STRING),
+        helper.make_node("Cast", ["diff"], ["OUTPUT1"], to=TensorProto.STRING),
+    ]
+    return graph(nodes, ins, outs, "simple_string")
+
+
+def _control(name: str, kind: str, flag_type: str) -> mc.ModelSequenceBatching.ControlInput:
+    control = mc.ModelSequenceBatching.Control(kind=mc.ModelSequenceBatching.Control.Kind.Value(kind))
+    if kind == "CONTROL_SEQUENCE_CORRID":
+        control.data_type = mc.DataType.Value(flag_type)
+    elif flag_type == "TYPE_FP32":
+        control.fp32_false_true.extend([0.0, 1.0])
+    elif flag_type == "TYPE_BOOL":
+        control.bool_false_true.extend([False, True])
+    else:
+        control.int32_false_true.extend([0, 1])
+    return mc.ModelSequenceBatching.ControlInput(name=name, control=[control])
+
+
+def simple_sequence() -> tuple[mc.ModelConfig, onnx.ModelProto]:
+    """'simple_sequence' (direct): OUTPUT = READY * (INPUT + START)."""
+    names = ("INPUT", "START", "READY")
+    ins = [tensor(n, INT32, ["N", 1]) for n in names]
+    nodes = [
+        helper.make_node("Add", ["INPUT", "START"], ["sum"]),
+        helper.make_node("Mul", ["READY", "sum"], ["OUTPUT"]),
+    ]
+    model = graph(nodes, ins, [tensor("OUTPUT", INT32, ["N", 1])], "simple_sequence")
+    config = mc.ModelConfig(name="simple_sequence", platform="onnxruntime_onnx", max_batch_size=8)
+    config.sequence_batching.control_input.extend(
+        [
+            _control("START", "CONTROL_SEQUENCE_START", "TYPE_INT32"),
+            _control("READY", "CONTROL_SEQUENCE_READY", "TYPE_INT32"),
+        ]
+    )
+    config.input.add(**io("INPUT", "TYPE_INT32", [1]))
+    config.output.add(**io("OUTPUT", "TYPE_INT32", [1]))
+    config.instance_group.add(kind=mc.ModelInstanceGroup.KIND_CPU)
+    return config, model
+
+
+def simple_dyna_sequence() -> tuple[mc.ModelConfig, onnx.ModelProto]:
+    """'simple_dyna_sequence' (oldest, 2 instances): OUTPUT = READY * (INPUT + START + END * CORRID)."""
+    ins = [tensor(n, INT32, ["N", 1]) for n in ("INPUT", "START", "END", "READY")]
+    ins.append(tensor("CORRID", TensorProto.UINT64, ["N", 1]))
+    nodes = [
+        helper.make_node("Cast", ["CORRID"], ["corrid"], to=INT32),
+        helper.make_node("Add", ["INPUT", "START"], ["a"]),
+        helper.make_node("Mul", ["END", "corrid"], ["b"]),
+        helper.make_node("Add", ["a", "b"], ["c"]),
+        helper.make_node("Mul", ["READY", "c"], ["OUTPUT"]),
+    ]
+    model = graph(nodes, ins, [tensor("OUTPUT", INT32, ["N", 1])], "simple_dyna_sequence")
+    config = mc.ModelConfig(name="simple_dyna_sequence", platform="onnxruntime_onnx", max_batch_size=8)
+    batching = config.sequence_batching
+    batching.max_sequence_idle_microseconds = 10_000_000
+    batching.oldest.max_candidate_sequences = 1024
+    batching.oldest.max_queue_delay_microseconds = 10_000
+    batching.control_input.extend(
+        [
+            _control("START", "CONTROL_SEQUENCE_START", "TYPE_INT32"),
+            _control("END", "CONTROL_SEQUENCE_END", "TYPE_INT32"),
+            _control("READY", "CONTROL_SEQUENCE_READY", "TYPE_INT32"),
+            _control("CORRID", "CONTROL_SEQUENCE_CORRID", "TYPE_UINT64"),
+        ]
+    )
+    config.input.add(**io("INPUT", "TYPE_INT32", [1]))
+    config.output.add(**io("OUTPUT", "TYPE_INT32", [1]))
+    config.instance_group.add(kind=mc.ModelInstanceGroup.KIND_CPU, count=2)
+    return config, model
+
+
+# --- our own models for what the examples do not cover ---------------------------------------------
+
+_FLAG_ELEM = {"TYPE_INT32": INT32, "TYPE_FP32": TensorProto.FLOAT, "TYPE_BOOL": TensorProto.BOOL}
+_CORRID_ELEM = {
+    "TYPE_UINT64": TensorProto.UINT64,
+    "TYPE_INT64": TensorProto.INT64,
+    "TYPE_UINT32": TensorProto.UINT32,
+    "TYPE_INT32": INT32,
+    "TYPE_STRING": TensorProto.STRING,
+}
+CONTROL_KINDS = {
+    "START": "CONTROL_SEQUENCE_START",
+    "END": "CONTROL_SEQUENCE_END",
+    "READY": "CONTROL_SEQUENCE_READY",
+    "CORRID": "CONTROL_SEQUENCE_CORRID",
+}
+
+
+def control_echo(
+    name: str, flag_type: str, corrid_type: str, strategy: str
+) -> tuple[mc.ModelConfig, onnx.ModelProto]:
+    """Every control input echoed to an output (OUT_START, ...), so a test reads what the batcher fed."""
+    ins = [tensor("INPUT", INT32, ["N", 1])]
+    outs = [tensor("OUTPUT", INT32, ["N", 1])]
+    nodes = [helper.make_node("Identity", ["INPUT"], ["OUTPUT"])]
+    for control in CONTROL_KINDS:
+        elem = _CORRID_ELEM[corrid_type] if control == "CORRID" else _FLAG_ELEM[flag_type]
+        ins.append(tensor(control, elem, ["N", 1]))
+        outs.append(tensor(f"OUT_{control}", elem, ["N", 1]))
+        nodes.append(helper.make_node("Identity", [control], [f"OUT_{control}"]))
+    model = graph(nodes, ins, outs, name)
+    config = mc.ModelConfig(name=name, backend="onnxruntime", max_batch_size=4)
+    if strategy == "oldest":
+        config.sequence_batching.oldest.max_candidate_sequences = 8
+        config.sequence_batching.oldest.max_queue_delay_microseconds = 2000
+    else:
+        config.sequence_batching.direct.max_queue_delay_microseconds = 2000
+    for control, kind in CONTROL_KINDS.items():
+        config.sequence_batching.control_input.append(
+            _control(control, kind, corrid_type if control == "CORRID" else flag_type)
+        )
+    config.input.add(**io("INPUT", "TYPE_INT32", [1]))
+    config.output.add(**io("OUTPUT", "TYPE_INT32", [1]))
+    for control in CONTROL_KINDS:
+        data_type = corrid_type if control == "CORRID" else flag_type
+        config.output.add(**io(f"OUT_{control}", data_type, [1]))
+    config.instance_group.add(kind=mc.ModelInstanceGroup.KIND_CPU, count=1)
+    return config, model
+
+
+def accumulator(name: str, strategy: str, initial: int | None) -> tuple[mc.ModelConfig, onnx.ModelProto]:
+    """Implicit state: OUTPUT = ACC_OUT = ACC_IN + INPUT; the state starts at 0 or at ``initial``."""
+    ins = [tensor("INPUT", INT32, ["N", 1]), tensor("ACC_IN", INT32, ["N", 1])]
+    outs = [tensor("OUTPUT", INT32, ["N", 1]), tensor("ACC_OUT", INT32, ["N", 1])]
+    nodes = [
+        helper.make_node("Add", ["ACC_IN", "INPUT"], ["sum"]),
+        helper.make_node("Identity", ["sum"], ["OUTPUT"]),
+        helper.make_node("Identity", ["sum"], ["ACC_OUT"]),
+    ]
+    model = graph(nodes, ins, outs, name)
+    config = mc.ModelConfig(name=name, backend="onnxruntime", max_batch_size=8)
+    batching = config.sequence_batching
+    if strategy == "oldest":
+        batching.oldest.max_candidate_sequences = 16
+        batching.oldest.max_queue_delay_microseconds = 5000
+    else:
+        batching.direct.max_queue_delay_microseconds = 5000
+    state = batching.state.add(input_name="ACC_IN", output_name="ACC_OUT", dims=[1])
+    state.data_type = mc.TYPE_INT32
+    start = state.initial_state.add(data_type=mc.TYPE_INT32, dims=[1], name="initial")
+    if initial is None:
+        start.zero_data = True
+    else:
+        start.data_file = "initial_acc"  # <model>/initial_state/initial_acc, raw little-endian
+    config.input.add(**io("INPUT", "TYPE_INT32", [1]))
+    config.output.add(**io("OUTPUT", "TYPE_INT32", [1]))
+    config.instance_group.add(kind=mc.ModelInstanceGroup.KIND_CPU, count=1)
+    return config, model
+
+
+def all_types() -> onnx.ModelProto:
+    """IN_<TYPE> -> OUT_<TYPE>, identity, one pair per numeric type, [N, 3]."""
+    ins = [tensor(f"IN_{n}", elem, ["N", 3]) for n, (elem, _) in NUMERIC_TYPES.items()]
+    outs = [tensor(f"OUT_{n}", elem, ["N", 3]) for n, (elem, _) in NUMERIC_TYPES.items()]
+    nodes = [helper.make_node("Identity", [f"IN_{n}"], [f"OUT_{n}"]) for n in NUMERIC_TYPES]
+    return graph(nodes, ins, outs, "all_types")
+
+
+def scale(factor: float, features: int = 4, batch: bool = True) -> onnx.ModelProto:
+    """y = x * factor, FP32 [N, features] (or [1, features] without a batch dim)."""
+    first: int | str = "N" if batch else 1
+    return graph(
+        [helper.make_node("Mul", ["x", "k"], ["y"])],
+        [tensor("x", TensorProto.FLOAT, [first, features])],
+        [tensor("y", TensorProto.FLOAT, [first, features])],
+        "scale",
+        [helper.make_tensor("k", TensorProto.FLOAT, [], [factor])],
+    )

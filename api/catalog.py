@@ -53,6 +53,7 @@ class Book:
     items: tuple[str, ...]
     popular: tuple[int, ...]
     ratings: np.ndarray
+    liked_share: np.ndarray  # per item: users who rated it positively / all users
 
 
 class Catalog:
@@ -162,10 +163,13 @@ class Catalog:
                 raise UnavailableError(
                     f"model '{served.name}' v{served.version} has no {contract.ratings_file}"
                 )
+            ratings = np.load(path, allow_pickle=False).astype(np.float32)
             self._books[served.key] = Book(
                 users={u: i for i, u in enumerate(contract.users)},
                 items=contract.items,
                 popular=contract.popular,
-                ratings=np.load(path, allow_pickle=False).astype(np.float32),
+                ratings=ratings,
+                # What the popular ranking ranks by: the share of users who rated the item positively.
+                liked_share=(ratings > 0).mean(axis=0) if len(ratings) else np.zeros(len(contract.items)),
             )
         return self._books[served.key]

@@ -80,8 +80,19 @@ def prepare(image: Image.Image, contract: Mapping[str, Any]) -> tuple[np.ndarray
             return (x0 * sx, y0 * sy, x1 * sx, y1 * sy)
 
         mapper = unstretch
+
+    def clipped(x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float]:
+        # A box the model drew past the edge ends at the edge: answers are in the image's pixels.
+        a0, b0, a1, b1 = mapper(x0, y0, x1, y1)
+        return (
+            min(max(a0, 0.0), width),
+            min(max(b0, 0.0), height),
+            min(max(a1, 0.0), width),
+            min(max(b1, 0.0), height),
+        )
+
     tensor = (resized.astype(np.float32) / 255.0).transpose(2, 0, 1)[None, ...]
-    return np.ascontiguousarray(tensor), mapper
+    return np.ascontiguousarray(tensor), clipped
 
 
 @router.post(

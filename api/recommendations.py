@@ -28,6 +28,8 @@ Strategy = Literal["collaborative", "content", "hybrid"]
 
 class Recommendation(BaseModel):
     item_id: str
+    # collaborative/content: cosine similarity of the graph; popular (cold start): the share of
+    # users who rated the item positively, 0-1
     score: float
     source: Literal["collaborative", "content", "popular"]
 
@@ -77,7 +79,10 @@ async def recommend(
         raise UnprocessableError(f"k={k}: the model ranks at most {min(len(book.items), 100)} items")
     row = book.users.get(user_id)
     if row is None:
-        items = [Recommendation(item_id=book.items[i], score=0.0, source="popular") for i in book.popular[:k]]
+        items = [
+            Recommendation(item_id=book.items[i], score=float(book.liked_share[i]), source="popular")
+            for i in book.popular[:k]
+        ]
         return RecommendationsResponse(
             model=model,
             version=served.version,

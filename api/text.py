@@ -274,6 +274,7 @@ async def keywords(request: Request, svc: Svc, name: ModelName, body: KeywordsRe
     vectors, _ = await _infer(request, svc, served, [body.text, *candidates])
     relevance = cosine(vectors[1:], vectors[:1])[:, 0]
     chosen = select_keywords(vectors[0], vectors[1:], body.top_k)
+    chosen.sort(key=lambda i: -relevance[i])  # MMR picks for variety; the answer ranks by relevance
     return KeywordsResponse(
         model=name,
         version=served.version,

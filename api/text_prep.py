@@ -148,13 +148,19 @@ STOPWORDS = frozenset(
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_CLAUSE_BREAK = re.compile(r"[.!?;:,()\[\]{}\"\u2014\u2013]+|\s-\s|\n{2,}")
 
 
 def keyword_candidates(text: str, limit: int) -> list[str]:
-    """Lower-cased words and two-word phrases without stopwords, most frequent first."""
-    words = [w.lower() for w in _WORD.findall(text)]
-    grams = [w for w in words if w not in STOPWORDS and len(w) > 2]
-    grams += [f"{a} {b}" for a, b in itertools.pairwise(words) if a not in STOPWORDS and b not in STOPWORDS]
+    """Lower-cased words and two-word phrases without stopwords, most frequent first. A phrase
+    never spans a sentence end or a clause mark (``,;:`` and brackets): "rain. Markets" is not one."""
+    grams: list[str] = []
+    for clause in _CLAUSE_BREAK.split(text):
+        words = [w.lower() for w in _WORD.findall(clause)]
+        grams += [w for w in words if w not in STOPWORDS and len(w) > 2]
+        grams += [
+            f"{a} {b}" for a, b in itertools.pairwise(words) if a not in STOPWORDS and b not in STOPWORDS
+        ]
     counts = Counter(grams)
     return [g for g, _ in counts.most_common(limit)]
 

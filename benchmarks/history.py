@@ -73,9 +73,16 @@ def resolve(ref: str, history: Path) -> dict[str, Any]:
         return history_line(json.loads(path.read_text()))
     runs = read(history)
     if ref == "latest" or ref.startswith("latest~"):
-        back = int(ref.partition("~")[2] or 0)
+        tail = ref.partition("~")[2] or "0"
+        if not tail.isdigit():
+            raise ValueError(f"{ref!r}: write latest~N with N a whole number of runs back")
+        back = int(tail)
         if back >= len(runs):
-            raise ValueError(f"{ref}: the history {history} holds {len(runs)} runs")
+            held = f"holds {len(runs)} run{'s' if len(runs) != 1 else ''}" if runs else "is empty"
+            raise ValueError(
+                f"{ref}: the history {history} {held}; run `modelserve bench` "
+                f"{'again ' if runs else ''}to have {back + 1} to compare, or name a run.json"
+            )
         return runs[-1 - back]
     matches = [r for r in runs if r["run_id"] == ref or r["run_id"].startswith(ref)]
     if len(matches) != 1:

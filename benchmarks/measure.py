@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -64,6 +65,11 @@ class Measured:
     triton_model: str | None = None
 
 
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
 def measure(
     items: Sequence[Measured],
     sweep_points: Sweep,
@@ -79,6 +85,7 @@ def measure(
     measurement: connections never carry over."""
     specs = [replace(s, trials=1) for s in sweep_points.specs()]
     parts: dict[tuple[int, int], list[tuple[LoadResult, ServerSplit | None]]] = {}
+    total, done, started = sweep_points.trials * len(items) * len(specs), 0, time.monotonic()
     for round_no in range(sweep_points.trials):
         if progress is not None:
             progress(f"round {round_no + 1}/{sweep_points.trials}")
@@ -99,6 +106,15 @@ def measure(
                     )
                 )
                 parts.setdefault((i, j), []).append((result, window.split if window else None))
+                done += 1
+                if progress is not None:  # a long run says where it is, and how long is left
+                    left = (time.monotonic() - started) / done * (total - done)
+                    progress(
+                        f"  [{done}/{total}] {item.name} at "
+                        f"{f'c{spec.concurrency}' if spec.rate is None else f'{spec.rate:g}/s'}: "
+                        f"{result.summary.throughput:,.0f} req/s, {result.summary.error_count} errors"
+                        f"; ~{_clock(left)} left"
+                    )
     rows = []
     for (i, _), measured in parts.items():
         splits = [s for _, s in measured if s is not None]

@@ -96,13 +96,16 @@ def detect(
     scores = rows[:, 5:]
     class_ids = scores.argmax(axis=1)
     best = scores[np.arange(len(rows)), class_ids]
-    keep = np.flatnonzero(best > confidence)
-    boxes, confs = [], []
-    for i in keep:
+    candidates = np.flatnonzero(best > confidence)
+    boxes, confs, keep = [], [], []
+    for i in candidates:
         cx, cy, w, h = rows[i, :4]
         x0, y0, x1, y1 = to_image(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+        if x1 <= x0 or y1 <= y0:
+            continue  # nothing of it lies in the image
         boxes.append([float(x0), float(y0), float(x1 - x0), float(y1 - y0)])
         confs.append(float(best[i]))
+        keep.append(int(i))
     chosen = cv2.dnn.NMSBoxes(boxes, confs, confidence, iou) if boxes else []
     out = []
     for j in np.asarray(chosen, dtype=int).reshape(-1):

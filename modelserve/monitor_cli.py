@@ -62,6 +62,7 @@ def retrain(
     except (ValueError, ExportError, ClientError, ServeError, OSError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"{name} v{done.version} serves (was v{done.previous}); weighted F1 {done.f1:.4f}")
+    was = ", ".join(f"v{v}" for v in done.previous) or "nothing"
+    typer.echo(f"{name} v{done.version} serves (was {was}); weighted F1 {done.f1:.4f}")
     if as_json:
         typer.echo(json.dumps(done.as_dict()))

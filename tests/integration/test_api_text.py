@@ -125,6 +125,8 @@ def test_keywords_and_summary_follow_the_meaning_of_the_text(server, models):
     top = [k["keyword"] for k in kw.json()["keywords"]]
     assert any("cat" in k or "kitten" in k for k in top), top
     assert not any(w == "car" for k in top for w in k.split()), top
+    scores = [k["score"] for k in kw.json()["keywords"]]
+    assert scores == sorted(scores, reverse=True)
     chosen = summary.json()["sentences"]
     assert len(chosen) == 2 and not any("car" in s for s in chosen), chosen
     assert chosen == sorted(chosen, key=STORY.index)  # reading order

@@ -98,6 +98,9 @@ def test_hybrid_interleaves_without_duplicates_and_unknown_users_get_popular_ite
     assert set(ids) <= {r["item_id"] for r in cf["items"]} | {r["item_id"] for r in cb["items"]}
     assert cold["cold_start"] is True and cold["strategy"] == "popular"
     assert [r["item_id"] for r in cold["items"]] == [f.items[i] for i in f.popular[:5]]
+    liked = (f.ratings > 0).mean(axis=0)  # cold-start scores are the popularity they rank by
+    assert [r["score"] for r in cold["items"]] == pytest.approx([float(liked[i]) for i in f.popular[:5]])
+    assert cold["items"][0]["score"] > 0 and all(r["source"] == "popular" for r in cold["items"])
 
 
 def test_bad_requests_are_named(server: Any, served: Any) -> None:

@@ -75,3 +75,11 @@ def test_client_errors_map_to_statuses_with_retry_after_where_retrying_helps():
     for exc in (ModelNotReadyError("loading"), ServerUnavailableError("down")):
         error = from_client_error(exc)
         assert error.status == 503 and error.headers["Retry-After"] == "1"
+
+
+def test_keyword_phrases_stay_inside_sentences_and_clauses() -> None:
+    from api.text_prep import keyword_candidates
+
+    found = keyword_candidates("It will rain. Markets fell sharply, stocks dropped; yields rose (again).", 50)
+    assert "markets fell" in found and "fell sharply" in found and "stocks dropped" in found
+    assert not {"rain markets", "sharply stocks", "dropped yields", "rose again"} & set(found)

@@ -215,8 +215,12 @@ def test_history_and_compare_judge_changes_against_the_measured_spread(tmp_path:
     assert noise.metric == "throughput" and noise.verdict == "within noise"  # +3% inside a 5% band
     (worse, *_), _ = history.compare(second, last)
     assert worse.verdict == "WORSE" and worse.relative == pytest.approx(-0.2233, abs=1e-3)
-    with pytest.raises(ValueError, match="holds 3 runs"):
+    with pytest.raises(ValueError, match="holds 3 runs; run `modelserve bench` again to have 4"):
         history.resolve("latest~3", path)
+    with pytest.raises(ValueError, match="is empty; run `modelserve bench` to have 2"):
+        history.resolve("latest~1", tmp_path / "none.jsonl")
+    with pytest.raises(ValueError, match="whole number"):
+        history.resolve("latest~x", path)
     with pytest.raises(ValueError, match="no run"):
         history.resolve("nope", path)
 
@@ -273,7 +277,12 @@ def test_measure_interleaves_rounds_and_merges_them_into_trials() -> None:
 
     items = [Measured(name=n, make=lambda n=n: Named(n), group="g") for n in ("a", "b")]  # type: ignore[misc]
     sweep = Sweep(concurrency=(1, 2), requests=6, trials=3, warmup_s=0)
-    rows = measure(items, sweep)
+    said: list[str] = []
+    rows = measure(items, sweep, progress=said.append)
+    # A long run says where it is: each round, then each measurement with what is left.
+    assert said[0] == "round 1/3" and said[1].startswith("  [1/12] a at c1: ")
+    assert said[-1].startswith("  [12/12] b at c2: ") and said[-1].endswith("~0s left")
+    assert len(said) == 3 + 12
     # Round by round: every target at every point once, then again.
     assert order == ["a", "a", "b", "b"] * 3
     assert [(r.result.target, r.result.spec.concurrency) for r in rows] == [

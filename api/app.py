@@ -3,6 +3,8 @@ their own modules (api/tabular.py, ...) as routers over plain pre/post-processin
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -12,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
 
-from api import detection, enhance, monitoring, recommendations, tabular, text, vision
+from api import detection, enhance, lexicon, monitoring, recommendations, tabular, text, vision
 from api.auth import ApiKeyMiddleware, redact, valid
 from api.budget import PixelBudget
 from api.catalog import Catalog
@@ -92,6 +94,8 @@ def create_app(
             monitor.start()
             metrics.store_losses.set_function(lambda: monitor.store_health.losses)
         app.state.services = services
+        # TextBlob's lexicon for the sentiment route: loaded beside serving, not on a request.
+        warming = asyncio.get_running_loop().run_in_executor(None, lexicon.warm)
         # Everything imported and built by now lives as long as the process: move it out of the
         # collector's sight. Without this a full collection walked the whole heap (numpy, pandas,
         # OpenCV, tokenizers...) and stalled every in-flight request ~50 ms, twice a second at
@@ -104,6 +108,8 @@ def create_app(
             if services.monitor is not None:
                 await services.monitor.stop()
             await triton.close()
+            with contextlib.suppress(Exception):  # a failed warm-up shows on the sentiment route
+                await warming
 
     async def require_key(key: str | None = Depends(_api_key_header)) -> None:
         # ApiKeyMiddleware has checked already; this documents the key in the OpenAPI schema.

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.catalog import Served
 from api.errors import NotFoundError, UnprocessableError
+from api.lexicon import LexiconSentiment, lexicon_sentiment
 from api.params import ModelName
 from api.services import Services, Svc
 from api.text_prep import (
@@ -84,9 +85,10 @@ class SimilarityRequest(BaseModel):
 
 
 class Sentiment(BaseModel):
-    label: str
+    label: str  # the model's
     confidence: float
     scores: dict[str, float]
+    lexicon: LexiconSentiment  # TextBlob's lexicon on the same text, independent of the model
 
 
 class SentimentResponse(BaseModel):
@@ -181,12 +183,13 @@ async def sentiment(request: Request, svc: Svc, name: ModelName, body: TextsRequ
     check_texts(body.texts, max_texts=MAX_TEXTS, max_chars=MAX_CHARS)
     served = await _served(svc, name, "sentiment")
     logits, _ = await _infer(request, svc, served, body.texts)
+    lexicon = await run_in_threadpool(lexicon_sentiment, body.texts)
     labels = served.contract.labels
     results = []
-    for row in softmax(logits):
+    for row, lex in zip(softmax(logits), lexicon, strict=True):
         best = int(row.argmax())
         scores = {label: float(p) for label, p in zip(labels, row, strict=True)}
-        results.append(Sentiment(label=labels[best], confidence=float(row[best]), scores=scores))
+        results.append(Sentiment(label=labels[best], confidence=float(row[best]), scores=scores, lexicon=lex))
     return SentimentResponse(model=name, version=served.version, results=results)
 
 

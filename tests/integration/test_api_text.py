@@ -50,6 +50,14 @@ def test_sentiment_matches_the_pytorch_model(server, models):
         expected = model(**tokenizer(texts, padding=True, return_tensors="pt")).logits.softmax(-1).numpy()
     got = [[r["scores"][label] for label in ("negative", "positive")] for r in resp.json()["results"]]
     np.testing.assert_allclose(got, expected, atol=1e-5)
+    # Beside the model's label: TextBlob's lexicon reading of the same text, as TextBlob gives it.
+    from textblob import TextBlob
+
+    lexicon = [r["lexicon"] for r in resp.json()["results"]]
+    assert [(x["polarity"], x["subjectivity"]) for x in lexicon] == [
+        pytest.approx(tuple(TextBlob(t).sentiment)) for t in texts
+    ]
+    assert lexicon[1]["polarity"] > 0  # "the movie is good"
 
 
 @pytest.mark.parametrize("multi_label", [False, True])

@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
 
-from api import detection, enhance, lexicon, monitoring, recommendations, tabular, text, vision
+from api import compat, detection, enhance, lexicon, monitoring, recommendations, tabular, text, vision
 from api.auth import ApiKeyMiddleware, redact, valid
 from api.budget import PixelBudget
 from api.catalog import Catalog
@@ -196,6 +196,7 @@ def create_app(
         text.router,
         recommendations.router,
         monitoring.router,
+        compat.router,
     )
     for router in routers:
         app.include_router(router, dependencies=[Depends(require_key)])

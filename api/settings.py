@@ -50,6 +50,9 @@ class ApiSettings(BaseSettings):
     max_denoise_pixels: int = Field(
         default=2_000_000, gt=0, description="413 above this many pixels for enhance?kind=denoise"
     )
+    compat_model: str | None = Field(
+        default=None, description="the tabular model POST /predict serves (the original Flask route)"
+    )
     monitoring: bool = Field(default=True, description="record predictions, accept feedback, watch drift")
     monitoring_url: str = Field(
         default="sqlite:///.modelserve/monitoring.sqlite",

@@ -83,3 +83,26 @@ def test_the_demo_models_answer_on_the_predict_route(server, repository):
         resp = api.post("/v1/models/iris_rf/predict", json=record)
     assert resp.status_code == 200, resp.text
     assert resp.json()["predictions"][0]["prediction"] == "setosa"
+
+
+def test_the_original_flask_route_answers_in_its_own_shape(server, exported):
+    root, result, frame = exported
+    record = frame.drop(columns=["user_id", "segment"]).iloc[3].to_dict()
+    settings = ApiSettings(triton_url=server.endpoints.grpc_url, repository=root, compat_model="api_segments")
+    with TestClient(create_app(settings)) as api:
+        answer = api.post("/predict", json=record)
+        bad = api.post("/predict", json={**record, "amount": "lots"})
+        broken = api.post("/predict", content=b'{"user_age": ', headers={"content-type": "application/json"})
+    with _api(server, root) as unconfigured:
+        off = unconfigured.post("/predict", json=record)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert set(body) == {"prediction", "probability", "confidence"}
+    expected = result.pipeline.predict_proba(result.spec.encode([record]))
+    np.testing.assert_allclose(body["probability"], expected, atol=1e-4)
+    assert body["prediction"] == [result.spec.classes[int(expected[0].argmax())]]
+    assert body["confidence"] == pytest.approx(float(expected.max()), abs=1e-4)
+    # Errors in the original's shape, {"error": "..."}, with the status that says what went wrong.
+    assert bad.status_code == 422 and "amount" in bad.json()["error"]
+    assert broken.status_code == 422 and broken.json()["error"].startswith("body is not valid JSON")
+    assert off.status_code == 404 and "MODELSERVE_COMPAT_MODEL" in off.json()["error"]

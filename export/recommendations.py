@@ -51,6 +51,11 @@ class Fitted:
     def k(self) -> int:
         return min(MAX_K, len(self.items))
 
+    @property
+    def similar(self) -> int:
+        """Neighbours per user: fewer when there are fewer other users (TopK needs that many)."""
+        return max(1, min(SIMILAR_USERS, len(self.users) - 1))
+
 
 def fit(interactions: pd.DataFrame, items: pd.DataFrame) -> Fitted:
     for frame, cols, what in (
@@ -89,7 +94,7 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 def reference(f: Fitted, rows: np.ndarray, exclude: np.ndarray) -> dict[str, np.ndarray]:
     """The ranking in numpy: what the graph must reproduce (scores and item order)."""
     sims = _normalise(rows) @ _normalise(f.ratings).T - exclude * 1e9
-    top = np.argsort(-sims, axis=1, kind="stable")[:, :SIMILAR_USERS]
+    top = np.argsort(-sims, axis=1, kind="stable")[:, : f.similar]
     top_sims = np.take_along_axis(sims, top, axis=1)
     liked = (f.ratings > 0).astype(np.float32)[top]  # [B, 10, I]
     cf = liked.sum(axis=1) + 1e-3 * (liked * top_sims[..., None]).sum(axis=1)
@@ -114,7 +119,7 @@ def build_graph(f: Fitted) -> onnx.ModelProto:
         numpy_helper.from_array((f.ratings > 0).astype(np.float32), "liked"),  # [U, I]
         numpy_helper.from_array(f.tfidf, "tfidf"),  # [I, F]
         numpy_helper.from_array(f.tfidf.T.copy(), "tfidf_t"),  # [F, I]
-        numpy_helper.from_array(np.array([SIMILAR_USERS], np.int64), "n_similar"),
+        numpy_helper.from_array(np.array([f.similar], np.int64), "n_similar"),
         numpy_helper.from_array(np.array([f.k], np.int64), "k"),
         numpy_helper.from_array(np.array([1], np.int64), "axis1"),
         numpy_helper.from_array(np.array([-1], np.int64), "axis_last"),
@@ -257,7 +262,7 @@ def export_recommendations(
                 users=tuple(f.users),
                 items=tuple(f.items),
                 popular=tuple(f.popular),
-                similar_users=SIMILAR_USERS,
+                similar_users=f.similar,
                 parity={"max_abs_diff": worst},
                 preprocessing="user id -> rating row and self-exclusion mask; item indices -> ids",
             ),

@@ -99,6 +99,7 @@ def test_weights_for_another_model_are_refused_and_nothing_is_written(repository
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # VGG16's conversion alone takes minutes on 2 cores; 300 s is for hangs
 @pytest.mark.parametrize("arch", ["resnet50", "vgg16"])
 def test_full_size_classifiers_serve_keras_answers(server, repository, tmp_path, arch):
     root, _ = repository

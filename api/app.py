@@ -179,7 +179,7 @@ def create_app(
     @app.get(
         "/v1/models",
         response_model=ModelsResponse,
-        summary="Models Triton knows, with versions and states",
+        summary="Models Triton knows, with versions, states and where their weights came from",
         dependencies=[Depends(require_key)],
     )
     async def models(svc: Svc) -> ModelsResponse:

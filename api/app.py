@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -25,13 +26,17 @@ from api.limits import BodyLimitMiddleware
 from api.metrics import install_metrics
 from api.services import Services, Svc
 from api.settings import ApiSettings
+from api.weights import WEIGHTS_HEADER
 from client import AsyncTritonClient, ClientError
+from contracts.provenance import Provenance, WeightsOrigin
+from contracts.random_weights import warn_random_models
 from monitor.live import Hub
 from monitor.policy import load_policy
 from monitor.relay import relay_for
 from monitor.service import Monitor
 from monitor.store import Store
 
+logger = logging.getLogger(__name__)
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 READY_TIMEOUT_S = 0.8
 
@@ -53,6 +58,8 @@ class ModelState(BaseModel):
     version: str
     state: str  # Triton's: READY, UNAVAILABLE, LOADING, UNLOADING
     reason: str
+    weights: WeightsOrigin = "unknown"  # where the weights came from; random: answers mean nothing
+    provenance: Provenance | None = None  # the contract's record (source, sha256); None without one
 
 
 class ModelsResponse(BaseModel):
@@ -77,6 +84,7 @@ def create_app(
             control_key=settings.control_key,
         )
         catalog = Catalog(settings.repository, triton, versions_ttl_s=settings.versions_ttl_s)
+        warn_random_models(settings.repository, logger)  # once per start: their answers look real
         coalescer = None
         if settings.coalesce_max_rows > 0:
             coalescer = Coalescer(
@@ -126,7 +134,7 @@ def create_app(
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
             allow_headers=["*"],
-            expose_headers=["Server-Timing"],
+            expose_headers=["Server-Timing", WEIGHTS_HEADER],
         )
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -177,16 +185,26 @@ def create_app(
     @app.get(
         "/v1/models",
         response_model=ModelsResponse,
-        summary="Models Triton knows, with versions and states",
+        summary="Models Triton knows, with versions, states and where their weights came from",
         dependencies=[Depends(require_key)],
     )
     async def models(svc: Svc) -> ModelsResponse:
         entries = await svc.triton.repository_index()
-        return ModelsResponse(
-            models=[
-                ModelState(name=e.name, version=e.version, state=e.state, reason=e.reason) for e in entries
-            ]
-        )
+        states = []
+        for e in entries:
+            provenance = svc.catalog.provenance(e.name, e.version)
+            weights: WeightsOrigin = provenance.weights if provenance is not None else "unknown"
+            states.append(
+                ModelState(
+                    name=e.name,
+                    version=e.version,
+                    state=e.state,
+                    reason=e.reason,
+                    weights=weights,
+                    provenance=provenance,
+                )
+            )
+        return ModelsResponse(models=states)
 
     routers = (
         tabular.router,

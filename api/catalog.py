@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 import numpy as np
 from tokenizers import Tokenizer
 
-from api.errors import NotFoundError, UnavailableError
+from api.errors import ApiError, NotFoundError, UnavailableError
 from api.text_prep import load_tokenizer
 from client import AsyncTritonClient, ModelNotFoundError
 from contracts.lifecycle import read_state
@@ -28,6 +28,7 @@ from contracts.model import (
     TextContract,
     read_contract,
 )
+from contracts.provenance import Provenance
 
 C = TypeVar("C", bound=ContractBase)
 
@@ -121,6 +122,16 @@ class Catalog:
             except ContractError as exc:
                 raise UnavailableError(f"model '{name}' v{version}: {exc}") from exc
         return self._contracts[key]
+
+    def provenance(self, name: str, version: str) -> Provenance | None:
+        """Where a version's weights came from, for listings: None when Triton names no version
+        or the version has no readable contract (a listing shows every model; it never fails)."""
+        if not version.isdigit() or Path(name).name != name or name.startswith("."):
+            return None
+        try:
+            return self.contract(name, version).provenance
+        except ApiError:
+            return None
 
     async def max_batch(self, served: Served[C]) -> int:
         """The served version's max_batch_size in Triton (0: the model does not batch)."""

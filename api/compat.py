@@ -5,7 +5,8 @@ named by ``MODELSERVE_COMPAT_MODEL``, and answers in the original's shape:
 ``{"prediction": [label, ...], "probability": [[p, ...], ...], "confidence": max p}``, columns in
 the model's class order (``labels.txt``). Errors keep the original's shape too,
 ``{"error": "message"}``, with this API's status codes (the original said 400 to everything).
-Everything else (validation, coalescing, monitoring) is the tabular route's.
+Everything else (validation, coalescing, monitoring, the ``modelserve-weights`` header) is the
+tabular route's.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -42,7 +43,7 @@ class CompatError(BaseModel):
     responses={code: {"model": CompatError} for code in (404, 413, 422, 503, 504)},
     summary="Compatibility: the original Flask service's /predict for the configured tabular model",
 )
-async def predict(request: Request, svc: Svc) -> Any:
+async def predict(request: Request, response: Response, svc: Svc) -> Any:
     try:
         name = svc.settings.compat_model
         if not name:
@@ -51,7 +52,7 @@ async def predict(request: Request, svc: Svc) -> Any:
             body = json.loads(await request.body())
         except ValueError as exc:
             raise UnprocessableError(f"body is not valid JSON: {exc}") from exc
-        answer = await tabular.predict(request, svc, name, body)
+        answer = await tabular.predict(request, response, svc, name, body)  # sets modelserve-weights
     except (ApiError, ClientError, StoreError) as exc:
         error = (
             exc

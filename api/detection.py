@@ -10,7 +10,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from PIL import Image
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from api.params import ModelName
 from api.services import Svc
 from api.vision import read_image
+from api.weights import Weights, stamp
 from contracts.model import DetectionContract
 from contracts.yolo import decode, detect
 
@@ -46,6 +47,7 @@ class ImageSize(BaseModel):
 class DetectResponse(BaseModel):
     model: str
     version: str
+    weights: Weights
     image: ImageSize
     detections: list[DetectedObject]
 
@@ -102,6 +104,7 @@ def prepare(image: Image.Image, contract: Mapping[str, Any]) -> tuple[np.ndarray
 )
 async def detect_route(
     request: Request,
+    response: Response,
     svc: Svc,
     name: ModelName,
     confidence: float = Query(0.5, gt=0.0, lt=1.0),
@@ -123,6 +126,7 @@ async def detect_route(
     return DetectResponse(
         model=name,
         version=served.version,
+        weights=stamp(response, served),
         image=ImageSize(width=image.width, height=image.height),
         detections=[
             DetectedObject(

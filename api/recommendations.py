@@ -12,12 +12,13 @@ from itertools import zip_longest
 from typing import Literal
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from api.catalog import Book
 from api.errors import UnprocessableError
 from api.services import Svc
+from api.weights import Weights, stamp
 from contracts.model import RecommendationsContract
 
 router = APIRouter()
@@ -37,6 +38,7 @@ class Recommendation(BaseModel):
 class RecommendationsResponse(BaseModel):
     model: str
     version: str
+    weights: Weights
     user_id: str
     strategy: str
     cold_start: bool
@@ -67,6 +69,7 @@ def _interleave(a: list[Recommendation], b: list[Recommendation], k: int) -> lis
 )
 async def recommend(
     request: Request,
+    response: Response,
     svc: Svc,
     user_id: str,
     k: int = Query(10, ge=1, le=100),
@@ -74,6 +77,7 @@ async def recommend(
     model: str = Query("recommendations", min_length=1, max_length=128),
 ) -> RecommendationsResponse:
     served = await svc.catalog.served(model, RecommendationsContract)
+    weights = stamp(response, served)
     book = svc.catalog.book(served)
     if k > len(book.items) or k > 100:
         raise UnprocessableError(f"k={k}: the model ranks at most {min(len(book.items), 100)} items")
@@ -86,6 +90,7 @@ async def recommend(
         return RecommendationsResponse(
             model=model,
             version=served.version,
+            weights=weights,
             user_id=user_id,
             strategy="popular",
             cold_start=True,
@@ -106,6 +111,7 @@ async def recommend(
     return RecommendationsResponse(
         model=model,
         version=served.version,
+        weights=weights,
         user_id=user_id,
         strategy=strategy,
         cold_start=False,

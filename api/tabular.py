@@ -13,12 +13,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel
 
 from api.errors import PayloadTooLargeError, UnprocessableError
 from api.params import ModelName
 from api.services import Services, Svc
+from api.weights import Weights, stamp
 from contracts.model import TabularContract
 from contracts.tabular import FeatureSpec, FeatureValidationError
 
@@ -35,6 +36,7 @@ class Prediction(BaseModel):
 class PredictResponse(BaseModel):
     model: str
     version: str
+    weights: Weights
     predictions: list[Prediction]
 
 
@@ -82,7 +84,9 @@ async def _infer_rows(
 
 
 @router.post("/v1/models/{name}/predict", response_model=PredictResponse, summary="Tabular prediction")
-async def predict(request: Request, svc: Svc, name: ModelName, body: Any = Body(...)) -> PredictResponse:
+async def predict(
+    request: Request, response: Response, svc: Svc, name: ModelName, body: Any = Body(...)
+) -> PredictResponse:
     start = time.perf_counter()
     served = await svc.catalog.served(name, TabularContract)
     spec = served.contract.features
@@ -102,4 +106,6 @@ async def predict(request: Request, svc: Svc, name: ModelName, body: Any = Body(
         )
         for prediction, pid in zip(predictions, ids, strict=True):
             prediction.prediction_id = pid
-    return PredictResponse(model=name, version=version, predictions=predictions)
+    return PredictResponse(
+        model=name, version=version, weights=stamp(response, served), predictions=predictions
+    )

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
@@ -42,6 +42,7 @@ from api.text_prep import (
     unicode_text,
     zero_shot_scores,
 )
+from api.weights import Weights, stamp
 from contracts.model import TextContract, TextTask
 
 router = APIRouter(prefix="/v1/text")
@@ -94,12 +95,14 @@ class Sentiment(BaseModel):
 class SentimentResponse(BaseModel):
     model: str
     version: str
+    weights: Weights
     results: list[Sentiment]
 
 
 class ZeroShotResponse(BaseModel):
     model: str
     version: str
+    weights: Weights
     sequence: str
     labels: list[str]  # best first
     scores: list[float]
@@ -116,12 +119,14 @@ class EntityOut(BaseModel):
 class EntitiesResponse(BaseModel):
     model: str
     version: str
+    weights: Weights
     entities: list[EntityOut]
 
 
 class EmbeddingsResponse(BaseModel):
     model: str
     version: str
+    weights: Weights
     dim: int
     embeddings: list[list[float]]
 
@@ -134,6 +139,7 @@ class Scored(BaseModel):
 class SimilarityResponse(BaseModel):
     model: str
     version: str
+    weights: Weights
     query: str
     results: list[Scored]  # best first
 
@@ -146,12 +152,14 @@ class Keyword(BaseModel):
 class KeywordsResponse(BaseModel):
     model: str
     version: str
+    weights: Weights
     keywords: list[Keyword]
 
 
 class SummaryResponse(BaseModel):
     model: str
     version: str
+    weights: Weights
     summary: str
     sentences: list[str]
 
@@ -179,7 +187,9 @@ async def _infer(
 @router.post(
     "/{name}/sentiment", response_model=SentimentResponse, summary="Sentiment (sequence classification)"
 )
-async def sentiment(request: Request, svc: Svc, name: ModelName, body: TextsRequest) -> SentimentResponse:
+async def sentiment(
+    request: Request, response: Response, svc: Svc, name: ModelName, body: TextsRequest
+) -> SentimentResponse:
     check_texts(body.texts, max_texts=MAX_TEXTS, max_chars=MAX_CHARS)
     served = await _served(svc, name, "sentiment")
     logits, _ = await _infer(request, svc, served, body.texts)
@@ -190,7 +200,9 @@ async def sentiment(request: Request, svc: Svc, name: ModelName, body: TextsRequ
         best = int(row.argmax())
         scores = {label: float(p) for label, p in zip(labels, row, strict=True)}
         results.append(Sentiment(label=labels[best], confidence=float(row[best]), scores=scores, lexicon=lex))
-    return SentimentResponse(model=name, version=served.version, results=results)
+    return SentimentResponse(
+        model=name, version=served.version, weights=stamp(response, served), results=results
+    )
 
 
 @router.post(
@@ -198,7 +210,9 @@ async def sentiment(request: Request, svc: Svc, name: ModelName, body: TextsRequ
     response_model=ZeroShotResponse,
     summary="Zero-shot classification with caller-given labels (NLI)",
 )
-async def zero_shot(request: Request, svc: Svc, name: ModelName, body: ZeroShotRequest) -> ZeroShotResponse:
+async def zero_shot(
+    request: Request, response: Response, svc: Svc, name: ModelName, body: ZeroShotRequest
+) -> ZeroShotResponse:
     check_texts([body.text], max_texts=1, max_chars=MAX_CHARS)
     if any(not label.strip() for label in body.labels):
         raise UnprocessableError(f"labels must be 1 to {MAX_LABELS} non-empty strings")
@@ -213,6 +227,7 @@ async def zero_shot(request: Request, svc: Svc, name: ModelName, body: ZeroShotR
     return ZeroShotResponse(
         model=name,
         version=served.version,
+        weights=stamp(response, served),
         sequence=body.text,
         labels=[body.labels[i] for i in order],
         scores=[float(scores[i]) for i in order],
@@ -220,25 +235,36 @@ async def zero_shot(request: Request, svc: Svc, name: ModelName, body: ZeroShotR
 
 
 @router.post("/{name}/entities", response_model=EntitiesResponse, summary="Named entities as character spans")
-async def entities(request: Request, svc: Svc, name: ModelName, body: TextRequest) -> EntitiesResponse:
+async def entities(
+    request: Request, response: Response, svc: Svc, name: ModelName, body: TextRequest
+) -> EntitiesResponse:
     check_texts([body.text], max_texts=1, max_chars=MAX_CHARS)
     served = await _served(svc, name, "ner")
     logits, encodings = await _infer(request, svc, served, [body.text])
     spans: list[Entity] = entity_spans(body.text, encodings[0], logits[0], served.contract.labels)
     return EntitiesResponse(
-        model=name, version=served.version, entities=[EntityOut(**vars(s)) for s in spans]
+        model=name,
+        version=served.version,
+        weights=stamp(response, served),
+        entities=[EntityOut(**vars(s)) for s in spans],
     )
 
 
 @router.post(
     "/{name}/embeddings", response_model=EmbeddingsResponse, summary="Sentence embeddings (unit vectors)"
 )
-async def embeddings(request: Request, svc: Svc, name: ModelName, body: TextsRequest) -> EmbeddingsResponse:
+async def embeddings(
+    request: Request, response: Response, svc: Svc, name: ModelName, body: TextsRequest
+) -> EmbeddingsResponse:
     check_texts(body.texts, max_texts=MAX_TEXTS, max_chars=MAX_CHARS)
     served = await _served(svc, name, "embeddings")
     vectors, _ = await _infer(request, svc, served, body.texts)
     return EmbeddingsResponse(
-        model=name, version=served.version, dim=int(vectors.shape[1]), embeddings=vectors.tolist()
+        model=name,
+        version=served.version,
+        weights=stamp(response, served),
+        dim=int(vectors.shape[1]),
+        embeddings=vectors.tolist(),
     )
 
 
@@ -248,7 +274,7 @@ async def embeddings(request: Request, svc: Svc, name: ModelName, body: TextsReq
     summary="Cosine similarity of a query to candidates",
 )
 async def similarity(
-    request: Request, svc: Svc, name: ModelName, body: SimilarityRequest
+    request: Request, response: Response, svc: Svc, name: ModelName, body: SimilarityRequest
 ) -> SimilarityResponse:
     check_texts([body.query, *body.candidates], max_texts=MAX_TEXTS + 1, max_chars=MAX_CHARS)
     served = await _served(svc, name, "embeddings")
@@ -258,6 +284,7 @@ async def similarity(
     return SimilarityResponse(
         model=name,
         version=served.version,
+        weights=stamp(response, served),
         query=body.query,
         results=[Scored(text=body.candidates[i], score=float(sims[i])) for i in order],
     )
@@ -268,7 +295,9 @@ async def similarity(
     response_model=KeywordsResponse,
     summary="Keywords ranked by meaning (embedding model)",
 )
-async def keywords(request: Request, svc: Svc, name: ModelName, body: KeywordsRequest) -> KeywordsResponse:
+async def keywords(
+    request: Request, response: Response, svc: Svc, name: ModelName, body: KeywordsRequest
+) -> KeywordsResponse:
     check_texts([body.text], max_texts=1, max_chars=MAX_CHARS)
     served = await _served(svc, name, "embeddings")
     candidates = keyword_candidates(body.text, MAX_TEXTS - 1)
@@ -281,6 +310,7 @@ async def keywords(request: Request, svc: Svc, name: ModelName, body: KeywordsRe
     return KeywordsResponse(
         model=name,
         version=served.version,
+        weights=stamp(response, served),
         keywords=[Keyword(keyword=candidates[i], score=float(relevance[i])) for i in chosen],
     )
 
@@ -290,7 +320,9 @@ async def keywords(request: Request, svc: Svc, name: ModelName, body: KeywordsRe
     response_model=SummaryResponse,
     summary="Extractive summary: the most central sentences",
 )
-async def summary(request: Request, svc: Svc, name: ModelName, body: SummaryRequest) -> SummaryResponse:
+async def summary(
+    request: Request, response: Response, svc: Svc, name: ModelName, body: SummaryRequest
+) -> SummaryResponse:
     check_texts([body.text], max_texts=1, max_chars=MAX_CHARS)
     served = await _served(svc, name, "embeddings")
     sentences = split_sentences(body.text)[:MAX_TEXTS]
@@ -298,5 +330,9 @@ async def summary(request: Request, svc: Svc, name: ModelName, body: SummaryRequ
         vectors, _ = await _infer(request, svc, served, sentences)
         sentences = [sentences[i] for i in central_sentences(vectors, body.sentences)]
     return SummaryResponse(
-        model=name, version=served.version, summary=" ".join(sentences), sentences=sentences
+        model=name,
+        version=served.version,
+        weights=stamp(response, served),
+        summary=" ".join(sentences),
+        sentences=sentences,
     )

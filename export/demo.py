@@ -9,6 +9,7 @@ Both go through the same conversion, parity and repository-writing code as every
 
 from __future__ import annotations
 
+import importlib.resources
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from contracts.tabular import FeatureSpec, FieldSpec
+from export.provenance import trained
 from export.repository import WrittenVersion
 from export.tabular import export_classifier
 
@@ -69,6 +71,7 @@ def export_demo_set(repository: Path) -> list[DemoModel]:
             x_te,
             spec=spec,
             source=f"sklearn.datasets.{load.__name__}",
+            provenance=trained([_bundled_file(data)], source=f"sklearn.datasets.{load.__name__}"),
             reference=x_tr,
         )
         models.append(
@@ -77,3 +80,8 @@ def export_demo_set(repository: Path) -> list[DemoModel]:
             )
         )
     return models
+
+
+def _bundled_file(data: Any) -> Path:
+    """The CSV scikit-learn loaded the data set from (it ships inside the package), for its digest."""
+    return Path(str(importlib.resources.files(data.data_module) / data.filename))

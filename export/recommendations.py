@@ -19,6 +19,7 @@ user's row, exclusions, cold start, hybrid merge) stays in the API.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from contracts.model import RecommendationsContract
 from export.errors import ExportError
+from export.provenance import trained
 from export.repository import WrittenVersion, write_model
 from export.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
 
@@ -222,8 +224,10 @@ def export_recommendations(
     interactions: pd.DataFrame,
     items: pd.DataFrame,
     *,
+    data: Sequence[Path] = (),
     version: int | None = None,
 ) -> WrittenVersion:
+    """``data``: the files the tables were read from, whose digests the provenance records."""
     f = fit(interactions, items)
     model = build_graph(f)
     worst = check_parity(f, model)
@@ -259,6 +263,7 @@ def export_recommendations(
             extra_files={"ratings.npy": tmp},
             contract=RecommendationsContract(
                 framework="numpy+scikit-learn",
+                provenance=trained(data, source=None if data else "tables given in process"),
                 users=tuple(f.users),
                 items=tuple(f.items),
                 popular=tuple(f.popular),

@@ -17,7 +17,7 @@ import logging
 import shutil
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ import onnx
 from tritonclient.grpc import model_config_pb2 as mc
 
 from contracts.model import METADATA_NAME, ModelContract, TensorContract, contract_json
+from contracts.provenance import Provenance
+from contracts.random_weights import random_warning
 from export.atomic import write_atomic
 from export.config import build_config, read_config, write_config
 from export.errors import ConfigValidationError, RepositoryWriteError
@@ -45,6 +47,7 @@ class WrittenVersion:
     model_path: Path
     sha256: str
     model_id: str
+    provenance: Provenance = field(default_factory=Provenance)  # where the weights came from
 
 
 def versions_of(model_dir: Path) -> list[int]:
@@ -135,18 +138,21 @@ def write_model(
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(staging)
     record: dict[str, Any] = written.model_dump(
-        mode="json", include={"id", "sha256", "created", "source", "framework", "kind"}
+        mode="json", include={"id", "sha256", "created", "source", "framework", "kind", "provenance"}
     )
     if written.kind == "tabular":
         record["metrics"] = written.model_dump(mode="json")["metrics"]
     record_version(repository, entry.name, version, record)
     logger.info("wrote %s version %d (%s)", entry.name, version, written.id)
+    if written.provenance.random:
+        logger.warning("%s", random_warning(entry.name, [version]))
     return WrittenVersion(
         model_dir=model_dir,
         version=version,
         model_path=final / entry.default_model_filename,
         sha256=digest,
         model_id=written.id,
+        provenance=written.provenance,
     )
 
 

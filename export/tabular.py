@@ -21,8 +21,10 @@ import onnxruntime as ort
 import sklearn
 
 from contracts.model import TabularContract
+from contracts.provenance import Provenance
 from contracts.reference import REFERENCE_NAME, write_reference
 from contracts.tabular import FeatureSpec
+from export.provenance import trained
 from export.repository import WrittenVersion, write_model
 from export.sklearn_onnx import (
     INPUT_NAME,
@@ -91,10 +93,12 @@ def export_classifier(
     winner: str | None = None,
     metrics: Mapping[str, Mapping[str, float]] | None = None,
     preprocessing: str = ENCODING_NOTE,
+    provenance: Provenance | None = None,
 ) -> WrittenVersion:
     """Convert ``model`` (fitted on ``spec.columns``), check it on ``x_test`` and write it with its
     contract; trees are pinned to CPU. ``reference``: the training inputs, sampled into the version
-    for drift detection. ``winner``/``metrics``: the training's choice and held-out metrics."""
+    for drift detection. ``winner``/``metrics``: the training's choice and held-out metrics.
+    ``provenance``: by default trained here on ``source`` (hashed when it is a file)."""
     feature_names, class_names = spec.columns, spec.classes
     cpu_only = tree_count(model) is not None
     onnx_model = sklearn_to_onnx(model, x_test.shape[1])
@@ -114,6 +118,7 @@ def export_classifier(
             extra_files=files,
             contract=TabularContract(
                 source=source,
+                provenance=provenance or trained([Path(source)], source=source),
                 framework="scikit-learn",
                 versions=_versions(),
                 opset={op.domain or "ai.onnx": op.version for op in onnx_model.opset_import},

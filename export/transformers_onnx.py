@@ -27,7 +27,7 @@ import onnxruntime as ort
 
 from contracts.model import TextContract
 from export.errors import ExportError, ParityError
-from export.hf_source import resolve_source
+from export.hf_source import resolve
 from export.repository import WrittenVersion, write_model
 from export.spec import DynamicBatching, ModelEntry, TensorConfig
 
@@ -149,13 +149,16 @@ def export_transformer(
     source: str,
     task_name: str,
     *,
+    random_weights: bool = False,
     version: int | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> WrittenVersion:
+    """``random_weights``: the source holds random initialisation (a tiny test model): recorded so."""
     if task_name not in TASKS:
         raise ExportError(f"unknown task '{task_name}'; choose from {', '.join(TASKS)}")
     task = TASKS[task_name]
-    src = resolve_source(source)
+    resolved = resolve(source)
+    src = resolved.path
     from transformers import AutoConfig, AutoTokenizer
 
     config = AutoConfig.from_pretrained(str(src))
@@ -212,6 +215,7 @@ def export_transformer(
             extra_files=tokenizer_files,
             contract=TextContract(
                 source=source,
+                provenance=resolved.provenance(random=random_weights),
                 framework="transformers",
                 task=task_name,  # type: ignore[arg-type]  # checked against TASKS above
                 opset=OPSET,

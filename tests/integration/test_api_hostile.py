@@ -28,7 +28,9 @@ KEY = "s3cret-kéy"  # not ASCII: compared as bytes
 def api(server, repository, tmp_path_factory):
     root, demo = repository
     tmp = tmp_path_factory.mktemp("hostile")
-    export_transformer(root, "hostile_nli", str(save_tiny_model("nli", tmp / "nli", seed=5)), "nli")
+    export_transformer(
+        root, "hostile_nli", str(save_tiny_model("nli", tmp / "nli", seed=5)), "nli", random_weights=True
+    )
     with TritonClient(server.endpoints.grpc_url) as client:
         client.load("hostile_nli")
     settings = ApiSettings(

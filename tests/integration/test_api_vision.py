@@ -31,7 +31,12 @@ def exported(server, repository, tmp_path_factory):
         model = build("tiny", variant, "random")
         model.save_weights(str(tmp / f"{variant}.weights.h5"))
         export_keras_vision(
-            root, f"api_tiny_{variant}", "tiny", variant=variant, weights=str(tmp / f"{variant}.weights.h5")
+            root,
+            f"api_tiny_{variant}",
+            "tiny",
+            variant=variant,
+            weights=str(tmp / f"{variant}.weights.h5"),
+            random_weights=True,
         )
         models[variant] = model
     with TritonClient(server.endpoints.grpc_url) as client:
@@ -73,6 +78,8 @@ def test_classify_matches_keras_on_the_same_image_raw_and_multipart(server, expo
     np.testing.assert_allclose([p["confidence"] for p in got], np.sort(expected)[::-1][:3], atol=1e-5)
     labels = (root / "api_tiny_classifier" / "labels.txt").read_text().splitlines()
     assert got[0]["label"] == labels[got[0]["index"]]
+    # Random weights: ImageNet labels with confidences that mean nothing, and the answer says so.
+    assert raw.json()["weights"] == "random" and raw.headers["modelserve-weights"] == "random"
 
 
 def test_features_match_keras_on_the_same_image(server, exported):

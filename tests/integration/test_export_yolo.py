@@ -3,6 +3,7 @@ and an already-exported YOLOv8-style ONNX."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -30,10 +31,8 @@ def test_darknet_export_is_served_with_opencvs_raw_outputs(server, repository, t
     write_weights(weights, random_weights(config, seed=7))
     names = tmp_path / "names.txt"
     names.write_text("cat\ndog\nbird\n")
-    result = CliRunner().invoke(
-        export_app,
-        ["darknet", str(TINY_CFG), str(weights), "-n", "yolo_tiny", "--names", str(names), "-r", str(root)],
-    )
+    args = ["darknet", str(TINY_CFG), str(weights), "-n", "yolo_tiny", "--names", str(names), "-r", str(root)]
+    result = CliRunner().invoke(export_app, [*args, "--random-weights"])  # made by random_weights() above
     assert result.exit_code == 0, result.output
     blob = make_input(config, batch=2, seed=11)  # fresh images, not the export's parity input
     with TritonClient(server.endpoints.grpc_url) as client:
@@ -49,6 +48,8 @@ def test_darknet_export_is_served_with_opencvs_raw_outputs(server, repository, t
     assert meta["kind"] == "detection" and meta["decoding"]["layout"] == "darknet_v3_raw"
     assert meta["decoding"]["class_names"] == ["cat", "dog", "bird"]
     assert [o["stride"] for o in meta["decoding"]["outputs"]] == [32, 16]
+    assert meta["provenance"]["weights"] == "random" and meta["provenance"]["source"] == str(weights)
+    assert meta["provenance"]["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
 
 
 def test_weights_that_do_not_fit_the_cfg_are_refused_and_nothing_is_written(repository, tmp_path):
@@ -67,7 +68,9 @@ def test_yolov8_style_onnx_is_accepted_and_served(server, repository, tmp_path):
     root, _ = repository
     path = tmp_path / "v8.onnx"
     onnx.save(fake_yolov8(classes=80, size=64), str(path))
-    result = CliRunner().invoke(export_app, ["yolov8", str(path), "-n", "yolo_v8", "-r", str(root)])
+    result = CliRunner().invoke(
+        export_app, ["yolov8", str(path), "-n", "yolo_v8", "-r", str(root), "--random-weights"]
+    )
     assert result.exit_code == 0, result.output
     x = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
     with TritonClient(server.endpoints.http_url, protocol="http") as client:

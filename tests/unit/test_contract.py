@@ -1,4 +1,5 @@
-"""The model contract: typed kinds, round trips, version-1 files migrated, unknown schemas refused."""
+"""The model contract: typed kinds, round trips, version-1 and -2 files migrated (provenance too),
+unknown schemas refused."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from contracts.model import (
     parse_contract,
     read_contract,
 )
+from contracts.provenance import Provenance
 from contracts.tabular import FeatureSpec, FieldSpec
 
 SPEC = FeatureSpec(fields=(FieldSpec(name="a", kind="numeric"),), target="t", classes=("x", "y"))
@@ -104,7 +106,7 @@ KINDS = {
 @pytest.mark.parametrize("kind", list(V1))
 def test_version_1_files_migrate_to_their_kind_and_round_trip(kind):
     contract = parse_contract(V1[kind])
-    assert type(contract) is KINDS[kind] and contract.kind == kind and contract.schema_version == 2
+    assert type(contract) is KINDS[kind] and contract.kind == kind and contract.schema_version == 3
     assert contract.name == "m" and contract.version == 3 and contract.id == "m-abc"
     again = parse_contract(json.loads(contract_json(contract)))
     assert again == contract
@@ -129,12 +131,12 @@ def test_an_unknown_schema_or_a_broken_contract_says_to_re_export():
     with pytest.raises(ContractError, match="schema_version 9 .* re-export"):
         parse_contract({"schema_version": 9, "kind": "tensor"})
     with pytest.raises(ContractError, match=r"text\.task: Field required; re-export"):
-        parse_contract({"schema_version": 2, "kind": "text", "framework": "x", "inputs": []})
+        parse_contract({"schema_version": 3, "kind": "text", "framework": "x", "inputs": []})
     with pytest.raises(ContractError, match="decoding.layout"):
         parse_contract(
             {
                 **V1["detection"],
-                "schema_version": 2,
+                "schema_version": 3,
                 "kind": "detection",
                 "decoding": {"layout": "?", "input": {}, "outputs": [1]},
             }
@@ -145,7 +147,7 @@ def test_typos_in_a_contract_are_refused_not_ignored():
     with pytest.raises(ContractError, match="featurez"):
         parse_contract(
             {
-                "schema_version": 2,
+                "schema_version": 3,
                 "kind": "tabular",
                 "framework": "x",
                 "features": SPEC.as_dict(),
@@ -166,3 +168,55 @@ def test_each_kind_names_itself_for_messages():
     assert TabularContract.describe() == "a tabular model"
     assert ImageClassifierContract.describe() == "an image-classifier model"
     assert parse_contract(V1["tensor"]).label == "a tensor model"
+
+
+def _v2(kind: str, **changes):
+    """A version-2 file: the version-1 layout migrated, with ``schema_version`` 2 and no provenance."""
+    from contracts.model import migrate_v1
+
+    return {**migrate_v1(V1[kind]), **changes}
+
+
+def test_version_2_files_read_with_provenance_from_what_they_recorded():
+    image = {"arch": "resnet50", "variant": "classifier"}
+    cases = {
+        "image random": (_v2("image-classifier", source={**image, "weights": "random"}), "random"),
+        "image imagenet": (_v2("image-classifier", source={**image, "weights": "imagenet"}), "pretrained"),
+        "image file": (_v2("image-classifier", source={**image, "weights": "w.weights.h5"}), "local"),
+        "tabular": (_v2("tabular", source="events.csv"), "trained"),
+        "recommendations": (_v2("recommendations"), "trained"),
+        "text": (_v2("text", source="org/name"), "unknown"),
+        "detection": (_v2("detection"), "unknown"),
+    }
+    for label, (raw, weights) in cases.items():
+        assert raw["schema_version"] == 2 and "provenance" not in raw
+        contract = parse_contract(raw)
+        assert contract.schema_version == 3 and contract.provenance.weights == weights, label
+        assert contract.provenance.sha256 is None, f"{label}: no digest is made up on migration"
+    assert parse_contract(cases["image imagenet"][0]).provenance.source == "keras:resnet50/imagenet"
+    assert parse_contract(cases["tabular"][0]).provenance.source == "events.csv"
+
+
+def test_a_version_1_file_without_a_weights_record_reads_as_unknown():
+    contract = parse_contract(V1["image-classifier"])  # version 1 recorded arch and variant only
+    assert contract.provenance == Provenance(weights="unknown")
+    assert parse_contract(V1["tensor"]).provenance.weights == "unknown"
+
+
+def test_provenance_round_trips_and_refuses_a_bad_digest_or_origin():
+    recorded = Provenance(
+        weights="local", source="/m", sha256="ab" * 32, files={"model.safetensors": "cd" * 32}
+    )
+    contract = TensorContract(framework="onnx", provenance=recorded)
+    again = parse_contract(json.loads(contract_json(contract)))
+    assert again.provenance == recorded and not again.provenance.random
+    assert Provenance(weights="random").random
+    raw = json.loads(contract_json(contract))
+    with pytest.raises(ContractError, match="provenance.sha256"):
+        parse_contract({**raw, "provenance": {"weights": "local", "sha256": "xyz"}})
+    with pytest.raises(ContractError, match="provenance.weights"):
+        parse_contract({**raw, "provenance": {"weights": "downloaded"}})
+
+
+def test_a_contract_without_provenance_says_unknown_not_random():
+    assert TensorContract(framework="onnx").provenance.weights == "unknown"

@@ -46,9 +46,14 @@ def fake_yolov8(classes: int = 80, size: int = 64, transposed: bool = False) -> 
         flats.append(f"f{stride}")
     inits.append(numpy_helper.from_array(np.array([0, channels, -1], dtype=np.int64), "flat_shape"))
     nodes.append(helper.make_node("Concat", flats, ["cat"], axis=2))
-    nodes.append(helper.make_node("Sigmoid", ["cat"], ["output0"] if not transposed else ["sig"]))
+    nodes.append(helper.make_node("Sigmoid", ["cat"], ["sig"]))
+    # Box channels in input pixels (as a real head answers), so boxes land across the whole input.
+    scale = np.ones((channels, 1), dtype=np.float32)
+    scale[:4] = size
+    inits.append(numpy_helper.from_array(scale, "scale"))
+    nodes.append(helper.make_node("Mul", ["sig", "scale"], ["scaled"] if transposed else ["output0"]))
     if transposed:
-        nodes.append(helper.make_node("Transpose", ["sig"], ["output0"], perm=[0, 2, 1]))
+        nodes.append(helper.make_node("Transpose", ["scaled"], ["output0"], perm=[0, 2, 1]))
     boxes = sum((size // s) ** 2 for s in (8, 16, 32))
     out_shape: list[str | int] = ["N", boxes, channels] if transposed else ["N", channels, boxes]
     graph = helper.make_graph(

@@ -65,7 +65,12 @@ def _opencv_detections(weights, path, confidence, iou):
             cid = int(np.argmax(scores))
             if scores[cid] > confidence:
                 cx, cy, w, h = row[0] * width, row[1] * height, row[2] * width, row[3] * height
-                boxes.append([cx - w / 2, cy - h / 2, w, h])
+                # Boxes end at the image's edges; a box wholly outside it is no detection.
+                x0, y0 = np.clip(cx - w / 2, 0, width), np.clip(cy - h / 2, 0, height)
+                x1, y1 = np.clip(cx + w / 2, 0, width), np.clip(cy + h / 2, 0, height)
+                if x1 <= x0 or y1 <= y0:
+                    continue
+                boxes.append([x0, y0, x1 - x0, y1 - y0])
                 confs.append(float(scores[cid]))
                 ids.append(cid)
     keep = np.asarray(cv2.dnn.NMSBoxes(boxes, confs, confidence, iou), dtype=int).reshape(-1)
@@ -98,6 +103,10 @@ def test_yolov8_layout_detects_within_the_image(server, setup):
     assert resp.status_code == 200, resp.text
     dets = resp.json()["detections"]
     assert dets and all(d["confidence"] > 0.6 for d in dets)
+    for d in dets:
+        box = d["box"]
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 220 and box["width"] > 0
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 150 and box["height"] > 0
     assert [d["confidence"] for d in dets] == sorted((d["confidence"] for d in dets), reverse=True)
 
 

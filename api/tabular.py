@@ -49,9 +49,9 @@ def records_from_body(body: Any, max_records: int) -> list[Mapping[str, Any]]:
     return records
 
 
-def encode(spec: FeatureSpec, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+def encode(spec: FeatureSpec, records: Sequence[Mapping[str, Any]], dtype: str) -> np.ndarray:
     try:
-        return spec.encode(records).astype(np.float32)
+        return spec.encode(records, dtype)
     except FeatureValidationError as exc:
         raise UnprocessableError(str(exc)) from exc
 
@@ -90,7 +90,7 @@ async def predict(
     start = time.perf_counter()
     served = await svc.catalog.served(name, TabularContract)
     spec = served.contract.features
-    x = encode(spec, records_from_body(body, svc.settings.max_records))
+    x = encode(spec, records_from_body(body, svc.settings.max_records), served.contract.input_dtype)
     out = await _infer_rows(svc, request, name, x, served.version, await svc.catalog.max_batch(served))
     version = getattr(request.state, "triton_version", served.version)
     predictions = postprocess(spec.classes, out["label"], out["probabilities"])

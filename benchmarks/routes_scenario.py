@@ -138,7 +138,7 @@ def run(
         image = np.random.default_rng(1).uniform(0, 255, (1, 224, 224, 3)).astype(np.float32)
         items.append(
             _direct(
-                "triton grpc segments", grpc_url, "segments", {"features": np.zeros((1, columns), np.float32)}
+                "triton grpc segments", grpc_url, "segments", {"features": np.zeros((1, columns), np.float64)}
             )
         )
         items.append(_direct("triton grpc resnet50", grpc_url, "resnet50", {"images": image}))

@@ -60,7 +60,7 @@ class TabularModel:
     joblib_path: Path
     onnx_path: Path
     records: list[dict[str, float]]  # one request's records (batch)
-    rows: np.ndarray  # the same, encoded: float32 [batch, features]
+    rows: np.ndarray  # the same, encoded as the model takes them: float64 [batch, features]
 
 
 def build_models(root: Path, work: Path, keys: tuple[str, ...], batch: int) -> list[TabularModel]:
@@ -84,7 +84,7 @@ def build_models(root: Path, work: Path, keys: tuple[str, ...], batch: int) -> l
                 root,
                 name,
                 pipeline,
-                x_te.to_numpy(np.float32),
+                x_te.to_numpy(np.float64),
                 spec=spec,
                 source="sklearn.datasets.load_breast_cancer",
             )
@@ -97,7 +97,7 @@ def build_models(root: Path, work: Path, keys: tuple[str, ...], batch: int) -> l
                 joblib_path=work / f"{name}.joblib",
                 onnx_path=written.model_path,
                 records=[{k: float(v) for k, v in r.items()} for r in sample.to_dict("records")],
-                rows=sample.to_numpy(np.float32),
+                rows=sample.to_numpy(np.float64),
             )
         )
     return out

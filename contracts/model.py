@@ -101,6 +101,11 @@ class TabularContract(ContractBase):
     def _spec_out(self, spec: FeatureSpec) -> dict[str, Any]:
         return spec.as_dict()
 
+    @property
+    def input_dtype(self) -> str:
+        """The ``features`` tensor's numpy dtype: float64 (exact trees), float32 in older exports."""
+        return str(self.inputs.get("features", {}).get("dtype", "float32"))
+
 
 class ImagePreprocessing(BaseModel):
     """How the API turns an image into the graph's input; the rest happens inside the graph."""

@@ -19,7 +19,6 @@ import numpy as np
 FieldKind = Literal["numeric", "categorical", "datetime"]
 DATETIME_PARTS = ("hour", "day_of_week", "month")
 UNKNOWN_CATEGORY = -1.0
-FLOAT32_MAX = 3.4028234663852886e38  # the tensor is float32: larger numbers would become inf
 
 
 class FeatureValidationError(ValueError):
@@ -76,12 +75,15 @@ class FeatureSpec:
             classes=tuple(raw["classes"]),
         )
 
-    def encode(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Records -> float64 matrix [len(records), len(columns)]; errors name the field and row."""
+    def encode(self, records: Sequence[Mapping[str, Any]], dtype: Any = np.float64) -> np.ndarray:
+        """Records -> matrix [len(records), len(columns)] of ``dtype`` (the model input's: float64,
+        or float32 for models exported before float64 inputs); errors name the field and row."""
+        dtype = np.dtype(dtype)
+        limit = float(np.finfo(dtype).max)
         if not records:
             raise FeatureValidationError("no records given")
         known = {f.name for f in self.fields}
-        out = np.empty((len(records), len(self.columns)), dtype=np.float64)
+        out = np.empty((len(records), len(self.columns)), dtype=dtype)
         for row, record in enumerate(records):
             if not isinstance(record, Mapping):
                 raise FeatureValidationError(f"record {row} is a {type(record).__name__}, not an object")
@@ -94,13 +96,13 @@ class FeatureSpec:
                     raise FeatureValidationError(
                         f"record {row}: missing field '{spec.name}'", field=spec.name
                     )
-                values = _encode_field(spec, record[spec.name], row)
+                values = _encode_field(spec, record[spec.name], row, limit, dtype.name)
                 out[row, col : col + len(values)] = values
                 col += len(values)
         return out
 
 
-def _encode_field(spec: FieldSpec, value: Any, row: int) -> list[float]:
+def _encode_field(spec: FieldSpec, value: Any, row: int, limit: float, dtype: str) -> list[float]:
     where = f"record {row}: field '{spec.name}'"
     if spec.kind == "numeric":
         if value is None:
@@ -109,16 +111,16 @@ def _encode_field(spec: FieldSpec, value: Any, row: int) -> list[float]:
             raise FeatureValidationError(
                 f"{where} must be a number, got {type(value).__name__}", field=spec.name
             )
-        if isinstance(value, int) and abs(value) > FLOAT32_MAX:  # before any float(): 10**400 overflows
+        if isinstance(value, int) and abs(value) > limit:  # before any float(): 10**400 overflows
             raise FeatureValidationError(
-                f"{where} must be a finite float32 number, got an integer of {len(str(abs(value)))} digits",
+                f"{where} must be a finite {dtype} number, got an integer of {len(str(abs(value)))} digits",
                 field=spec.name,
             )
         if math.isnan(value):
             return [math.nan]  # pandas' missing value; imputed like a null
-        if math.isinf(value) or abs(value) > FLOAT32_MAX:
+        if math.isinf(value) or abs(value) > limit:
             raise FeatureValidationError(
-                f"{where} must be a finite float32 number, got {value!r}", field=spec.name
+                f"{where} must be a finite {dtype} number, got {value!r}", field=spec.name
             )
         return [float(value)]
     if spec.kind == "categorical":

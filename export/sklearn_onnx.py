@@ -1,7 +1,8 @@
 """scikit-learn -> ONNX with skl2onnx, and the parity check against the source model.
 
-Classifiers are converted with ``zipmap=False`` so probabilities travel as a float tensor
-(``probabilities`` [N, C]) beside ``label`` [N]; the input is one float tensor ``features`` [N, F].
+Classifiers are converted with ``zipmap=False`` so probabilities travel as a float32 tensor
+(``probabilities`` [N, C]) beside ``label`` [N]; the input is one float64 tensor ``features`` [N, F]
+(float64 so the graph matches scikit-learn exactly; see sklearn_exact).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import onnx
 import onnxruntime as ort
 
 from export.errors import ParityError
+from export.sklearn_exact import convert_exact, is_tree_model
 
 INPUT_NAME = "features"
 LABEL_OUTPUT = "label"
@@ -25,27 +27,24 @@ def final_estimator(model: Any) -> Any:
     return model.steps[-1][1] if hasattr(model, "steps") else model
 
 
-def tree_count(model: Any) -> int | None:
-    """Number of trees voting, for ensembles whose probabilities are vote fractions."""
-    estimator = final_estimator(model)
-    n = getattr(estimator, "n_estimators", None)
-    return int(n) if n is not None and hasattr(estimator, "estimators_") else None
+def is_tree_pipeline(model: Any) -> bool:
+    return is_tree_model(final_estimator(model))
 
 
 def sklearn_to_onnx(model: Any, n_features: int) -> onnx.ModelProto:
-    from skl2onnx import convert_sklearn  # heavy import, only when converting
-    from skl2onnx.common.data_types import FloatTensorType
-
-    options = {id(final_estimator(model)): {"zipmap": False}}
-    onnx_model = convert_sklearn(
-        model,
-        initial_types=[(INPUT_NAME, FloatTensorType([None, n_features]))],
-        options=options,
-        target_opset=TARGET_OPSET,
+    """The graph takes float64 ``features`` and computes what scikit-learn does (sklearn_exact)."""
+    onnx_model = convert_exact(
+        model, n_features, input_name=INPUT_NAME, options={"zipmap": False}, opsets=TARGET_OPSET
     )
-    if not isinstance(onnx_model, onnx.ModelProto):
-        raise TypeError(f"skl2onnx returned {type(onnx_model).__name__}, not an ONNX model")
+    _name_outputs(onnx_model)
     return onnx_model
+
+
+def _name_outputs(model: onnx.ModelProto) -> None:
+    """skl2onnx names a classifier's outputs label/probabilities; say so if that ever changes."""
+    names = [o.name for o in model.graph.output]
+    if names != [LABEL_OUTPUT, PROBA_OUTPUT]:
+        raise TypeError(f"skl2onnx gave outputs {names}, expected {[LABEL_OUTPUT, PROBA_OUTPUT]}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,21 +61,20 @@ class ParityReport:
 
 
 def check_parity(
-    model: Any, onnx_model: onnx.ModelProto, features: np.ndarray, *, atol: float = 1e-4
+    model: Any, onnx_model: onnx.ModelProto, features: np.ndarray, *, atol: float = 1e-6
 ) -> ParityReport:
     """Compare ONNX Runtime against ``predict_proba``/``predict`` on ``features``; raise on failure.
 
-    Trees compare float32 thresholds where sklearn compares float64 ones, so a row sitting on a split
-    may flip one tree's vote: for ensembles the tolerance is one tree's share of the vote.
+    The graph computes what scikit-learn computes (float64 in, trees fed float32 as scikit-learn
+    feeds them), so probabilities agree to float32 rounding, for trees too.
     """
     session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
-    x32 = np.ascontiguousarray(features, dtype=np.float32)
-    label, proba = session.run([LABEL_OUTPUT, PROBA_OUTPUT], {INPUT_NAME: x32})
+    x = np.ascontiguousarray(features, dtype=np.float64)
+    label, proba = session.run([LABEL_OUTPUT, PROBA_OUTPUT], {INPUT_NAME: x})
     ref_proba = np.asarray(model.predict_proba(features))
     ref_label = np.asarray(model.predict(features))
-    trees = tree_count(model)
-    tolerance = max(atol, 1.0 / trees + 1e-6) if trees else atol
-    rule = f"probabilities within {tolerance:.4g}" + (f" (one vote of {trees} trees)" if trees else "")
+    tolerance = atol
+    rule = f"probabilities within {tolerance:.4g}"
     diff = float(np.abs(proba - ref_proba).max()) if len(features) else 0.0
     mismatched = np.flatnonzero(label != ref_label)
     top2 = np.sort(ref_proba, axis=1)[:, -2:] if ref_proba.shape[1] > 1 else np.zeros((len(features), 2))

@@ -1,7 +1,8 @@
 """Tabular (scikit-learn) classifiers into the repository: config, conversion, parity, metadata.
 
-Every exported classifier has one float input ``features`` [N, F] and two outputs, ``label`` [N, 1]
-and ``probabilities`` [N, C] with the class names in labels.txt. Tree ensembles get KIND_CPU
+Every exported classifier has one float64 input ``features`` [N, F] (float64 so the graph computes
+exactly what scikit-learn does) and two outputs, ``label`` [N, 1] and ``probabilities`` [N, C]
+(float32) with the class names in labels.txt. Tree ensembles get KIND_CPU
 instances: ONNX Runtime has no CUDA kernel for TreeEnsemble, so a GPU instance would only add copies.
 """
 
@@ -31,8 +32,8 @@ from export.sklearn_onnx import (
     LABEL_OUTPUT,
     PROBA_OUTPUT,
     check_parity,
+    is_tree_pipeline,
     sklearn_to_onnx,
-    tree_count,
 )
 from export.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
 from export.tabular_data import clean, infer_spec, load_table
@@ -41,6 +42,7 @@ from export.tabular_train import CANDIDATES, TrainResult, train
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 128
+INPUT_DTYPE, INPUT_TRITON_TYPE = "float64", "FP64"
 ENCODING_NOTE = (
     "encode records with the feature spec (categories -> index, datetimes -> hour/day_of_week/month, "
     "null -> NaN); imputation, scaling, interactions and one-hot encoding are in the graph"
@@ -52,7 +54,7 @@ def classifier_entry(name: str, n_features: int, n_classes: int, *, cpu_only: bo
     return ModelEntry(
         name=name,
         max_batch_size=MAX_BATCH,
-        inputs=(TensorConfig(name=INPUT_NAME, data_type="FP32", dims=(n_features,)),),
+        inputs=(TensorConfig(name=INPUT_NAME, data_type=INPUT_TRITON_TYPE, dims=(n_features,)),),
         outputs=(
             # The graph's label is [N]; clients see [N, 1] (Triton cannot show a batched scalar).
             TensorConfig(name=LABEL_OUTPUT, data_type="INT64", dims=(1,), reshape=()),
@@ -100,9 +102,11 @@ def export_classifier(
     for drift detection. ``winner``/``metrics``: the training's choice and held-out metrics.
     ``provenance``: by default trained here on ``source`` (hashed when it is a file)."""
     feature_names, class_names = spec.columns, spec.classes
-    cpu_only = tree_count(model) is not None
+    cpu_only = is_tree_pipeline(model)
     onnx_model = sklearn_to_onnx(model, x_test.shape[1])
-    parity = check_parity(model, onnx_model, x_test)
+    # Checked on the training rows too: they sit on the split points the trees learnt.
+    checked = x_test if reference is None else np.concatenate([reference, x_test])
+    parity = check_parity(model, onnx_model, checked)
     entry = classifier_entry(name, x_test.shape[1], len(class_names), cpu_only=cpu_only)
     with tempfile.TemporaryDirectory() as scratch:
         files = {}
@@ -124,7 +128,11 @@ def export_classifier(
                 opset={op.domain or "ai.onnx": op.version for op in onnx_model.opset_import},
                 features=spec,
                 inputs={
-                    INPUT_NAME: {"dtype": "float32", "shape": [-1, x_test.shape[1]], "columns": feature_names}
+                    INPUT_NAME: {
+                        "dtype": INPUT_DTYPE,
+                        "shape": [-1, x_test.shape[1]],
+                        "columns": feature_names,
+                    }
                 },
                 preprocessing=preprocessing,
                 parity=parity.as_dict(),

@@ -30,7 +30,7 @@ def ask(endpoints: Endpoints, models: list[DemoModel]) -> list[DemoAnswer]:
     for protocol, url in (("grpc", endpoints.grpc_url), ("http", endpoints.http_url)):
         with TritonClient(url, protocol=protocol, timeout_s=10.0) as client:
             for model in models:
-                rows = np.asarray(model.sample[:1], dtype=np.float32)
+                rows = np.asarray(model.sample[:1], dtype=np.float64)
                 out = client.infer(model.name, {"features": rows})
                 proba = out["probabilities"][0]
                 label = int(out["label"].reshape(-1)[0])

@@ -29,7 +29,7 @@ def test_example_table_export_serves_the_same_answers_as_the_sklearn_pipeline(se
     x = result.x_test
     with TritonClient(server.endpoints.grpc_url) as client:
         client.load("segments")
-        out = client.infer("segments", {"features": x.astype(np.float32)})
+        out = client.infer("segments", {"features": x.astype(np.float64)})
     np.testing.assert_allclose(out["probabilities"], result.pipeline.predict_proba(x), atol=1e-4)
     assert (out["label"].reshape(-1) == result.pipeline.predict(x)).mean() >= 0.99
     meta = read_contract(written.model_dir / str(written.version))
@@ -59,7 +59,7 @@ def test_cli_export_of_a_bundled_data_set_is_served(server, repository, tmp_path
         assert (
             client.config("cancer_cli").instance_group[0].kind == mc.ModelInstanceGroup.KIND_CPU
         )  # a forest
-        out = client.infer("cancer_cli", {"features": rows.astype(np.float32)})
+        out = client.infer("cancer_cli", {"features": rows.astype(np.float64)})
     tolerance = meta["parity"]["tolerance"]  # one tree's vote
     np.testing.assert_allclose(out["probabilities"], trained.pipeline.predict_proba(rows), atol=tolerance)
     assert (out["label"].reshape(-1) == trained.pipeline.predict(rows)).mean() >= 0.98

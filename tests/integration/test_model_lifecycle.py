@@ -126,7 +126,7 @@ def test_promote_verify_rollback_and_retire_under_load(tmp_path: Path) -> None:
     )
     data = load_breast_cancer()
     record = dict(zip(data.feature_names, (float(v) for v in data.data[0]), strict=True))
-    row = data.data[:1].astype(np.float32)
+    row = data.data[:1].astype(np.float64)
     with EmbeddedTriton(settings) as server, TritonClient(server.endpoints.grpc_url) as client:
         assert ready_versions(client, NAME) == [1]
         v2 = _export(root, 2, c=100.0)  # written while serving: explicit control leaves it unloaded
@@ -143,7 +143,7 @@ def test_promote_verify_rollback_and_retire_under_load(tmp_path: Path) -> None:
         state = read_state(root, NAME)
         assert state.served == 2 and state.previous == [1]
         assert "specific" in (root / NAME / "config.pbtxt").read_text()  # a restart serves v2 too
-        probs = client.infer(NAME, {"features": data.data[:20].astype(np.float32)})["probabilities"]
+        probs = client.infer(NAME, {"features": data.data[:20].astype(np.float64)})["probabilities"]
         np.testing.assert_allclose(probs, v2.predict_proba(data.data[:20]), atol=1e-4)
 
         # A corrupt v3 is refused and v2 keeps serving, with no failed request.
@@ -179,7 +179,7 @@ def test_promote_verify_rollback_and_retire_under_load(tmp_path: Path) -> None:
         assert "rollback life v1: done; loaded now: v1" in result.output
         assert traffic.failures == []
         assert traffic.versions[-1] == "1" and ready_versions(client, NAME) == [1]
-        probs = client.infer(NAME, {"features": data.data[:20].astype(np.float32)})["probabilities"]
+        probs = client.infer(NAME, {"features": data.data[:20].astype(np.float64)})["probabilities"]
         np.testing.assert_allclose(probs, v1.predict_proba(data.data[:20]), atol=1e-4)
 
         # Retire: never the served version; a retired version cannot be promoted.

@@ -30,7 +30,7 @@ def _client(server: EmbeddedTriton, protocol: str) -> TritonClient:
 def test_demo_models_answer_like_onnx_runtime_and_scikit_learn(server, repository, protocol):
     _, demo = repository
     for model in demo:
-        x = np.asarray(model.sample, dtype=np.float32)
+        x = np.asarray(model.sample, dtype=np.float64)
         with _client(server, protocol) as client:
             out = client.infer(model.name, {"features": x})
         session = ort.InferenceSession(str(model.written.model_path))
@@ -142,7 +142,7 @@ def test_kserve_v2_json_over_plain_http(server):
     with urllib.request.urlopen(f"{base}/v2/health/ready") as resp:
         assert resp.status == 200
     body = json.dumps(
-        {"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}
+        {"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP64", "data": [5.1, 3.5, 1.4, 0.2]}]}
     ).encode()
     req = urllib.request.Request(
         f"{base}/v2/models/iris_rf/infer", data=body, headers={"Content-Type": "application/json"}

@@ -41,9 +41,9 @@ def test_too_many_records_is_413():
 
 def test_a_bad_field_is_422_naming_it():
     with pytest.raises(UnprocessableError, match="missing field 'tier'"):
-        encode(SPEC, [{"age": 3}])
+        encode(SPEC, [{"age": 3}], "float64")
     with pytest.raises(UnprocessableError, match="'age' must be a number"):
-        encode(SPEC, [{"age": "x", "tier": "a"}])
+        encode(SPEC, [{"age": "x", "tier": "a"}], "float64")
 
 
 def test_postprocess_names_classes_and_confidence():

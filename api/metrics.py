@@ -5,6 +5,7 @@ second set of metrics)."""
 
 from __future__ import annotations
 
+import os
 import time
 
 from fastapi import FastAPI, Response
@@ -95,6 +96,19 @@ def install_metrics(app: FastAPI) -> ApiMetrics:
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(_registry(metrics)), media_type=CONTENT_TYPE_LATEST)
 
     return metrics
+
+
+def _registry(metrics: ApiMetrics) -> CollectorRegistry:
+    """Several API worker processes (``--api-workers``) share their counters through files in
+    PROMETHEUS_MULTIPROC_DIR: any worker answers for all of them. (Gauges computed on scrape,
+    such as the store losses, are then left out: they live in one process.)"""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return metrics.registry
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry

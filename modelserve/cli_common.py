@@ -34,6 +34,15 @@ Url = Annotated[
 ]
 Proto = Annotated[str, typer.Option("--protocol", help="grpc or http (match the port)")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log progress")]
+ApiWorkers = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=64,
+        envvar="MODELSERVE_API_WORKERS",
+        help="API worker processes on the one port (cores to spare: more requests per second)",
+    ),
+]
 Control = Annotated[
     str,
     typer.Option(

@@ -11,6 +11,7 @@ import typer
 
 from contracts.random_weights import warn_random_models
 from modelserve.cli_common import (
+    ApiWorkers,
     Control,
     ControlKey,
     GrpcPort,
@@ -160,13 +161,12 @@ def up(
     work_dir: WorkDir = Path(".modelserve"),
     control_key: ControlKey = None,
     open_control_plane: OpenControl = False,
+    api_workers: ApiWorkers = 1,
     verbose: Verbose = False,
 ) -> None:
     """Run the embedded Triton (supervised) and the FastAPI front beside it until Ctrl-C / SIGTERM."""
-    import uvicorn
-
-    from api.app import create_app
     from api.settings import ApiSettings
+    from modelserve.api_runner import ApiRunner
 
     setup_logging(verbose)
     settings = server_settings(
@@ -175,11 +175,11 @@ def up(
     )  # fmt: skip
     run(lambda: ports.check_free(api_host, api_port, "API"))  # before anything starts
     api_settings = run(lambda: ApiSettings(repository=repository, api_bind=api_host))
-    api: uvicorn.Server | None = None
+    api: ApiRunner | None = None
 
     def failed(reason: str) -> None:
         if api is not None:
-            api.should_exit = True  # uvicorn checks it every tick and shuts down
+            api.stop()
 
     supervisor = Supervisor(settings, on_failed=failed)
     # uvicorn shuts down gracefully on SIGTERM and then raises the signal again; with Python's
@@ -203,9 +203,15 @@ def up(
                 typer.echo(
                     f"Monitoring into {api_settings.monitoring_url}; live: ws://{api_host}:{api_port}/ws/metrics"
                 )
-            app = create_app(api_settings, triton_status=supervisor.status)
-            log_level = "info" if verbose else "warning"
-            api = uvicorn.Server(uvicorn.Config(app, host=api_host, port=api_port, log_level=log_level))
+            api = ApiRunner(
+                api_settings,
+                host=api_host,
+                port=api_port,
+                workers=api_workers,
+                log_level="info" if verbose else "warning",
+                work_dir=work_dir,
+                triton_status=supervisor.status,
+            )
             api.run()
         except KeyboardInterrupt:
             typer.echo("stopping ...")
@@ -232,13 +238,12 @@ def api(
     ] = "127.0.0.1",
     control_key: ControlKey = None,
     work_dir: WorkDir = Path(".modelserve"),
+    api_workers: ApiWorkers = 1,
     verbose: Verbose = False,
 ) -> None:
     """Run the API alone, in front of Triton servers started elsewhere (``serve``, NGC, a cluster)."""
-    import uvicorn
-
-    from api.app import create_app
     from api.settings import ApiSettings
+    from modelserve.api_runner import ApiRunner
     from modelserve.control import resolve_key
 
     setup_logging(verbose)
@@ -253,9 +258,16 @@ def api(
         )
     )
     typer.echo(f"API on http://{api_host}:{api_port} in front of Triton at {url}; Ctrl-C stops")
-    log_level = "info" if verbose else "warning"
+    runner = ApiRunner(
+        settings,
+        host=api_host,
+        port=api_port,
+        workers=api_workers,
+        log_level="info" if verbose else "warning",
+        work_dir=work_dir,
+    )
     with sigterm_as_interrupt():
         try:
-            uvicorn.run(create_app(settings), host=api_host, port=api_port, log_level=log_level)
+            runner.run()
         except KeyboardInterrupt:
             typer.echo("stopping ...")

@@ -1,0 +1,151 @@
+"""Run the API in this process or as several uvicorn worker processes on one port.
+
+One Python process spends ~0.7 ms of CPU per small request, so on a box with cores to spare
+several workers serve more. Workers are separate interpreters (uvicorn's multiprocess mode): each
+builds its app from the environment (``app_from_env``), so the settings travel as ``MODELSERVE_*``
+variables; Prometheus counters are shared through files (prometheus_client's multiprocess mode)
+so ``/metrics`` answers for all workers; the embedded Triton's supervisor state reaches them
+through a small status file that ``up`` keeps current.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from api.settings import ApiSettings
+
+STATUS_ENV = "MODELSERVE_TRITON_STATUS_FILE"
+PROMETHEUS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+Status = Callable[[], tuple[str, str]]
+
+
+def settings_env(settings: ApiSettings) -> dict[str, str]:
+    """The environment that makes ``ApiSettings()`` in a worker equal ``settings``."""
+    env = {}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue
+        text = json.dumps(value) if isinstance(value, list | dict | bool) else str(value)
+        env[f"MODELSERVE_{name.upper()}"] = text
+    return env
+
+
+def file_status(path: Path) -> Status:
+    """The supervisor's (state, reason) as ``up`` last wrote it; unknown reads as ready, so
+    Triton's own health decides."""
+
+    def read() -> tuple[str, str]:
+        try:
+            raw = json.loads(path.read_text())
+            return str(raw["state"]), str(raw["reason"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return "ready", ""
+
+    return read
+
+
+def app_from_env() -> Any:
+    """uvicorn's factory in each worker process."""
+    from api.app import create_app
+
+    status = os.environ.get(STATUS_ENV)
+    return create_app(ApiSettings(), triton_status=file_status(Path(status)) if status else None)
+
+
+class StatusWriter:
+    """Keeps ``path`` equal to ``status()`` (polled: the supervisor has no change hook)."""
+
+    def __init__(self, path: Path, status: Status, every_s: float = 0.25) -> None:
+        self.path, self.status, self.every_s = path, status, every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="status-writer", daemon=True)
+
+    def start(self) -> None:
+        self._write(self.status())
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        last = self.status()
+        while not self._stop.wait(self.every_s):
+            now = self.status()
+            if now != last:
+                self._write(now)
+                last = now
+
+    def _write(self, status: tuple[str, str]) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"state": status[0], "reason": status[1]}))
+        tmp.replace(self.path)  # a worker never reads half a file
+
+
+class ApiRunner:
+    """``run()`` blocks until Ctrl-C/SIGTERM or ``stop()`` (from another thread)."""
+
+    def __init__(
+        self,
+        settings: ApiSettings,
+        *,
+        host: str,
+        port: int,
+        workers: int,
+        log_level: str,
+        work_dir: Path,
+        triton_status: Status | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError(f"--api-workers must be 1 or more, got {workers}")
+        self.settings, self.host, self.port, self.workers = settings, host, port, workers
+        self.log_level, self.work_dir, self.triton_status = log_level, work_dir, triton_status
+        self._server: Any = None
+        self._writer: StatusWriter | None = None
+
+    def run(self) -> None:
+        import uvicorn
+
+        if self.workers == 1:
+            from api.app import create_app
+
+            app = create_app(self.settings, triton_status=self.triton_status)
+            self._server = uvicorn.Server(
+                uvicorn.Config(app, host=self.host, port=self.port, log_level=self.log_level)
+            )
+            self._server.run()
+            return
+        os.environ.update(settings_env(self.settings))
+        metrics_dir = self.work_dir / "api-metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)  # counters start at zero with the API
+        metrics_dir.mkdir(parents=True)
+        os.environ[PROMETHEUS_ENV] = str(metrics_dir.resolve())
+        if self.triton_status is not None:
+            path = (self.work_dir / "triton-status.json").resolve()
+            self._writer = StatusWriter(path, self.triton_status)
+            self._writer.start()
+            os.environ[STATUS_ENV] = str(path)
+        try:
+            uvicorn.run(
+                "modelserve.api_runner:app_from_env",
+                factory=True,
+                host=self.host,
+                port=self.port,
+                workers=self.workers,
+                log_level=self.log_level,
+            )
+        finally:
+            if self._writer is not None:
+                self._writer.stop()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True  # uvicorn checks it every tick and shuts down
+        elif self.workers > 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's process manager stops its workers

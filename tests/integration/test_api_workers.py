@@ -1,0 +1,98 @@
+"""`modelserve up --api-workers 2`: two API processes on one port, one answer for /metrics, and
+nothing left running after SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from export.demo import export_demo_set
+from serve.ports import free_port
+
+pytestmark = pytest.mark.integration
+PREDICT_200 = r'modelserve_requests_total{[^}]*route="/v1/models/{name}/predict"[^}]*status="200"[^}]*} (\S+)'
+
+
+def _call(url: str, body: bytes | None = None) -> tuple[int, bytes]:
+    headers = {"content-type": "application/json"} if body else {}
+    request = urllib.request.Request(url, data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read()
+    except OSError:
+        return 0, b""
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+            except OSError:
+                continue
+            if int(stat[1]) == pid and stat[0] != "Z":
+                found.append(int(entry))
+    return found
+
+
+def _is_triton(pid: int) -> bool:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return b"tritonserver" in f.read()
+
+
+def test_two_workers_answer_on_one_port_and_count_together(tmp_path):
+    repo = tmp_path / "repo"
+    model = export_demo_set(repo)[0]
+    record = dict(zip(model.feature_names, (float(v) for v in model.sample[0]), strict=True))
+    api_port, work = free_port(), tmp_path / "w"
+    argv = [sys.executable, "-m", "modelserve", "up", "-r", str(repo), "--work-dir", str(work)]
+    argv += ["--http-port", "0", "--grpc-port", "0", "--metrics-port", "0"]
+    argv += ["--api-port", str(api_port), "--api-workers", "2"]
+    env = {**os.environ, "MODELSERVE_MONITORING": "false"}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    api = f"http://127.0.0.1:{api_port}"
+    try:
+        deadline = time.monotonic() + 120
+        while _call(f"{api}/ready")[0] != 200:
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            assert time.monotonic() < deadline, "up never got ready"
+            time.sleep(0.5)
+        workers = [p for p in _children(proc.pid) if not _is_triton(p)]
+        assert len(workers) >= 2, workers  # the two API processes (uvicorn may add a helper)
+
+        body = json.dumps(record).encode()
+        url = f"{api}/v1/models/{model.name}/predict"
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: _call(url, body), range(80)))
+        assert {code for code, _ in answers} == {200}
+        assert len({json.loads(a)["predictions"][0]["prediction"] for _, a in answers}) == 1
+
+        # Whichever worker answers /metrics counts every worker's requests.
+        for _ in range(4):
+            code, text = _call(f"{api}/metrics")
+            assert code == 200
+            counted = sum(float(v) for v in re.findall(PREDICT_200, text.decode()))
+            assert counted == 80
+        pids = {f.split("_")[-1].split(".")[0] for f in os.listdir(work / "api-metrics")}
+        assert len(pids) >= 2  # both workers wrote counters
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            assert proc.wait(timeout=60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert _children(proc.pid) == []

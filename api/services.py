@@ -39,7 +39,9 @@ class Services:
         return self.monitor
 
 
-def get_services(connection: HTTPConnection) -> Services:
+async def get_services(connection: HTTPConnection) -> Services:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per request
+    # (measured: ~7% of the API's CPU on the tabular route).
     services: Services | None = getattr(connection.app.state, "services", None)
     if services is None:  # only before the lifespan ran (an app used without starting it)
         raise UnavailableError("the API is starting")

@@ -83,6 +83,7 @@ def bench(
     results: Results = DEFAULT_RESULTS,
     plots: Annotated[bool, typer.Option(help="write PNG plots")] = True,
     perf_analyzer: Annotated[bool, typer.Option(help="also drive perf_analyzer when on PATH")] = True,
+    api_workers: Annotated[int, typer.Option(min=1, max=64, help="API processes (tabular scenario)")] = 1,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run a scenario end to end (no subcommand): table, CSV, JSON, plots, history."""
@@ -104,6 +105,7 @@ def bench(
             results,
             plots,
             perf_analyzer,
+            api_workers,
             verbose,
         )
     )
@@ -124,6 +126,7 @@ def _bench(
     results: Path,
     plots: bool,
     perf_analyzer: bool,
+    api_workers: int,
     verbose: bool,
 ) -> None:
     from benchmarks.measure import Sweep
@@ -151,6 +154,7 @@ def _bench(
         results=results,
         plots=plots,
         perf_analyzer=perf_analyzer,
+        api_workers=api_workers,
     )
     run(options, out=typer.echo)
 

@@ -81,13 +81,19 @@ class HttpServerProcess:
 
 
 def api_server(
-    triton_grpc_url: str, repository: Path, log: Path, *, monitoring: bool = True
+    triton_grpc_url: str, repository: Path, log: Path, *, monitoring: bool = True, workers: int = 1
 ) -> HttpServerProcess:
-    """Our API as deployed: uvicorn, one process, pointed at the Triton under test. ``monitoring``
-    off: the baseline that shows what recording every prediction costs."""
+    """Our API as deployed: uvicorn, ``workers`` processes (``--api-workers``), pointed at the
+    Triton under test. ``monitoring`` off: the baseline that shows what recording every
+    prediction costs."""
     argv = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory"]
     argv += ["--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning", "--no-access-log"]
     env = {"MODELSERVE_TRITON_URL": triton_grpc_url, "MODELSERVE_REPOSITORY": str(repository)}
+    if workers > 1:
+        argv += ["--workers", str(workers)]
+        metrics_dir = log.parent / "api-metrics"  # shared counters, as `up --api-workers` sets them
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
     # The API records every prediction (monitoring, on as deployed): into the run's own folder
     # unless the caller's environment names a store.
     if "MODELSERVE_MONITORING_URL" not in os.environ:

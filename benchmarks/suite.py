@@ -31,6 +31,7 @@ class RunOptions:
     results: Path = DEFAULT_RESULTS
     plots: bool = True
     perf_analyzer: bool = True
+    api_workers: int = 1  # API processes behind the "api" targets (tabular scenario)
 
 
 def _scenario(options: RunOptions, progress: Callable[[str], None]) -> tuple[list[Row], dict[str, Any]]:
@@ -45,6 +46,7 @@ def _scenario(options: RunOptions, progress: Callable[[str], None]) -> tuple[lis
             batches=options.batches,
             progress=progress,
             use_perf_analyzer=options.perf_analyzer,
+            api_workers=options.api_workers,
         )
     if options.scenario == "vision":
         from benchmarks import vision_scenario

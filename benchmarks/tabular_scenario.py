@@ -183,13 +183,14 @@ def run(
     echo: Callable[[Row], None] | None = None,
     progress: Callable[[str], None] | None = None,
     use_perf_analyzer: bool = True,
+    api_workers: int = 1,
 ) -> tuple[list[Row], dict[str, Any]]:
     """Every target of every model at every load point; and perf_analyzer's rows where it exists.
     All servers run for the whole measurement (the rounds interleave every target)."""
     unknown = set(baselines) - set(BASELINES)
     if unknown:
         raise ValueError(f"unknown baselines {sorted(unknown)}; choose from {', '.join(BASELINES)}")
-    extras: dict[str, Any] = {"perf_analyzer": {}}
+    extras: dict[str, Any] = {"perf_analyzer": {}, "api_workers": api_workers}
     if use_perf_analyzer and perf_analyzer.find() is None:
         extras["perf_analyzer"] = {"unavailable": perf_analyzer.unavailable_reason()}
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp_name, ExitStack() as stack:
@@ -205,7 +206,9 @@ def run(
         )
         triton = stack.enter_context(EmbeddedTriton(settings))
         grpc_url = triton.endpoints.grpc_url
-        api = stack.enter_context(api_server(grpc_url, tmp / "repo", tmp / "logs" / "api.log"))
+        api = stack.enter_context(
+            api_server(grpc_url, tmp / "repo", tmp / "logs" / "api.log", workers=api_workers)
+        )
         bare = None
         if "api-unmonitored" in baselines:
             log = tmp / "logs" / "unmonitored" / "api.log"

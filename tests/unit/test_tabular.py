@@ -163,3 +163,35 @@ def test_float32_models_exported_before_float64_inputs_keep_their_limit():
         SPEC.encode([record], "float32")
     assert err.value.field == "age"
     assert SPEC.encode([{**record, "age": 2.5}], "float32").dtype == np.float32
+
+
+NUMERIC = FeatureSpec(
+    fields=(FieldSpec(name="a", kind="numeric"), FieldSpec(name="b", kind="numeric")),
+    target="y",
+    classes=("n", "p"),
+)
+
+
+def test_all_numeric_records_encode_in_one_step_to_the_same_matrix():
+    records = [{"a": 1, "b": 2.5}, {"b": -3.0, "a": float("nan"), "y": "p"}, {"a": 10**300, "b": 0}]
+    fast = NUMERIC.encode(records)
+    careful = np.array([[1.0, 2.5], [math.nan, -3.0], [1e300, 0.0]])
+    np.testing.assert_array_equal(fast, careful)
+    assert NUMERIC.encode(records[:2], "float32").dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"a": 1}, "missing field 'b'"),
+        ({"a": 1, "b": 2, "c": 3}, "unknown field 'c'"),
+        ({"a": True, "b": 2}, "'a' must be a number"),
+        ({"a": "1", "b": 2}, "'a' must be a number"),
+        ({"a": float("inf"), "b": 2}, "'a' must be a finite float64 number"),
+        ({"a": 10**400, "b": 2}, "'a' must be a finite float64 number, got an integer of 401 digits"),
+    ],
+)
+def test_all_numeric_records_still_name_what_is_wrong(record, message):
+    with pytest.raises(FeatureValidationError, match=message):
+        NUMERIC.encode([{"a": 0, "b": 0}, record])
+    assert NUMERIC.encode([{"a": None, "b": 1}]).tolist()[0][1] == 1.0  # null: the careful path

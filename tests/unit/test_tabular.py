@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -173,7 +174,11 @@ NUMERIC = FeatureSpec(
 
 
 def test_all_numeric_records_encode_in_one_step_to_the_same_matrix():
-    records = [{"a": 1, "b": 2.5}, {"b": -3.0, "a": float("nan"), "y": "p"}, {"a": 10**300, "b": 0}]
+    records: list[dict[str, Any]] = [
+        {"a": 1, "b": 2.5},
+        {"b": -3.0, "a": float("nan"), "y": "p"},
+        {"a": 10**300, "b": 0},
+    ]
     fast = NUMERIC.encode(records)
     careful = np.array([[1.0, 2.5], [math.nan, -3.0], [1e300, 0.0]])
     np.testing.assert_array_equal(fast, careful)

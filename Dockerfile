@@ -12,4 +12,8 @@ RUN pip install '/src[postgres]' && rm -rf /src && mkdir -p /data && chown model
 
 USER modelserve
 EXPOSE 8080
-CMD ["uvicorn", "api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8080"]
+# MODELSERVE_API_WORKERS API processes on the one port (cores to spare: more requests/s). Their
+# Prometheus counters meet in PROMETHEUS_MULTIPROC_DIR, emptied at each start, so /metrics
+# answers for all of them.
+ENV MODELSERVE_API_WORKERS=1 PROMETHEUS_MULTIPROC_DIR=/tmp/api-metrics
+CMD ["sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec uvicorn api.app:create_app --factory --host 0.0.0.0 --port 8080 --workers \"$MODELSERVE_API_WORKERS\""]

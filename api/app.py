@@ -12,17 +12,16 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
 
 from api import compat, detection, enhance, lexicon, monitoring, recommendations, tabular, text, vision
-from api.auth import ApiKeyMiddleware, redact, valid
+from api.auth import ApiKeyMiddleware, document_key, redact
 from api.budget import PixelBudget
 from api.catalog import Catalog
 from api.coalesce import Coalescer
-from api.errors import ERROR_RESPONSES, ApiError, UnauthorizedError, UnavailableError, install_handlers
+from api.errors import ERROR_RESPONSES, ApiError, UnavailableError, install_handlers
 from api.gateway import Gateway
 from api.limits import BodyLimitMiddleware
 from api.metrics import install_metrics
@@ -39,7 +38,6 @@ from monitor.service import Monitor
 from monitor.store import Store
 
 logger = logging.getLogger(__name__)
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 READY_TIMEOUT_S = 0.8
 
 
@@ -121,12 +119,6 @@ def create_app(
             with contextlib.suppress(Exception):  # a failed warm-up shows on the sentiment route
                 await warming
 
-    async def require_key(key: str | None = Depends(_api_key_header)) -> None:
-        # ApiKeyMiddleware has checked already; this documents the key in the OpenAPI schema.
-        given = (key or "").encode("latin-1", "replace")  # Starlette decoded the header as latin-1
-        if settings.api_key and not valid(given, settings.api_key.encode()):
-            raise UnauthorizedError("missing or wrong X-API-Key header")
-
     app = FastAPI(
         title="modelserve",
         version="0.1.0",
@@ -194,7 +186,6 @@ def create_app(
         "/v1/models",
         response_model=ModelsResponse,
         summary="Models Triton knows, with versions, states and where their weights came from",
-        dependencies=[Depends(require_key)],
     )
     async def models(svc: Svc) -> ModelsResponse:
         entries = await svc.triton.repository_index()
@@ -225,8 +216,9 @@ def create_app(
         compat.router,
     )
     for router in routers:
-        app.include_router(router, dependencies=[Depends(require_key)])
+        app.include_router(router)
     app.include_router(monitoring.ws_router)  # checks the key itself (browsers send no headers)
+    document_key(app)
     return app
 
 

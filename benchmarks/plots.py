@@ -118,7 +118,7 @@ def tune_bars(tune: Mapping[str, Any], budget_p99_ms: float | None, title: str, 
     hatched), and its p99 against the budget on a second axis."""
     points = [p for p in tune["points"] if p["measured"]]
     top = str(max(int(c) for p in points for c in p["measured"]))
-    labels = [f"#{p['index']}" for p in points]
+    labels = [f"#{p['index']}" + (" (#0 again)" if p.get("again") else "") for p in points]
     fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(points) + 2), 4))
     bars = ax.bar(labels, [p["measured"][top]["throughput"] for p in points], color="tab:blue", alpha=0.7)
     for p, bar in zip(points, bars, strict=True):

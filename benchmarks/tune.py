@@ -32,7 +32,7 @@ from benchmarks.stats import machine_info
 from benchmarks.suite import DEFAULT_RESULTS
 from benchmarks.targets import TritonTarget
 from benchmarks.triton_split import StatisticsWindow
-from benchmarks.tune_report import PointOutcome, summary_lines, table
+from benchmarks.tune_report import PointOutcome, aa_changes, summary_lines, table
 from benchmarks.tune_space import Axes, apply_point, config_diff, grid, point_of, select_best
 from client import ClientError, ModelNotFoundError, TritonClient
 from contracts.lifecycle import read_state
@@ -124,6 +124,32 @@ def default_config(client: TritonClient, repository: Path, name: str) -> mc.Mode
     return read_config(path) if path.is_file() else client.config(name)
 
 
+def _run_point(
+    client: TritonClient,
+    options: TuneOptions,
+    outcome: PointOutcome,
+    config: mc.ModelConfig,
+    version: int,
+    inputs: dict[str, np.ndarray],
+    out: Callable[[str], None],
+) -> None:
+    """Load the point's config, wait until ready, measure it at every concurrency."""
+    try:
+        client.load(options.model, config=_json(config))
+        _wait_ready(client, options.model, version)
+    except (ClientError, TuneError) as exc:
+        outcome.status = "failed"
+        outcome.note = str(exc).splitlines()[0][:200]
+        out(f"  #{outcome.index} {outcome.point.label}: load failed: {outcome.note}")
+        return
+    outcome.rows = _measure(options, outcome.point.label + (" again" if outcome.again else ""), inputs)
+    outcome.status = "measured"
+    cells = ", ".join(
+        f"c{m.concurrency} {m.throughput:,.0f}/s p99 {m.p99_ms:.2f} ms" for m in outcome.measured()
+    )
+    out(f"  #{outcome.index} {outcome.point.label}{' (default again)' if outcome.again else ''}: {cells}")
+
+
 def _sweep(
     client: TritonClient,
     options: TuneOptions,
@@ -132,36 +158,30 @@ def _sweep(
     out: Callable[[str], None],
 ) -> tuple[list[PointOutcome], dict[str, str]]:
     """Every point loaded with its config (the default too: the baseline is the exported config,
-    whatever the server served before) and measured, until the time budget runs out."""
+    whatever the server served before) and measured, until the time budget runs out; then the
+    default once more (an A/A pair: how far the same config moves on this box within the run)."""
     points, invalid = grid(point_of(default), options.axes)
     inputs = sample_request(default, options.repository, options.model, version)
     outcomes: list[PointOutcome] = []
-    started, last_cost = time.monotonic(), 0.0
+    started, cost = time.monotonic(), options.measure_s()
     for i, point in enumerate(points):
         config = default if i == 0 else apply_point(default, point)
         outcome = PointOutcome(index=i, point=point, diff=config_diff(default, config))
         outcomes.append(outcome)
         left = options.time_budget_s - (time.monotonic() - started)
-        if i > 0 and max(last_cost, options.measure_s()) > left:
-            outcome.status = "skipped"
-            outcome.note = "time budget"
+        if i > 0 and 2 * cost > left:  # this point and the default's repeat must both fit
+            outcome.status, outcome.note = "skipped", "time budget"
             continue
         began = time.monotonic()
-        try:
-            client.load(options.model, config=_json(config))
-            _wait_ready(client, options.model, version)
-        except (ClientError, TuneError) as exc:
-            outcome.status = "failed"
-            outcome.note = str(exc).splitlines()[0][:200]
-            out(f"  #{i} {point.label}: load failed: {outcome.note}")
-            continue
-        outcome.rows = _measure(options, point.label, inputs)
-        outcome.status = "measured"
-        last_cost = time.monotonic() - began
-        cells = ", ".join(
-            f"c{m.concurrency} {m.throughput:,.0f}/s p99 {m.p99_ms:.2f} ms" for m in outcome.measured()
-        )
-        out(f"  #{i} {point.label}: {cells}")
+        _run_point(client, options, outcome, config, version, inputs, out)
+        if outcome.status == "measured":
+            cost = max(cost, time.monotonic() - began)
+    again = PointOutcome(index=len(points), point=points[0], diff=[], again=True)
+    outcomes.append(again)
+    if options.time_budget_s - (time.monotonic() - started) >= cost:
+        _run_point(client, options, again, default, version, inputs, out)
+    else:
+        again.status, again.note = "skipped", "time budget"
     return outcomes, invalid
 
 
@@ -212,6 +232,7 @@ def _document(
             "best": best,
             "points": [o.as_dict() for o in outcomes],
             "invalid": invalid,
+            "aa": {str(c): v for c, v in aa_changes(outcomes).items()},
             "best_diff": chosen.diff if chosen is not None else [],
             "best_config": config_to_text(chosen_config) if chosen is not None else None,
         },
@@ -244,7 +265,7 @@ def tune(options: TuneOptions, *, out: Callable[[str], None] = print) -> dict[st
         finally:
             _restore(client, name, original)
         out(f"restored {name}'s original config on {options.url}")
-        measured = [o.measured() for o in outcomes]
+        measured = [[] if o.again else o.measured() for o in outcomes]
         best = select_best(measured, options.concurrency, options.budget_p99_ms)
         document = _document(options, run_id, version, outcomes, invalid, best, default)
         out("")

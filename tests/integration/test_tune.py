@@ -70,7 +70,7 @@ def test_a_two_point_sweep_reports_measures_records_and_restores(
         before = client.config(NAME)
     document, output = _tune(url, root, tmp_path)
     tune = document["tune"]
-    points = tune["points"]
+    points, again = tune["points"][:2], tune["points"][2]
     assert [p["index"] for p in points] == [0, 1] and tune["baseline"] == 0
     default = points[0]
     assert default["diff"] == [] and default["config"]["instances"] == 1  # the exported config
@@ -80,6 +80,10 @@ def test_a_two_point_sweep_reports_measures_records_and_restores(
         assert p["status"] == "measured", p
         m = p["measured"]["1"]
         assert m["errors"] == 0 and m["throughput"] > 0 and m["p99_ms"] >= m["p50_ms"] > 0
+    # The default once more at the end (the run's A/A pair), never a candidate.
+    assert again["again"] is True and again["config"] == default["config"] and again["diff"] == []
+    assert again["status"] in ("measured", "skipped")
+    assert set(tune["aa"]) == ({"1"} if again["status"] == "measured" else set())
     # The budget logic, recomputed from the recorded numbers.
     measured = [[Measured(concurrency=int(c), **v) for c, v in p["measured"].items()] for p in points]
     assert tune["best"] == select_best(measured, [1], 1000.0)
@@ -87,8 +91,9 @@ def test_a_two_point_sweep_reports_measures_records_and_restores(
     # The table: a header, one line per point, the default marked, the best starred.
     lines = output.splitlines()
     header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("#  config"))
-    rows = lines[header + 2 : header + 4]
+    rows = lines[header + 2 : header + 5]
     assert rows[0].strip().startswith("0") and rows[0].endswith("(default)")
+    assert rows[2].strip().startswith("2") and rows[2].endswith("(default again)")
     assert rows[tune["best"]].lstrip()[1] == "*"
     assert f"restored {NAME}'s original config" in output
     # Recorded like every bench run: the run folder, the history, the plots.
@@ -98,7 +103,7 @@ def test_a_two_point_sweep_reports_measures_records_and_restores(
     }
     history = [json.loads(line) for line in (tmp_path / "results" / "history.jsonl").read_text().splitlines()]
     assert history[-1]["run_id"] == document["run_id"] and history[-1]["scenario"] == "tune"
-    assert len(history[-1]["rows"]) == 2
+    assert len(history[-1]["rows"]) == sum(1 for p in tune["points"] if p["status"] == "measured")
     # The server serves the config it served before the sweep.
     with TritonClient(url) as client:
         after = client.config(NAME)

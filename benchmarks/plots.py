@@ -113,6 +113,33 @@ def time_split(rows: Sequence[Mapping[str, Any]], title: str, path: Path) -> Pat
     return path
 
 
+def tune_bars(tune: Mapping[str, Any], budget_p99_ms: float | None, title: str, path: Path) -> Path:
+    """``modelserve tune``: throughput at the highest concurrency per measured point (the best one
+    hatched), and its p99 against the budget on a second axis."""
+    points = [p for p in tune["points"] if p["measured"]]
+    top = str(max(int(c) for p in points for c in p["measured"]))
+    labels = [f"#{p['index']}" + (" (#0 again)" if p.get("again") else "") for p in points]
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(points) + 2), 4))
+    bars = ax.bar(labels, [p["measured"][top]["throughput"] for p in points], color="tab:blue", alpha=0.7)
+    for p, bar in zip(points, bars, strict=True):
+        if p["index"] == tune.get("best"):
+            bar.set_hatch("//")
+            bar.set_edgecolor("black")
+    ax.set_ylabel(f"infer/s at c{top}")
+    p99 = ax.twinx()
+    p99.plot(labels, [p["measured"][top]["p99_ms"] for p in points], "o", color="tab:red", label="p99")
+    if budget_p99_ms:
+        p99.axhline(budget_p99_ms, color="tab:red", ls="--", lw=1, label="p99 budget")
+    p99.set_ylabel("p99 latency (ms)")
+    p99.legend(fontsize=7, loc="upper right")
+    ax.set_xlabel("point (hatched: best; labels in tune.json)")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_run(document: Mapping[str, Any], out_dir: Path) -> list[Path]:
     rows = document["rows"]
     machine = document["machine"]

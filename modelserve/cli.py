@@ -25,8 +25,10 @@ app.add_typer(models_app, name="models")
 app.add_typer(export_app, name="export")
 try:  # the API image ships without the benchmark suite
     from benchmarks.cli import app as bench_app
+    from benchmarks.tune_cli import tune as tune_verb
 
     app.add_typer(bench_app, name="bench")
+    app.command("tune")(tune_verb)
 except ImportError:  # pragma: no cover - exercised in the image
     pass
 app.add_typer(pipeline_app, name="pipeline")

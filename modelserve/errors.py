@@ -1,7 +1,8 @@
 """Errors of the end-to-end flows (the lifecycle commands, their gates).
 
 ModelserveError
-└── LifecycleError   a promotion, rollback or retirement was refused or failed
+├── LifecycleError   a promotion, rollback or retirement was refused or failed
+└── TuneError        a serving-config sweep could not run, or its chosen config could not be applied
 """
 
 from __future__ import annotations
@@ -13,3 +14,7 @@ class ModelserveError(Exception):
 
 class LifecycleError(ModelserveError):
     """A version change was refused or failed; the previously served version still serves."""
+
+
+class TuneError(ModelserveError):
+    """``modelserve tune`` could not sweep, restore or apply; the message says what the server serves."""

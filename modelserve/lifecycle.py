@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from google.protobuf import json_format
+from tritonclient.grpc import model_config_pb2 as mc
 
 from client import ClientError, ModelNotFoundError, TritonClient
 from contracts.lifecycle import LifecycleState, read_state, write_state
@@ -264,6 +265,38 @@ def reconcile(clients: Fleet, repository: Path, name: str, *, samples: int = 4) 
     return _outcome(fleet, name, "reconcile", served, [], worst)
 
 
+def apply_config(
+    client: TritonClient, repository: Path, name: str, config: mc.ModelConfig, *, samples: int = 4
+) -> Outcome:
+    """A new serving config (instances, batching, threads; same files) for the model's served
+    version: reload it on the server with the config as override (Triton keeps answering with the
+    old instances until the new ones are ready), verify it (ready, warm-up, parity vs ORT), and only
+    then write it as config.pbtxt. On a failure the previous live config is loaded again and
+    ``LifecycleError`` says so; the file is untouched."""
+    path = repository / name / "config.pbtxt"
+    if not path.is_file():
+        raise LifecycleError(f"{path} does not exist: apply needs the repository that holds {name}")
+    previous = client.config(name)
+    versions = ready_versions(client, name)
+    if not versions:
+        raise LifecycleError(f"{name} is not loaded on {client.url}; load it first (modelserve models load)")
+    state = read_state(repository, name)
+    served = state.served if state.served in versions else versions[-1]
+    try:
+        client.load(name, config=json_format.MessageToJson(config, preserving_proto_field_name=True))
+        if not client.is_model_ready(name, str(served)):
+            raise LifecycleError(f"{name} v{served} loaded with the new config but is not ready")
+        worst = verify(client, repository, name, served, samples=samples)
+    except (ClientError, LifecycleError, OSError, ValueError) as exc:
+        with contextlib.suppress(ClientError):
+            client.load(name, config=json_format.MessageToJson(previous, preserving_proto_field_name=True))
+        raise LifecycleError(
+            f"{name}'s new config was not applied: {exc}; the previous config serves"
+        ) from exc
+    write_config(path, config)
+    return _outcome([client], name, "apply-config", served, [served], worst)
+
+
 def reconcile_all(clients: Fleet, repository: Path, *, samples: int = 4) -> list[Outcome]:
     """``reconcile`` for every model of the repository with a served version on record; the others
     (never promoted) serve whatever their config loads at start-up and have nothing to restore."""
@@ -276,6 +309,7 @@ def reconcile_all(clients: Fleet, repository: Path, *, samples: int = 4) -> list
 __all__ = [
     "LifecycleState",
     "Outcome",
+    "apply_config",
     "persisted_versions",
     "promote",
     "ready_versions",

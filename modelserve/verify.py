@@ -14,15 +14,16 @@ from client import TritonClient
 from modelserve.errors import LifecycleError
 
 
-def _sample(config: mc.ModelConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def sample_inputs(config: mc.ModelConfig, rng: np.random.Generator, rows: int = 2) -> dict[str, np.ndarray]:
+    """Random inputs of the config's types and shapes: ``rows`` rows where the model batches."""
     inputs = {}
     for tensor in config.input:
         # TYPE_FP32 -> "FP32" -> np.float32; strings and BF16 have no sample we can draw.
         dtype = triton_to_np_dtype(mc.DataType.Name(tensor.data_type).removeprefix("TYPE_"))
         if dtype is None or dtype is np.object_ or not np.issubdtype(dtype, np.number):
             raise LifecycleError(f"input {tensor.name}: data type {tensor.data_type} cannot be sampled")
-        # Two rows where the model batches; variable dims (-1) get 4.
-        shape = ([2] if config.max_batch_size > 0 else []) + [int(d) if d > 0 else 4 for d in tensor.dims]
+        # Variable dims (-1) get 4.
+        shape = ([rows] if config.max_batch_size > 0 else []) + [int(d) if d > 0 else 4 for d in tensor.dims]
         if np.issubdtype(dtype, np.integer):
             inputs[tensor.name] = np.zeros(shape, dtype)  # token ids, indices: 0 is valid everywhere
         else:
@@ -38,7 +39,7 @@ def verify(client: TritonClient, repository: Path, name: str, version: int, *, s
     rng = np.random.default_rng(0)
     worst = 0.0
     for _ in range(samples):
-        inputs = _sample(config, rng)
+        inputs = sample_inputs(config, rng)
         served = client.infer(name, inputs, version=str(version))
         names = [o.name for o in session.get_outputs()]
         expected = dict(zip(names, session.run(None, inputs), strict=True))

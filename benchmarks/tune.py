@@ -92,7 +92,9 @@ def sample_request(
         except (OSError, ValueError):
             reference = None
         if reference is not None and len(reference.features):
-            return {config.input[0].name: reference.features[:1]}
+            # The reference is stored as float32; the input may be float64 (tabular exports).
+            dtype = sample_inputs(config, np.random.default_rng(0), rows=1)[config.input[0].name].dtype
+            return {config.input[0].name: reference.features[:1].astype(dtype)}
     return sample_inputs(config, np.random.default_rng(0), rows=1)
 
 

@@ -63,6 +63,13 @@ class HttpServerProcess:
             raise
         return self
 
+    @property
+    def pid(self) -> int:
+        """The server's pid (also its process group: workers it forks share it)."""
+        if self._proc is None:
+            raise RuntimeError("the server is not running")
+        return self._proc.pid
+
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:

@@ -14,6 +14,7 @@ import typer
 
 from contracts.random_weights import random_warning
 from export.errors import ExportError
+from export.sklearn_onnx import DEFAULT_ATOL
 
 if TYPE_CHECKING:
     from export.repository import WrittenVersion
@@ -87,6 +88,10 @@ def tabular(
     ] = None,
     grid_search: Annotated[bool, typer.Option(help="grid-search the winner (forest or boosting)")] = False,
     test_size: Annotated[float, typer.Option(min=0.05, max=0.5, help="held-out share")] = 0.2,
+    parity_atol: Annotated[
+        float,
+        typer.Option(min=0.0, max=0.1, help="largest probability difference ONNX may show vs scikit-learn"),
+    ] = DEFAULT_ATOL,
     version: Version = None,
     repository: Repo = Path("model_repository"),
     verbose: Verbose = False,
@@ -108,6 +113,7 @@ def tabular(
             test_size=test_size,
             version=version,
             progress=progress,
+            parity_atol=parity_atol,
         )
     )
     typer.echo(f"{'model':<20} {'accuracy':>8} {'precision':>9} {'recall':>7} {'F1 (w)':>7}")

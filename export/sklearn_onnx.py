@@ -21,6 +21,7 @@ INPUT_NAME = "features"
 LABEL_OUTPUT = "label"
 PROBA_OUTPUT = "probabilities"
 TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
+DEFAULT_ATOL = 1e-6  # probabilities; the graph computes what scikit-learn does (sklearn_exact)
 
 
 def final_estimator(model: Any) -> Any:
@@ -61,7 +62,7 @@ class ParityReport:
 
 
 def check_parity(
-    model: Any, onnx_model: onnx.ModelProto, features: np.ndarray, *, atol: float = 1e-6
+    model: Any, onnx_model: onnx.ModelProto, features: np.ndarray, *, atol: float = DEFAULT_ATOL
 ) -> ParityReport:
     """Compare ONNX Runtime against ``predict_proba``/``predict`` on ``features``; raise on failure.
 
@@ -89,9 +90,14 @@ def check_parity(
         rule=rule + "; labels equal except on rows whose top two classes are within 2x that",
     )
     if diff > tolerance or tolerated < len(mismatched):
+        row_diff = np.abs(proba - ref_proba).max(axis=1)
+        clear = np.setdiff1d(mismatched, np.flatnonzero(close_call))
+        worst = np.unique(np.concatenate([np.flatnonzero(row_diff > tolerance), clear]))
+        worst = worst[np.argsort(-row_diff[worst])][:5]
         raise ParityError(
             f"ONNX disagrees with scikit-learn on {len(features)} rows: "
-            f"max probability difference {diff:.3g} "
-            f"(allowed {tolerance:.3g}), {len(mismatched) - tolerated} label mismatches on clear-cut rows"
+            f"max probability difference {diff:.3g} (allowed {tolerance:.3g}), "
+            f"{len(mismatched) - tolerated} label mismatches on clear-cut rows; worst rows "
+            + ", ".join(f"{int(r)} ({row_diff[r]:.3g})" for r in worst)
         )
     return report

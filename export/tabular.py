@@ -25,9 +25,11 @@ from contracts.model import TabularContract
 from contracts.provenance import Provenance
 from contracts.reference import REFERENCE_NAME, write_reference
 from contracts.tabular import FeatureSpec
+from export.errors import ParityError
 from export.provenance import trained
 from export.repository import WrittenVersion, write_model
 from export.sklearn_onnx import (
+    DEFAULT_ATOL,
     INPUT_NAME,
     LABEL_OUTPUT,
     PROBA_OUTPUT,
@@ -96,17 +98,25 @@ def export_classifier(
     metrics: Mapping[str, Mapping[str, float]] | None = None,
     preprocessing: str = ENCODING_NOTE,
     provenance: Provenance | None = None,
+    parity_atol: float = DEFAULT_ATOL,
 ) -> WrittenVersion:
     """Convert ``model`` (fitted on ``spec.columns``), check it on ``x_test`` and write it with its
     contract; trees are pinned to CPU. ``reference``: the training inputs, sampled into the version
     for drift detection. ``winner``/``metrics``: the training's choice and held-out metrics.
+    ``parity_atol``: the largest probability difference allowed (a setting, not a fudge: the graph
+    computes what scikit-learn does, so the default is 1e-6).
     ``provenance``: by default trained here on ``source`` (hashed when it is a file)."""
     feature_names, class_names = spec.columns, spec.classes
     cpu_only = is_tree_pipeline(model)
     onnx_model = sklearn_to_onnx(model, x_test.shape[1])
     # Checked on the training rows too: they sit on the split points the trees learnt.
     checked = x_test if reference is None else np.concatenate([reference, x_test])
-    parity = check_parity(model, onnx_model, checked)
+    try:
+        parity = check_parity(model, onnx_model, checked, atol=parity_atol)
+    except ParityError as exc:
+        if reference is None:
+            raise
+        raise ParityError(f"{exc} (rows 0-{len(reference) - 1}: training, then held-out)") from exc
     entry = classifier_entry(name, x_test.shape[1], len(class_names), cpu_only=cpu_only)
     with tempfile.TemporaryDirectory() as scratch:
         files = {}
@@ -154,6 +164,7 @@ def export_tabular(
     test_size: float = 0.2,
     version: int | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    parity_atol: float = DEFAULT_ATOL,
 ) -> tuple[TrainResult, WrittenVersion]:
     """The training pipeline end to end: load, clean, train, pick, convert, check, write."""
     progress(f"loading {data}")
@@ -175,5 +186,6 @@ def export_tabular(
         reference=result.x_train,
         winner=result.best,
         metrics={n: asdict(m) for n, m in result.metrics.items()},
+        parity_atol=parity_atol,
     )
     return result, written

@@ -200,3 +200,19 @@ def test_all_numeric_records_still_name_what_is_wrong(record, message):
     with pytest.raises(FeatureValidationError, match=message):
         NUMERIC.encode([{"a": 0, "b": 0}, record])
     assert NUMERIC.encode([{"a": None, "b": 1}]).tolist()[0][1] == 1.0  # null: the careful path
+
+
+def test_the_parity_threshold_is_a_setting_and_a_refusal_names_the_rows(tmp_path):
+    from export.tabular import export_tabular
+
+    data = tmp_path / "t.csv"
+    example_table(120).to_csv(data, index=False)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    # float32 probabilities differ from scikit-learn's float64 ones by ~1e-7: zero tolerance refuses.
+    with pytest.raises(ParityError, match=r"worst rows \d+ \(.*training, then held-out") as err:
+        export_tabular(repo, "m", data, "segment", models=("random_forest",), parity_atol=0.0)
+    assert "allowed 0" in str(err.value)
+    assert list(repo.iterdir()) == []
+    _, written = export_tabular(repo, "m", data, "segment", models=("random_forest",))
+    assert written.version == 1

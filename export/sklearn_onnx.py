@@ -76,7 +76,8 @@ def check_parity(
     ref_label = np.asarray(model.predict(features))
     tolerance = atol
     rule = f"probabilities within {tolerance:.4g}"
-    diff = float(np.abs(proba - ref_proba).max()) if len(features) else 0.0
+    row_diff = np.abs(proba - ref_proba).max(axis=1) if len(features) else np.zeros(0)
+    diff = float(row_diff.max()) if len(features) else 0.0
     mismatched = np.flatnonzero(label != ref_label)
     top2 = np.sort(ref_proba, axis=1)[:, -2:] if ref_proba.shape[1] > 1 else np.zeros((len(features), 2))
     close_call = (top2[:, 1] - top2[:, 0]) <= 2 * tolerance
@@ -90,7 +91,6 @@ def check_parity(
         rule=rule + "; labels equal except on rows whose top two classes are within 2x that",
     )
     if diff > tolerance or tolerated < len(mismatched):
-        row_diff = np.abs(proba - ref_proba).max(axis=1)
         clear = np.setdiff1d(mismatched, np.flatnonzero(close_call))
         worst = np.unique(np.concatenate([np.flatnonzero(row_diff > tolerance), clear]))
         worst = worst[np.argsort(-row_diff[worst])][:5]

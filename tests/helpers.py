@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -67,3 +70,38 @@ def fake_yolov8(classes: int = 80, size: int = 64, transposed: bool = False) -> 
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
+
+
+@dataclass(frozen=True)
+class Proc:
+    """A process as /proc shows it (Linux): the stat fields after the command name, and argv."""
+
+    pid: int
+    state: str  # "Z": a zombie, dead and not yet reaped
+    ppid: int
+    pgrp: int
+    session: int
+    argv: tuple[bytes, ...]
+
+
+def processes() -> Iterator[Proc]:
+    """Every process now (one that exits while being read is skipped)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        yield Proc(int(entry), stat[0], int(stat[1]), int(stat[2]), int(stat[3]), tuple(argv))
+
+
+def tritonservers(repo: Path) -> list[int]:
+    """Live tritonserver processes serving ``repo``."""
+    flag = f"--model-repository={repo.resolve()}".encode()
+    return [
+        p.pid
+        for p in processes()
+        if p.state != "Z" and p.argv and p.argv[0].endswith(b"tritonserver") and flag in p.argv
+    ]

@@ -18,6 +18,7 @@ import pytest
 
 from export.demo import export_demo_set
 from serve.ports import free_port
+from tests.helpers import Proc, processes
 
 pytestmark = pytest.mark.integration
 PREDICT_200 = r'modelserve_requests_total{[^}]*route="/v1/models/{name}/predict"[^}]*status="200"[^}]*} (\S+)'
@@ -35,22 +36,8 @@ def _call(url: str, body: bytes | None = None) -> tuple[int, bytes]:
         return 0, b""
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
-            except OSError:
-                continue
-            if int(stat[1]) == pid and stat[0] != "Z":
-                found.append(int(entry))
-    return found
-
-
-def _is_triton(pid: int) -> bool:
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        return b"tritonserver" in f.read()
+def _children(pid: int) -> list[Proc]:
+    return [p for p in processes() if p.ppid == pid and p.state != "Z"]
 
 
 def test_two_workers_answer_on_one_port_and_count_together(tmp_path):
@@ -70,7 +57,7 @@ def test_two_workers_answer_on_one_port_and_count_together(tmp_path):
             assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
             assert time.monotonic() < deadline, "up never got ready"
             time.sleep(0.5)
-        workers = [p for p in _children(proc.pid) if not _is_triton(p)]
+        workers = [p.pid for p in _children(proc.pid) if not p.argv[0].endswith(b"tritonserver")]
         assert len(workers) >= 2, workers  # the two API processes (uvicorn may add a helper)
 
         body = json.dumps(record).encode()

@@ -18,22 +18,13 @@ from modelserve.cli import app
 from serve.ports import free_port
 from serve.server import EmbeddedTriton
 from serve.settings import ServerSettings
-from tests.helpers import save, scale_model
+from tests.helpers import processes, save, scale_model, tritonservers
 
 pytestmark = pytest.mark.integration
 
 
 def _session_members(sid: int) -> list[int]:
-    members = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[3]) == sid:  # field 6 of stat: session id
-                members.append(int(entry))
-    return members
+    return [p.pid for p in processes() if p.session == sid]
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
@@ -180,23 +171,6 @@ def test_serve_refuses_a_taken_port_with_a_one_line_error(tmp_path):
     assert f"HTTP port {port}" in result.output
 
 
-def _tritonservers_for(repo: Path) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if (
-                cmdline
-                and cmdline[0].endswith(b"tritonserver")
-                and f"--model-repository={repo}".encode() in cmdline
-            ):
-                found.append(int(entry))
-    return found
-
-
 def test_up_stopped_by_sigterm_stops_triton_too(tmp_path):
     """uvicorn re-raises SIGTERM after its graceful shutdown; `up` must still stop the server it
     started (it once left tritonserver running)."""
@@ -221,12 +195,12 @@ def test_up_stopped_by_sigterm_stops_triton_too(tmp_path):
                 break
             except OSError:
                 time.sleep(0.2)
-        assert len(_tritonservers_for(repo)) == 1
+        assert len(tritonservers(repo)) == 1
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
-        assert _tritonservers_for(repo) == []
+        assert tritonservers(repo) == []
     finally:
         if proc.poll() is None:
             proc.kill()
-        for pid in _tritonservers_for(repo):
+        for pid in tritonservers(repo):
             os.kill(pid, signal.SIGKILL)

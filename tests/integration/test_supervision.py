@@ -23,7 +23,7 @@ from export.demo import export_demo_set
 from serve.ports import free_port
 from serve.settings import ServerSettings
 from serve.supervisor import Supervisor
-from tests.helpers import save, scale_model
+from tests.helpers import processes, save, scale_model, tritonservers
 
 pytestmark = pytest.mark.integration
 X = np.ones((1, 4), dtype=np.float32)
@@ -42,16 +42,7 @@ def _repo(tmp_path: Path) -> Path:
 
 def _members(pgid: int) -> list[int]:
     """Processes still in the process group the dead server led (its stubs, if any were left)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                found.append(int(entry))
-    return found
+    return [p.pid for p in processes() if p.pgrp == pgid and p.state != "Z"]
 
 
 def _wait(predicate: Any, limit_s: float, what: str) -> float:
@@ -184,7 +175,7 @@ def test_up_keeps_answering_through_a_kill_9_and_locks_the_control_plane(tmp_pat
         worker = threading.Thread(target=traffic)
         worker.start()
         _wait(lambda: any(c == 200 for _, c in statuses), 30, "first answer")
-        pids = [p for p in _tritonservers(repo)]
+        pids = [p for p in tritonservers(repo)]
         assert len(pids) == 1
         killed_at = time.monotonic()
         os.kill(pids[0], signal.SIGKILL)
@@ -202,7 +193,7 @@ def test_up_keeps_answering_through_a_kill_9_and_locks_the_control_plane(tmp_pat
         print(f"first 200 {back:.1f} s after kill -9; statuses meanwhile: {failed}")
         assert set(failed) <= {503, 504}  # the gap answers "unavailable", never a bare 500
         assert proc.poll() is None  # nobody touched `up`
-        assert _members(pids[0]) == [] and len(_tritonservers(repo)) == 1
+        assert _members(pids[0]) == [] and len(tritonservers(repo)) == 1
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -210,24 +201,5 @@ def test_up_keeps_answering_through_a_kill_9_and_locks_the_control_plane(tmp_pat
         finally:
             if proc.poll() is None:
                 proc.kill()
-            for pid in _tritonservers(repo):
+            for pid in tritonservers(repo):
                 os.kill(pid, signal.SIGKILL)
-
-
-def _tritonservers(repo: Path) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-                state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if (
-                cmdline
-                and cmdline[0].endswith(b"tritonserver")
-                and f"--model-repository={repo.resolve()}".encode() in cmdline
-                and state != "Z"
-            ):
-                found.append(int(entry))
-    return found

@@ -59,6 +59,17 @@ def _scenario(options: RunOptions, progress: Callable[[str], None]) -> tuple[lis
     raise ValueError(f"unknown scenario {options.scenario!r}; choose from {', '.join(SCENARIOS)}")
 
 
+def record(results: Path, document: dict[str, Any], rows: list[Row]) -> tuple[Path, list[Path]]:
+    """A run's folder (table CSVs, run.json) and its line in the history; returns the folder and
+    the files written. In the repository's own results, docs/benchmark-results.md follows."""
+    run_dir = results / "runs" / document["run_id"]
+    paths = write_outputs(run_dir, rows, document)
+    history.append(results / "history.jsonl", document)
+    if results == DEFAULT_RESULTS and docs_tables.DOC.parent.is_dir():
+        docs_tables.write()
+    return run_dir, paths
+
+
 def run(options: RunOptions, *, out: Callable[[str], None] = print) -> dict[str, Any]:
     """Measure, write, plot, record; returns the run document."""
     started = dt.datetime.now(dt.UTC)
@@ -87,15 +98,11 @@ def run(options: RunOptions, *, out: Callable[[str], None] = print) -> dict[str,
         "ratios": [r.as_dict() for r in found],
         **extras,
     }
-    run_dir = options.results / "runs" / run_id
-    paths = write_outputs(run_dir, rows, document)
+    run_dir, paths = record(options.results, document, rows)
     if options.plots:
         from benchmarks.plots import plot_run
 
         paths += plot_run(document, run_dir)
-    history.append(options.results / "history.jsonl", document)
-    if options.results == DEFAULT_RESULTS and docs_tables.DOC.parent.is_dir():
-        docs_tables.write()  # the repository's own history: keep docs/benchmark-results.md in step
     out("")
     out(table(rows))
     if found:

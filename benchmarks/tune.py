@@ -21,25 +21,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from google.protobuf import json_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from benchmarks import docs_tables, history
 from benchmarks.loadgen import LoadSpec, run_load
 from benchmarks.measure import run_async
-from benchmarks.report import Row, write_outputs
+from benchmarks.report import Row
 from benchmarks.stats import machine_info
-from benchmarks.suite import DEFAULT_RESULTS
+from benchmarks.suite import DEFAULT_RESULTS, record
 from benchmarks.targets import TritonTarget
 from benchmarks.triton_split import StatisticsWindow
 from benchmarks.tune_report import PointOutcome, aa_changes, summary_lines, table
 from benchmarks.tune_space import Axes, apply_point, config_diff, grid, point_of, select_best
 from client import ClientError, ModelNotFoundError, TritonClient
-from contracts.lifecycle import read_state
 from contracts.reference import read_reference
-from export.config import config_to_text, read_config
+from export.config import config_to_json, config_to_text, read_config
 from modelserve.errors import TuneError
-from modelserve.lifecycle import apply_config, ready_versions
+from modelserve.lifecycle import apply_config, ready_versions, served_version
 from modelserve.verify import sample_inputs
 
 READY_WAIT_S = 30.0
@@ -67,18 +64,13 @@ class TuneOptions:
         return len(self.concurrency) * (self.warmup_s + self.duration_s)
 
 
-def _json(config: mc.ModelConfig) -> str:
-    return str(json_format.MessageToJson(config, preserving_proto_field_name=True))
-
-
 def _served_version(client: TritonClient, repository: Path, name: str) -> int:
     versions = ready_versions(client, name)
     if not versions:
         raise TuneError(
             f"{name} has no ready version on {client.url}; load it first (modelserve models load)"
         )
-    served = read_state(repository, name).served if (repository / name).is_dir() else None
-    return served if served in versions else versions[-1]
+    return served_version(repository, name, versions)
 
 
 def sample_request(
@@ -86,6 +78,7 @@ def sample_request(
 ) -> dict[str, np.ndarray]:
     """One row the model would see: the version's tabular reference sample where it has one (real
     feature values), else a random draw of the config's types (``modelserve.verify``)."""
+    drawn = sample_inputs(config, np.random.default_rng(0), rows=1)
     if len(config.input) == 1 and config.max_batch_size > 0:
         try:
             reference = read_reference(repository, name, str(version))
@@ -93,9 +86,9 @@ def sample_request(
             reference = None
         if reference is not None and len(reference.features):
             # The reference is stored as float32; the input may be float64 (tabular exports).
-            dtype = sample_inputs(config, np.random.default_rng(0), rows=1)[config.input[0].name].dtype
-            return {config.input[0].name: reference.features[:1].astype(dtype)}
-    return sample_inputs(config, np.random.default_rng(0), rows=1)
+            tensor = config.input[0].name
+            return {tensor: reference.features[:1].astype(drawn[tensor].dtype)}
+    return drawn
 
 
 def _wait_ready(client: TritonClient, name: str, version: int) -> None:
@@ -137,7 +130,7 @@ def _run_point(
 ) -> None:
     """Load the point's config, wait until ready, measure it at every concurrency."""
     try:
-        client.load(options.model, config=_json(config))
+        client.load(options.model, config=config_to_json(config))
         _wait_ready(client, options.model, version)
     except (ClientError, TuneError) as exc:
         outcome.status = "failed"
@@ -189,7 +182,7 @@ def _sweep(
 
 def _restore(client: TritonClient, name: str, original: mc.ModelConfig) -> None:
     try:
-        client.load(name, config=_json(original))
+        client.load(name, config=config_to_json(original))
     except ClientError as exc:
         raise TuneError(
             f"could not load {name}'s original config again on {client.url} ({exc}); "
@@ -306,9 +299,8 @@ def _apply(
 def _record(
     options: TuneOptions, document: dict[str, Any], outcomes: list[PointOutcome], out: Callable[[str], None]
 ) -> None:
-    run_dir = options.results / "runs" / document["run_id"]
     rows = [r for o in outcomes for r in o.rows]
-    paths = write_outputs(run_dir, rows, document)
+    run_dir, paths = record(options.results, document, rows)
     (run_dir / "tune.json").write_text(json.dumps(document["tune"], indent=2) + "\n")
     if options.plots and rows:
         from benchmarks.plots import latency_throughput, tune_bars
@@ -317,9 +309,6 @@ def _record(
         title = f"tune {options.model} — {machine.get('cpu', '')} — {machine['date'][:10]}"
         paths.append(latency_throughput(document["rows"], title, run_dir / "latency-throughput.png"))
         paths.append(tune_bars(document["tune"], options.budget_p99_ms, title, run_dir / "tune.png"))
-    history.append(options.results / "history.jsonl", document)
-    if options.results == DEFAULT_RESULTS and docs_tables.DOC.parent.is_dir():
-        docs_tables.write()
     if options.json_path is not None:
         options.json_path.parent.mkdir(parents=True, exist_ok=True)
         options.json_path.write_text(json.dumps(document, indent=2) + "\n")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from google.protobuf import text_format
+from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from export.atomic import write_atomic
@@ -106,6 +106,11 @@ def _set_accelerators(config: mc.ModelConfig, entry: ModelEntry) -> None:
 
 def config_to_text(config: mc.ModelConfig) -> str:
     return str(text_format.MessageToString(config))
+
+
+def config_to_json(config: mc.ModelConfig) -> str:
+    """The form Triton's load API takes as a config override."""
+    return str(json_format.MessageToJson(config, preserving_proto_field_name=True))
 
 
 def write_config(path: Path, config: mc.ModelConfig) -> None:

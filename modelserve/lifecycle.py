@@ -24,12 +24,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from google.protobuf import json_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from client import ClientError, ModelNotFoundError, TritonClient
 from contracts.lifecycle import LifecycleState, read_state, write_state
-from export.config import read_config, write_config
+from export.config import config_to_json, read_config, write_config
 from modelserve.errors import LifecycleError
 from modelserve.verify import verify
 
@@ -83,7 +82,7 @@ def _load(
         config = read_config(repository / name / "config.pbtxt")
     config.version_policy.Clear()
     config.version_policy.specific.versions.extend(sorted(versions))
-    client.load(name, config=json_format.MessageToJson(config, preserving_proto_field_name=True))
+    client.load(name, config=config_to_json(config))
 
 
 def _persist_policy(repository: Path, name: str, versions: set[int]) -> None:
@@ -265,6 +264,12 @@ def reconcile(clients: Fleet, repository: Path, name: str, *, samples: int = 4) 
     return _outcome(fleet, name, "reconcile", served, [], worst)
 
 
+def served_version(repository: Path, name: str, ready: Sequence[int]) -> int:
+    """The version the API serves: the recorded one where it is among ``ready``, else the newest."""
+    served = read_state(repository, name).served
+    return served if served is not None and served in ready else ready[-1]
+
+
 def apply_config(
     client: TritonClient, repository: Path, name: str, config: mc.ModelConfig, *, samples: int = 4
 ) -> Outcome:
@@ -280,16 +285,15 @@ def apply_config(
     versions = ready_versions(client, name)
     if not versions:
         raise LifecycleError(f"{name} is not loaded on {client.url}; load it first (modelserve models load)")
-    state = read_state(repository, name)
-    served = state.served if state.served in versions else versions[-1]
+    served = served_version(repository, name, versions)
     try:
-        client.load(name, config=json_format.MessageToJson(config, preserving_proto_field_name=True))
+        client.load(name, config=config_to_json(config))
         if not client.is_model_ready(name, str(served)):
             raise LifecycleError(f"{name} v{served} loaded with the new config but is not ready")
         worst = verify(client, repository, name, served, samples=samples)
     except (ClientError, LifecycleError, OSError, ValueError) as exc:
         with contextlib.suppress(ClientError):
-            client.load(name, config=json_format.MessageToJson(previous, preserving_proto_field_name=True))
+            client.load(name, config=config_to_json(previous))
         raise LifecycleError(
             f"{name}'s new config was not applied: {exc}; the previous config serves"
         ) from exc

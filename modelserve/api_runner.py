@@ -98,14 +98,15 @@ class ApiRunner:
         host: str,
         port: int,
         workers: int,
-        log_level: str,
+        verbose: bool,
         work_dir: Path,
         triton_status: Status | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"--api-workers must be 1 or more, got {workers}")
         self.settings, self.host, self.port, self.workers = settings, host, port, workers
-        self.log_level, self.work_dir, self.triton_status = log_level, work_dir, triton_status
+        self.log_level = "info" if verbose else "warning"  # uvicorn's access log is info
+        self.work_dir, self.triton_status = work_dir, triton_status
         self._server: Any = None
         self._writer: StatusWriter | None = None
 

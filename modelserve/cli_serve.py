@@ -208,7 +208,7 @@ def up(
                 host=api_host,
                 port=api_port,
                 workers=api_workers,
-                log_level="info" if verbose else "warning",
+                verbose=verbose,
                 work_dir=work_dir,
                 triton_status=supervisor.status,
             )
@@ -263,7 +263,7 @@ def api(
         host=api_host,
         port=api_port,
         workers=api_workers,
-        log_level="info" if verbose else "warning",
+        verbose=verbose,
         work_dir=work_dir,
     )
     with sigterm_as_interrupt():

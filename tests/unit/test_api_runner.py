@@ -50,4 +50,4 @@ def test_no_status_file_reads_as_ready(tmp_path):
 
 def test_zero_workers_is_refused(tmp_path):
     with pytest.raises(ValueError, match="--api-workers must be 1 or more"):
-        ApiRunner(ApiSettings(), host="127.0.0.1", port=1, workers=0, log_level="warning", work_dir=tmp_path)
+        ApiRunner(ApiSettings(), host="127.0.0.1", port=1, workers=0, verbose=False, work_dir=tmp_path)

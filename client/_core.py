@@ -136,9 +136,12 @@ class ClientCore:
     def translated(self, call: Call[Any], exc: Exception) -> ClientError:
         return translate(exc, url=self.url, what=call.what)
 
-    def failed(self, call: Call[T], exc: Exception) -> T:
+    def retryable(self, call: Call[Any], error: ClientError, attempt: int) -> bool:
+        """Whether to try again on another replica: the one tried went away, and tries are left."""
+        return attempt < self.retries(call) and isinstance(error, ServerUnavailableError)
+
+    def failed(self, call: Call[T], error: ClientError, exc: Exception) -> T:
         """The answer an error stands for, or our typed error (raised)."""
-        error = translate(exc, url=self.url, what=call.what)
         if call.recover is not None:
             answer = call.recover(error)
             if answer is not None:

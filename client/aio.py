@@ -15,7 +15,6 @@ import tritonclient.http.aio as http_aio
 from tritonclient.grpc import model_config_pb2
 
 from client._core import Call, ClientCore
-from client.errors import ServerUnavailableError
 from client.targets import parse_targets
 from client.types import ModelMetadata, ModelStatistics, RepositoryEntry
 
@@ -54,8 +53,7 @@ class AsyncTritonClient:
 
     async def _run(self, call: Call[T]) -> T:
         self._core.check_fleet(call)
-        tries = 1 + self._core.retries(call)
-        for attempt in range(tries):
+        for attempt in range(1 + self._core.retries(call)):
             client = self._clients[next(self._turn) % len(self._clients)]
             try:
                 # http.aio has no per-call timeout; wait_for bounds both protocols the same way.
@@ -64,11 +62,10 @@ class AsyncTritonClient:
                     timeout=self._core.timeout(call) + 1.0,
                 )
             except Exception as exc:
-                if attempt + 1 < tries and isinstance(
-                    self._core.translated(call, exc), ServerUnavailableError
-                ):
+                error = self._core.translated(call, exc)
+                if self._core.retryable(call, error, attempt):
                     continue  # that replica went away: once more, on another
-                return self._core.failed(call, exc)
+                return self._core.failed(call, error, exc)
             return call.parse(raw)
         raise AssertionError("unreachable")
 

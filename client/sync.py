@@ -13,7 +13,7 @@ import tritonclient.http as httpclient
 from tritonclient.grpc import model_config_pb2
 
 from client._core import Call, ClientCore, check_protocol, normalise_url
-from client.errors import ClientError, ServerUnavailableError
+from client.errors import ClientError
 from client.targets import parse_targets
 from client.types import ModelMetadata, ModelStatistics, RepositoryEntry
 
@@ -60,17 +60,15 @@ class TritonClient:
 
     def _run(self, call: Call[T]) -> T:
         self._core.check_fleet(call)
-        tries = 1 + self._core.retries(call)
-        for attempt in range(tries):
+        for attempt in range(1 + self._core.retries(call)):
             client = self._clients[next(self._turn) % len(self._clients)]
             try:
                 raw = getattr(client, call.method)(*call.args, **self._core.kwargs(call))
             except Exception as exc:
-                if attempt + 1 < tries and isinstance(
-                    self._core.translated(call, exc), ServerUnavailableError
-                ):
+                error = self._core.translated(call, exc)
+                if self._core.retryable(call, error, attempt):
                     continue  # that replica went away: once more, on another
-                return self._core.failed(call, exc)
+                return self._core.failed(call, error, exc)
             return call.parse(raw)
         raise AssertionError("unreachable")
 

@@ -84,6 +84,7 @@ def create_app(
             control_key=settings.control_key,
         )
         catalog = Catalog(settings.repository, triton, versions_ttl_s=settings.versions_ttl_s)
+        metrics.known_model = catalog.known.__contains__
         warn_random_models(settings.repository, logger)  # once per start: their answers look real
         coalescer = None
         if settings.coalesce_max_rows > 0:

@@ -73,6 +73,7 @@ class Catalog:
         self._labels: dict[tuple[str, str], list[str]] = {}
         self._books: dict[tuple[str, str], Book] = {}
         self._max_batch: dict[tuple[str, str], int] = {}
+        self.known: set[str] = set()  # names Triton has served: the only ones metrics label by name
 
     async def served_version(self, name: str) -> str:
         """The version requests for ``name`` go to: the one the lifecycle commands named while
@@ -98,6 +99,7 @@ class Catalog:
             chosen = None
         version = str(chosen) if chosen is not None and str(chosen) in versions else versions[-1]
         self._versions[name] = (time.monotonic(), version)
+        self.known.add(name)
         return version
 
     async def served(self, name: str, kind: type[C]) -> Served[C]:

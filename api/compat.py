@@ -15,11 +15,17 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api import tabular
-from api.errors import ApiError, NotFoundError, UnavailableError, UnprocessableError, from_client_error
+from api.errors import (
+    ApiError,
+    AsciiJSONResponse,
+    NotFoundError,
+    UnavailableError,
+    UnprocessableError,
+    from_client_error,
+)
 from api.services import Svc
 from client import ClientError
 from monitor.store import StoreError
@@ -61,7 +67,7 @@ async def predict(request: Request, response: Response, svc: Svc) -> Any:
             if isinstance(exc, StoreError)
             else from_client_error(exc)
         )
-        return JSONResponse({"error": error.message}, status_code=error.status, headers=error.headers)
+        return AsciiJSONResponse({"error": error.message}, status_code=error.status, headers=error.headers)
     classes = list(answer.predictions[0].probabilities) if answer.predictions else []
     return CompatResponse(
         prediction=[p.prediction for p in answer.predictions],

@@ -13,6 +13,7 @@ ApiError (500)
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -126,6 +127,21 @@ def _json_error(error: dict[str, Any], body: Any) -> str:
     return f"body is not valid JSON: {reason} at line {line}, column {column}"
 
 
+class AsciiJSONResponse(JSONResponse):
+    """Our error shape, ASCII-escaped: a message may quote the request's own text, and a lone
+    surrogate there (valid JSON, not valid UTF-8) made the UTF-8 encoder fail into a bare 500."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
+def error_response(
+    code: str, message: str, status: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    content = {"error": {"code": code, "message": message}}
+    return AsciiJSONResponse(content, status_code=status, headers=headers)
+
+
 def install_handlers(app: FastAPI) -> None:
     async def render(request: Request, exc: Exception) -> JSONResponse:
         error: ApiError
@@ -138,11 +154,7 @@ def install_handlers(app: FastAPI) -> None:
         metrics = getattr(request.app.state, "metrics", None)
         if isinstance(exc, ClientError) and metrics is not None:
             metrics.triton_errors.labels(type(exc).__name__).inc()
-        return JSONResponse(
-            {"error": {"code": error.code, "message": error.message}},
-            status_code=error.status,
-            headers=error.headers,
-        )
+        return error_response(error.code, error.message, error.status, error.headers)
 
     async def render_validation(_: Request, exc: Exception) -> JSONResponse:
         # FastAPI's own body validation: name the first bad field, in our error shape.
@@ -153,18 +165,14 @@ def install_handlers(app: FastAPI) -> None:
         else:
             where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
             message = f"{where}: {first.get('msg', 'invalid request')}"
-        return JSONResponse({"error": {"code": "invalid_input", "message": message}}, status_code=422)
+        return error_response("invalid_input", message, 422)
 
     async def render_http(_: Request, exc: Exception) -> JSONResponse:
         # Starlette's own 404/405 (no such route, wrong method), in our error shape.
         status = int(getattr(exc, "status_code", 500))
         detail = str(getattr(exc, "detail", "")) or "error"
         code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
-        return JSONResponse(
-            {"error": {"code": code, "message": detail}},
-            status_code=status,
-            headers=getattr(exc, "headers", None),
-        )
+        return error_response(code, detail, status, getattr(exc, "headers", None))
 
     app.add_exception_handler(ApiError, render)
     app.add_exception_handler(StarletteHTTPException, render_http)

@@ -79,6 +79,15 @@ class CheckResponse(BaseModel):
     drift: Row
 
 
+def _is_unicode(value: str) -> bool:
+    """False for a lone surrogate: valid in JSON, not storable as text."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_feedback(body: Any, classes: list[str], max_items: int) -> dict[str, str]:
     items = body if isinstance(body, list) else [body]
     if not items:
@@ -93,11 +102,11 @@ def parse_feedback(body: Any, classes: list[str], max_items: int) -> dict[str, s
         if extra:
             raise UnprocessableError(f"item {i}: unknown field '{extra[0]}'")
         pid, label = item.get("prediction_id"), item.get("label")
-        if not isinstance(pid, str) or not pid or len(pid) > MAX_ID_CHARS:
+        if not isinstance(pid, str) or not pid or len(pid) > MAX_ID_CHARS or not _is_unicode(pid):
             raise UnprocessableError(
                 f"item {i}: prediction_id must be a string of 1-{MAX_ID_CHARS} characters"
             )
-        if not isinstance(label, str):
+        if not isinstance(label, str) or not _is_unicode(label):
             raise UnprocessableError(f"item {i}: label must be a string (one of the model's classes)")
         if classes and label not in classes:
             raise UnprocessableError(f"item {i}: label '{label}' is not a class of the model ({classes})")

@@ -40,14 +40,18 @@ def unicode_text(value: str) -> str:
 
 
 def hypothesis_template(value: str) -> str:
-    """Exactly one ``{}`` where the label goes; ``{0}``, ``{name}`` or a stray brace would make
-    ``str.format`` fail or read something else."""
+    """Exactly one bare ``{}`` where the label goes; ``{0}``, ``{name}`` or a stray brace would make
+    ``str.format`` fail or read something else, and a format spec (``{:>99999999}``) would pad each
+    label to any size before tokenising."""
     try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(value) if f is not None]
     except ValueError as exc:
         raise ValueError(f"hypothesis_template is not a template: {exc}") from exc
-    if fields != [""]:
-        raise ValueError("hypothesis_template must contain '{}' exactly once and no other {...} field")
+    if fields != [("", "", None)]:
+        raise ValueError(
+            "hypothesis_template must contain '{}' exactly once, with no format spec or conversion "
+            "and no other {...} field"
+        )
     return unicode_text(value)
 
 

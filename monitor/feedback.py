@@ -36,17 +36,38 @@ class FeedbackBatcher:
             while self._pending[model]:
                 batch = self._pending[model][: self.max_batch]
                 del self._pending[model][: self.max_batch]
-                try:
-                    missing = await self._write(model, [labels for labels, _ in batch])
-                    verdict = await self._judge(model) if any(not m for m in missing) else None
-                except Exception as exc:
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_, future), absent in zip(batch, missing, strict=True):
-                    if not future.done():
-                        future.set_result((absent, None if absent else verdict))
+                if not await self._settle(model, batch, last_try=len(batch) == 1):
+                    # The shared transaction failed and wrote nothing: each request again on its
+                    # own, so one that the store refuses does not fail the others.
+                    for item in batch:
+                        await self._settle(model, [item], last_try=True)
         finally:
             self._running.discard(model)
             self._pending.pop(model, None)
+
+    async def _settle(
+        self, model: str, batch: list[tuple[Mapping[str, str], asyncio.Future[Outcome]]], *, last_try: bool
+    ) -> bool:
+        """Write and judge one batch and answer its requests; False when the write failed and
+        ``last_try`` is not set (nothing answered, nothing written)."""
+        try:
+            missing = await self._write(model, [labels for labels, _ in batch])
+        except Exception as exc:
+            if not last_try:
+                return False
+            return _fail(batch, exc)
+        try:
+            verdict = await self._judge(model) if any(not m for m in missing) else None
+        except Exception as exc:
+            return _fail(batch, exc)
+        for (_, future), absent in zip(batch, missing, strict=True):
+            if not future.done():
+                future.set_result((absent, None if absent else verdict))
+        return True
+
+
+def _fail(batch: list[tuple[Mapping[str, str], asyncio.Future[Outcome]]], exc: Exception) -> bool:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
+    return True

@@ -85,7 +85,10 @@ def test_bad_images_get_a_4xx(api, data, status, fragment):
     _assert_error(resp, status, fragment)
 
 
-@pytest.mark.parametrize("template", ["This is {1}.", "This is {name}.", "{} and {}", "{", "no field"])
+@pytest.mark.parametrize(
+    "template",
+    ["This is {1}.", "This is {name}.", "{} and {}", "{", "no field", "This is {:>99999999}.", "A {!r}."],
+)
 def test_a_zero_shot_template_with_other_fields_is_a_422(api, template):
     client, _ = api
     body = {"text": "a match", "labels": ["sport"], "hypothesis_template": template}
@@ -121,6 +124,26 @@ def test_a_lone_surrogate_in_any_text_is_a_422(api, route, body):
     assert resp.status_code in (404, 422), resp.text  # 404: the NLI model serves zero-shot only
     if route == "zero-shot":  # pydantic's own check or ours: a 422 naming the field either way
         assert resp.status_code == 422 and ("surrogate" in resp.text or "unicode" in resp.text)
+
+
+def test_a_lone_surrogate_quoted_back_in_an_error_is_escaped_not_a_500(api):
+    client, model = api
+    raw, json_type = '{"\\ud800": 1}', {"content-type": "application/json"}
+    resp = client.post(f"/v1/models/{model.name}/predict", content=raw, headers=json_type)
+    assert resp.status_code == 422 and "\ud800" in resp.json()["error"]["message"]  # the unknown field
+    resp = client.post("/predict", content=raw, headers=json_type)  # 404: no compat model configured
+    assert resp.status_code == 404 and resp.headers["content-type"] == "application/json"
+
+
+def test_invented_model_names_share_one_metrics_label(api):
+    client, model = api
+    record = dict.fromkeys(model.feature_names, 1.0)
+    assert client.post(f"/v1/models/{model.name}/predict", json=record).status_code == 200
+    for i in range(5):
+        assert client.post(f"/v1/models/invented{i}/predict", json=record).status_code == 404
+    text = client.get("/metrics").text
+    assert f'model="{model.name}"' in text and 'model="(unknown)"' in text
+    assert "invented" not in text
 
 
 def test_a_model_name_over_255_characters_is_a_422(api):

@@ -87,6 +87,8 @@ def test_feedback_parsing() -> None:
         ([{"prediction_id": 3, "label": "a"}], "prediction_id"),
         ([{"prediction_id": "x", "label": 1}], "label must be a string"),
         ([{"prediction_id": "x", "label": "c"}], "not a class"),
+        ([{"prediction_id": "\ud800", "label": "a"}], "prediction_id"),  # not storable as text
+        ([{"prediction_id": "x", "label": "\ud800"}], "label must be a string"),
     ]:
         with pytest.raises(UnprocessableError, match=message):
             parse_feedback(body, classes, 10)

@@ -86,3 +86,27 @@ def test_concurrent_feedback_is_written_in_one_batch_and_judged_once() -> None:
     assert writes == [8]  # eight requests arriving together: one transaction ...
     assert judged == ["m"]  # ... and one judgement of the window after them
     assert results[0] == ([], {"degraded": False}) and results[-1] == (["x"], None)
+
+
+def test_a_request_the_store_refuses_fails_alone_not_its_whole_batch() -> None:
+    writes: list[int] = []
+
+    async def write(model: str, requests: Sequence[Mapping[str, str]]) -> list[list[str]]:
+        writes.append(len(requests))
+        await asyncio.sleep(0.01)
+        if any("bad" in labels for labels in requests):
+            raise RuntimeError("the store refused the transaction")
+        return [[] for _ in requests]
+
+    async def judge(model: str) -> dict[str, object]:
+        return {"degraded": False}
+
+    async def go() -> list[object]:
+        batcher = FeedbackBatcher(write, judge)
+        calls = [batcher.submit("m", {f"id{i}": "a"}) for i in range(4)] + [batcher.submit("m", {"bad": "a"})]
+        return list(await asyncio.gather(*calls, return_exceptions=True))
+
+    results = asyncio.run(go())
+    assert writes == [5, 1, 1, 1, 1, 1]  # the shared try, then each request on its own
+    assert results[:4] == [([], {"degraded": False})] * 4
+    assert isinstance(results[4], RuntimeError)

@@ -15,6 +15,7 @@ sentences) are embedded with the document and ranked by meaning, not frequency.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import numpy as np
@@ -177,11 +178,24 @@ async def _infer(
     tokenizer = svc.catalog.tokenizer(served)
     encodings = await run_in_threadpool(tokenizer.encode_batch, pairs)
     contract = served.contract
-    feed = tensors(encodings, contract.inputs)
-    out = await svc.gateway.infer(
-        request, served.name, feed, outputs=[contract.output], version=served.version
+    feed = tensors(encodings, contract.inputs)  # padded to the longest text of the whole request
+    limit = await svc.catalog.max_batch(served)
+    step = limit if 0 < limit < len(encodings) else len(encodings)
+    # More texts than the model's max_batch_size (a query and 64 candidates; a model exported
+    # with a smaller batch): in parts, sent together so Triton's batcher takes them at once.
+    parts = await asyncio.gather(
+        *(
+            svc.gateway.infer(
+                request,
+                served.name,
+                {key: value[start : start + step] for key, value in feed.items()},
+                outputs=[contract.output],
+                version=served.version,
+            )
+            for start in range(0, len(encodings), step)
+        )
     )
-    return out[contract.output], encodings
+    return np.concatenate([part[contract.output] for part in parts]), encodings
 
 
 @router.post(

@@ -160,3 +160,21 @@ def test_text_errors_are_clear(server, models):
     assert wrong.status_code == 404 and "not a ner model" in wrong.json()["error"]["message"]
     assert template.status_code == 422 and "{}" in template.json()["error"]["message"]
     assert long.status_code == 422 and "limit is 10000" in long.json()["error"]["message"]
+
+
+def test_more_texts_than_the_model_batches_are_sent_in_parts(server, models):
+    # A query and 64 candidates are 65 texts; MiniLM's max_batch_size is 64.
+    root, _ = models
+    candidates = [f"candidate number {i} " + "word " * (i % 7) for i in range(64)]
+    with _api(server, root) as api:
+        many = api.post(
+            "/v1/text/api_minilm/similarity", json={"query": "a number", "candidates": candidates}
+        )
+        few = api.post(
+            "/v1/text/api_minilm/similarity", json={"query": "a number", "candidates": candidates[:5]}
+        )
+    assert many.status_code == 200, many.text
+    assert len(many.json()["results"]) == 64
+    scores = {r["text"]: r["score"] for r in many.json()["results"]}
+    for r in few.json()["results"]:  # the same scores as in a request that fits one batch
+        assert scores[r["text"]] == pytest.approx(r["score"], abs=1e-5)

@@ -6,14 +6,23 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from client.targets import check_targets
 
 
 class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MODELSERVE_", frozen=True, extra="ignore")
 
     triton_url: str = Field(default="127.0.0.1:8001", description="Triton endpoint the API calls")
+
+    @field_validator("triton_url")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        check_targets(value)  # host:port, a list of them, or dns:///name:port (resolved later)
+        return value
+
     triton_protocol: Literal["grpc", "http"] = "grpc"
     request_timeout_s: float = Field(default=30.0, gt=0)
     api_key: str | None = Field(default=None, description="when set, required in the X-API-Key header")

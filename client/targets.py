@@ -54,21 +54,31 @@ def _resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(v4 or v6))
 
 
-def parse_targets(url: str, *, resolve: bool = True) -> Targets:
-    """``resolve``: look a ``dns:///`` name up now (for per-replica work: health, fan-out, HTTP);
-    a gRPC channel resolves it itself, and again when connections age out."""
+def check_targets(url: str) -> None:
+    """The form of ``url`` only (host:port, a list of them, or dns:///name:port); nothing resolved."""
     text = url.strip()
     if not text:
         raise ValueError("no Triton address given")
     if text.startswith(DNS_SCHEME):
-        host, port = _split(text[len(DNS_SCHEME) :])
-        addresses = tuple(_resolve(host, port)) if resolve else ()
-        return Targets(url=text, addresses=addresses, grpc_target=text, dns=True)
+        _split(text[len(DNS_SCHEME) :])
+        return
     parts = [_strip_scheme(p.strip()) for p in text.split(",") if p.strip()]
     if not parts:
         raise ValueError(f"no Triton address in {url!r}")
     for part in parts:
         _split(part)
+
+
+def parse_targets(url: str, *, resolve: bool = True) -> Targets:
+    """``resolve``: look a ``dns:///`` name up now (for per-replica work: health, fan-out, HTTP);
+    a gRPC channel resolves it itself, and again when connections age out."""
+    check_targets(url)
+    text = url.strip()
+    if text.startswith(DNS_SCHEME):
+        host, port = _split(text[len(DNS_SCHEME) :])
+        addresses = tuple(_resolve(host, port)) if resolve else ()
+        return Targets(url=text, addresses=addresses, grpc_target=text, dns=True)
+    parts = [_strip_scheme(p.strip()) for p in text.split(",") if p.strip()]
     if len(parts) == 1:
         return Targets(url=parts[0], addresses=(parts[0],), grpc_target=parts[0])
     # A gRPC target names one resolver: literal addresses go behind "ipv4:"/"ipv6:", so host names
@@ -84,4 +94,4 @@ def parse_targets(url: str, *, resolve: bool = True) -> Targets:
     return Targets(url=",".join(parts), addresses=tuple(resolved), grpc_target=target)
 
 
-__all__ = ["DNS_SCHEME", "Targets", "parse_targets"]
+__all__ = ["DNS_SCHEME", "Targets", "check_targets", "parse_targets"]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from api.settings import ApiSettings
+from modelserve.errors import ApiStartError
 
 STATUS_ENV = "MODELSERVE_TRITON_STATUS_FILE"
 PROMETHEUS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -112,7 +113,9 @@ class ApiRunner:
 
     def run(self) -> None:
         import uvicorn
+        from uvicorn.config import STARTUP_FAILURE
 
+        self._open_store()
         if self.workers == 1:
             from api.app import create_app
 
@@ -120,7 +123,12 @@ class ApiRunner:
             self._server = uvicorn.Server(
                 uvicorn.Config(app, host=self.host, port=self.port, log_level=self.log_level)
             )
-            self._server.run()
+            try:
+                self._server.run()
+            except SystemExit as exc:  # uvicorn's way out of a failed start-up
+                if exc.code == STARTUP_FAILURE:
+                    raise ApiStartError("the API failed to start (its error is above)") from None
+                raise
             return
         os.environ.update(settings_env(self.settings))
         metrics_dir = self.work_dir / "api-metrics"
@@ -132,18 +140,41 @@ class ApiRunner:
             self._writer = StatusWriter(path, self.triton_status)
             self._writer.start()
             os.environ[STATUS_ENV] = str(path)
+        from uvicorn.supervisors import Multiprocess
+
+        config = uvicorn.Config(
+            "modelserve.api_runner:app_from_env",
+            factory=True,
+            host=self.host,
+            port=self.port,
+            workers=self.workers,
+            log_level=self.log_level,
+        )
+        # uvicorn.run's own multi-worker path, kept in hand to see how the workers ended: when one
+        # fails to start, uvicorn stops the rest and returns as if all went well (exit code 0).
+        sock = config.bind_socket()
+        supervisor = Multiprocess(config, sockets=[sock])
         try:
-            uvicorn.run(
-                "modelserve.api_runner:app_from_env",
-                factory=True,
-                host=self.host,
-                port=self.port,
-                workers=self.workers,
-                log_level=self.log_level,
-            )
+            supervisor.run()
         finally:
+            sock.close()
             if self._writer is not None:
                 self._writer.stop()
+        if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+            raise ApiStartError("an API worker failed to start (its error is above)")
+
+    def _open_store(self) -> None:
+        """Open the monitoring store once here, before any worker: its tables are created by one
+        process (two workers creating them at once on a fresh SQLite file: one failed), and a
+        store that cannot open is one error line instead of a traceback per worker."""
+        if not self.settings.monitoring:
+            return
+        from monitor.store import Store, StoreError
+
+        try:
+            Store(self.settings.monitoring_url).close()
+        except StoreError as exc:
+            raise ApiStartError(str(exc)) from None
 
     def stop(self) -> None:
         if self._server is not None:

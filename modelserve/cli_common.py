@@ -11,6 +11,7 @@ from types import FrameType
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from client import ClientError, TritonClient
 from export.errors import ExportError
@@ -72,9 +73,25 @@ def setup_logging(verbose: bool) -> None:
 def one_line_errors() -> Iterator[None]:
     try:
         yield
+    except ValidationError as exc:  # settings from flags and MODELSERVE_* variables
+        typer.secho(f"error: {describe_invalid(exc)}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
     except HANDLED as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """pydantic's report in one line: the first bad setting, its variable and the reason."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    if where and exc.title.endswith("Settings"):  # our settings classes read MODELSERVE_<FIELD>
+        message = f"{where} (MODELSERVE_{where.upper()}): {message}"
+    elif where:
+        message = f"{where}: {message}"
+    more = len(exc.errors()) - 1
+    return message + (f" (and {more} more)" if more else "")
 
 
 def run(fn: Callable[[], T]) -> T:

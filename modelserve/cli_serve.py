@@ -212,7 +212,7 @@ def up(
                 work_dir=work_dir,
                 triton_status=supervisor.status,
             )
-            api.run()
+            run(api.run)
         except KeyboardInterrupt:
             typer.echo("stopping ...")
         finally:
@@ -268,6 +268,6 @@ def api(
     )
     with sigterm_as_interrupt():
         try:
-            runner.run()
+            run(runner.run)
         except KeyboardInterrupt:
             typer.echo("stopping ...")

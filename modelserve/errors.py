@@ -2,7 +2,8 @@
 
 ModelserveError
 ├── LifecycleError   a promotion, rollback or retirement was refused or failed
-└── TuneError        a serving-config sweep could not run, or its chosen config could not be applied
+├── TuneError        a serving-config sweep could not run, or its chosen config could not be applied
+└── ApiStartError    the API (or one of its worker processes) failed to start
 """
 
 from __future__ import annotations
@@ -18,3 +19,7 @@ class LifecycleError(ModelserveError):
 
 class TuneError(ModelserveError):
     """``modelserve tune`` could not sweep, restore or apply; the message says what the server serves."""
+
+
+class ApiStartError(ModelserveError):
+    """The API did not start serving; uvicorn has logged why just before."""

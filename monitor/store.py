@@ -38,7 +38,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 metadata = MetaData()
 
@@ -176,9 +176,10 @@ class Store:
     def _create_tables(self) -> None:
         try:
             metadata.create_all(self.engine)
-        except IntegrityError:
-            # Two replicas creating the same table at once on PostgreSQL: the loser's catalogue
-            # insert fails; the tables exist now.
+        except (IntegrityError, OperationalError, ProgrammingError):
+            # Two replicas or API workers creating the same table at once: the loser fails
+            # (PostgreSQL: a catalogue insert; SQLite: "table ... already exists"), and the
+            # tables exist now. Anything else fails again here, with its own message.
             metadata.create_all(self.engine)
         for index in predictions.indexes:  # create_all skips indexes of a table that exists already
             with contextlib.suppress(SQLAlchemyError):

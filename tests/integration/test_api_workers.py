@@ -83,3 +83,18 @@ def test_two_workers_answer_on_one_port_and_count_together(tmp_path):
             if proc.poll() is None:
                 proc.kill()
     assert _children(proc.pid) == []
+
+
+def test_a_worker_that_fails_to_start_is_an_error_and_a_nonzero_exit(tmp_path):
+    # uvicorn stops the other workers and returns as if all went well; we must not exit 0.
+    (tmp_path / "policy.yaml").write_text("not: [a policy")
+    argv = [sys.executable, "-m", "modelserve", "api", "--url", "127.0.0.1:1", "--work-dir", str(tmp_path)]
+    argv += ["--api-port", str(free_port()), "--api-workers", "2"]
+    env = {
+        **os.environ,
+        "MODELSERVE_MONITORING_URL": f"sqlite:///{tmp_path}/m.sqlite",
+        "MODELSERVE_MONITORING_POLICY": str(tmp_path / "policy.yaml"),
+    }
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "error: an API worker failed to start (its error is above)"

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from api.settings import ApiSettings
 from modelserve.api_runner import ApiRunner, StatusWriter, file_status, settings_env
+from modelserve.cli_common import describe_invalid
+from modelserve.errors import ApiStartError
 
 
 def test_a_worker_builds_the_settings_it_was_given(monkeypatch):
@@ -51,3 +54,27 @@ def test_no_status_file_reads_as_ready(tmp_path):
 def test_zero_workers_is_refused(tmp_path):
     with pytest.raises(ValueError, match="--api-workers must be 1 or more"):
         ApiRunner(ApiSettings(), host="127.0.0.1", port=1, workers=0, verbose=False, work_dir=tmp_path)
+
+
+def test_a_store_that_cannot_open_is_one_error_before_any_worker_starts(tmp_path):
+    settings = ApiSettings(monitoring_url=f"sqlite:///{tmp_path}/file/x.sqlite")
+    (tmp_path / "file").write_text("a file where the store's folder should be")
+    runner = ApiRunner(settings, host="127.0.0.1", port=1, workers=2, verbose=False, work_dir=tmp_path)
+    with pytest.raises(ApiStartError, match="monitoring store"):
+        runner.run()
+    assert not (tmp_path / "api-metrics").exists()  # nothing of the workers' set-up happened
+
+
+def test_settings_mistakes_read_as_one_line_naming_the_variable():
+    with pytest.raises(ValidationError) as bad_url:
+        ApiSettings(triton_url="garbage")
+    assert describe_invalid(bad_url.value) == (
+        "triton_url (MODELSERVE_TRITON_URL): 'garbage' is not host:port"
+    )
+    with pytest.raises(ValidationError) as two:
+        ApiSettings(max_body_bytes=-1, max_records=0)
+    assert describe_invalid(two.value) == (
+        "max_body_bytes (MODELSERVE_MAX_BODY_BYTES): Input should be greater than 0 (and 1 more)"
+    )
+    assert ApiSettings(triton_url="a:1,b:2").triton_url == "a:1,b:2"
+    assert ApiSettings(triton_url="dns:///triton.ns.svc:8001").triton_url.startswith("dns:///")

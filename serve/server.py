@@ -163,6 +163,8 @@ class EmbeddedTriton:
         self._endpoints = self._resolve_endpoints()
         (work / "logs").mkdir(parents=True, exist_ok=True)
         self.log_path = work / "logs" / f"tritonserver-{self._endpoints.http_port}.log"
+        if self.log_path.exists():  # the previous server's log (a crash's reason) stays, as .log.1
+            self.log_path.replace(self.log_path.with_name(self.log_path.name + ".1"))
         cmd = build_command(
             dist, self.settings, self._endpoints, backend_dir, self.shm_prefix, self.control_key
         )

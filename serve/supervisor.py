@@ -114,6 +114,8 @@ class Supervisor:
         while not self._stop.wait(self.probe_s):
             if not self.server.is_running():
                 code = self.server.returncode
+                # Its last words (an abort names its cause), before the restart moves the log aside.
+                logger.warning("tritonserver's last log lines:\n%s", self.server.log_tail(5))
                 self._restart(f"tritonserver exited (code {code})")
                 silent_since = None
                 continue

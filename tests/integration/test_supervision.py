@@ -78,6 +78,8 @@ def test_a_killed_server_is_restarted_on_its_ports_with_its_key_and_leaves_nothi
             np.testing.assert_array_equal(client.infer("m", {"x": X})["y"], X * 2)
             assert {e.name for e in client.repository_index()} == {"m"}  # the same key still opens it
         assert len(supervisor.restarts) == 1
+        log = supervisor.server.log_path
+        assert log is not None and log.with_name(log.name + ".1").exists()  # the dead one's log kept
     finally:
         supervisor.stop()
 

@@ -143,6 +143,25 @@ def _labels(config: Any) -> tuple[str, ...]:
     return tuple(str(id2label[i]) for i in sorted(int(k) for k in id2label))
 
 
+HEADS = {"sequence": "ForSequenceClassification", "token": "ForTokenClassification"}
+
+
+def _check_head(src: Path, config: Any, task_name: str, task: Task) -> None:
+    """The checkpoint's head must be the task's: a sentence classifier exported for NER applied
+    its head per token and exported 'fine'; the reverse failed as a puzzling parity error."""
+    wanted = HEADS.get(task.kind)
+    architectures = [str(a) for a in getattr(config, "architectures", None) or []]
+    if wanted is None or not architectures or any(a.endswith(wanted) for a in architectures):
+        return
+    heads = {kind for kind, suffix in HEADS.items() if any(a.endswith(suffix) for a in architectures)}
+    fits = [n for n, t in TASKS.items() if t.kind in heads]
+    hint = f"; use --task {' or '.join(fits)}" if fits else ""
+    raise ExportError(
+        f"{src} is a {', '.join(architectures)} checkpoint, but --task {task_name} needs a "
+        f"*{wanted} model{hint}"
+    )
+
+
 def export_transformer(
     repository: Path,
     name: str,
@@ -162,6 +181,7 @@ def export_transformer(
     from transformers import AutoConfig, AutoTokenizer
 
     config = AutoConfig.from_pretrained(str(src))
+    _check_head(src, config, task_name, task)
     labels = _labels(config) if task.kind != "embedding" else ()
     entailment = {k.lower(): int(v) for k, v in (getattr(config, "label2id", None) or {}).items()}.get(
         "entailment"

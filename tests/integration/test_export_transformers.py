@@ -100,3 +100,17 @@ def test_offline_hub_id_and_bad_directory_fail_with_one_line(repository, tmp_pat
     )
     assert empty.exit_code == 1 and "no config.json" in empty.output
     assert sorted(p.name for p in root.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("kind", "task", "fits"), [("sentiment", "ner", "sentiment or nli"), ("ner", "nli", "ner")]
+)
+def test_a_checkpoint_whose_head_is_not_the_tasks_is_refused(repository, tmp_path, kind, task, fits):
+    root, _ = repository
+    source = save_tiny_model(kind, tmp_path / kind, seed=3)
+    result = CliRunner().invoke(
+        export_app, ["transformer", str(source), "--task", task, "-n", "x", "-r", str(root)]
+    )
+    assert result.exit_code == 1, result.output
+    assert f"--task {task} needs a" in result.output and f"use --task {fits}" in result.output
+    assert not (root / "x").exists()

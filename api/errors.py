@@ -142,6 +142,20 @@ def error_response(
     return AsciiJSONResponse(content, status_code=status, headers=headers)
 
 
+FASTAPI_PARSE_FAILURE = "There was an error parsing the body"
+
+
+def _parse_failure(cause: BaseException | None) -> str:
+    """FastAPI's one message for every body it could not parse, made specific."""
+    if isinstance(cause, UnicodeDecodeError):
+        return f"body is not valid UTF-8 (byte {cause.start})"
+    if isinstance(cause, RecursionError):
+        return "body is not valid JSON: nested too deeply"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return "body is not valid JSON: a number has more than 4300 digits"
+    return "body could not be parsed" + (f": {type(cause).__name__}" if cause is not None else "")
+
+
 def install_handlers(app: FastAPI) -> None:
     async def render(request: Request, exc: Exception) -> JSONResponse:
         error: ApiError
@@ -171,6 +185,8 @@ def install_handlers(app: FastAPI) -> None:
         # Starlette's own 404/405 (no such route, wrong method), in our error shape.
         status = int(getattr(exc, "status_code", 500))
         detail = str(getattr(exc, "detail", "")) or "error"
+        if status == 400 and detail == FASTAPI_PARSE_FAILURE:  # say what was wrong with the body
+            return error_response("invalid_input", _parse_failure(exc.__cause__), 422)
         code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
         return error_response(code, detail, status, getattr(exc, "headers", None))
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Request, Response
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from api.catalog import Served
@@ -56,32 +56,39 @@ Template = Annotated[
 ]
 
 
-class TextsRequest(BaseModel):
+class StrictBody(BaseModel):
+    """A request body: an unknown field or a value of another type ("2" for 2, "yes" for true) is a
+    422 naming it, as on the tabular route, rather than silently dropped or converted."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class TextsRequest(StrictBody):
     texts: list[Text] = Field(min_length=1, max_length=MAX_TEXTS)
 
 
-class TextRequest(BaseModel):
+class TextRequest(StrictBody):
     text: Text
 
 
-class ZeroShotRequest(BaseModel):
+class ZeroShotRequest(StrictBody):
     text: Text
     labels: list[Label] = Field(min_length=1, max_length=MAX_LABELS)
     multi_label: bool = False
     hypothesis_template: Template = "This example is {}."
 
 
-class KeywordsRequest(BaseModel):
+class KeywordsRequest(StrictBody):
     text: Text
     top_k: int = Field(default=5, ge=1, le=20)
 
 
-class SummaryRequest(BaseModel):
+class SummaryRequest(StrictBody):
     text: Text
     sentences: int = Field(default=3, ge=1, le=20)
 
 
-class SimilarityRequest(BaseModel):
+class SimilarityRequest(StrictBody):
     query: Text
     candidates: list[Text] = Field(min_length=1, max_length=MAX_TEXTS)
 

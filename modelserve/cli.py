@@ -60,7 +60,13 @@ def _control(url: str, protocol: str, action: str, name: str, key: str | None, w
     """On every replica the URL names: model control is per server."""
     with open_fleet(url, protocol=protocol, control_key=resolve_key(key, work_dir)) as fleet:
         for c in fleet:
-            c.load(name) if action == "load" else c.unload(name)
+            if action == "load":
+                c.load(name)
+                continue
+            # Triton answers an unload of a name it never heard of with success; say so instead.
+            if name not in {entry.name for entry in c.repository_index()}:
+                raise ValueError(f"no model '{name}' in the repository of the server at {c.url}")
+            c.unload(name)
 
 
 @models_app.command("load")

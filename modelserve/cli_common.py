@@ -47,7 +47,9 @@ ApiWorkers = Annotated[
 Control = Annotated[
     str,
     typer.Option(
-        "--model-control", envvar="MODELSERVE_MODEL_CONTROL", help="explicit (load/unload on request) or poll"
+        "--model-control",
+        envvar="MODELSERVE_MODEL_CONTROL",
+        help="explicit (load/unload on request), poll (follow the repository) or none (all at start)",
     ),
 ]
 ControlKey = Annotated[

@@ -157,6 +157,8 @@ def test_up_keeps_answering_through_a_kill_9_and_locks_the_control_plane(tmp_pat
         for verb in ("unload", "load"):
             done = subprocess.run([*cli, verb, model.name, *where], env=env, capture_output=True, text=True)
             assert done.returncode == 0, done.stderr
+        unknown = subprocess.run([*cli, "unload", "nope", *where], env=env, capture_output=True, text=True)
+        assert unknown.returncode == 1 and "no model 'nope' in the repository" in unknown.stderr
         _wait(lambda: _get(f"{api}/ready?models={model.name}") == 200, 60, "model reloaded")
 
         # Load through the API while tritonserver is killed.

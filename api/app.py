@@ -21,7 +21,7 @@ from api.auth import ApiKeyMiddleware, document_key, redact
 from api.budget import PixelBudget
 from api.catalog import Catalog
 from api.coalesce import Coalescer
-from api.errors import ERROR_RESPONSES, ApiError, UnavailableError, install_handlers
+from api.errors import ERROR_RESPONSES, ApiError, UnavailableError, UnprocessableError, install_handlers
 from api.gateway import Gateway
 from api.limits import BodyLimitMiddleware
 from api.metrics import install_metrics
@@ -39,6 +39,7 @@ from monitor.store import Store
 
 logger = logging.getLogger(__name__)
 READY_TIMEOUT_S = 0.8
+MAX_READY_MODELS = 64
 
 
 class Health(BaseModel):
@@ -156,6 +157,9 @@ def create_app(
         summary="Triton is reachable and ready, and so are the models asked about",
     )
     async def ready(svc: Svc, models: str = "") -> Ready:
+        wanted = list(dict.fromkeys(m for m in models.split(",") if m))  # each name once
+        if len(wanted) > MAX_READY_MODELS:
+            raise UnprocessableError(f"models: {len(wanted)} names; the limit is {MAX_READY_MODELS}")
         if triton_status is not None:
             state, reason = triton_status()
             if state != "ready":
@@ -170,8 +174,10 @@ def create_app(
                 )
         elif not await svc.triton.is_server_ready(timeout_s=READY_TIMEOUT_S):
             raise UnavailableError(f"Triton at {settings.triton_url} is not ready")
-        wanted = [m for m in models.split(",") if m]
-        missing = [m for m in wanted if not await svc.triton.is_model_ready(m, timeout_s=READY_TIMEOUT_S)]
+        answers = await asyncio.gather(  # together, so the probe still answers within ~1 s
+            *(svc.triton.is_model_ready(m, timeout_s=READY_TIMEOUT_S) for m in wanted)
+        )
+        missing = [m for m, ok in zip(wanted, answers, strict=True) if not ok]
         if missing:
             raise UnavailableError(f"models not ready: {', '.join(missing)}")
         monitoring = svc.monitor.store_health.status if svc.monitor is not None else "off"

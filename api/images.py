@@ -35,8 +35,11 @@ def open_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as exc:
         raise UnsupportedMediaError(f"not an image in a supported format ({', '.join(FORMATS)})") from exc
-    except Image.DecompressionBombError as exc:  # Pillow's own limit, checked from the header
-        raise PayloadTooLargeError(f"image too large to decode: {exc}") from exc
+    except Image.DecompressionBombError as exc:  # Pillow's own limit (far above ours), from the header
+        raise PayloadTooLargeError(
+            f"image too large to decode: over {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels; "
+            f"the limit is {max_pixels} pixels"
+        ) from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:  # a header Pillow cannot parse
         raise BadRequestError(f"corrupt image: {exc}") from exc
     if image.format not in FORMATS:

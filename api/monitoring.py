@@ -232,6 +232,7 @@ async def live(websocket: WebSocket, svc: Svc, model: str | None = None) -> None
     if monitor is None:
         await websocket.close(code=1011, reason="monitoring is off")
         return
+    model = model or None  # ?model= (empty) means every model, as no parameter does
     await websocket.accept()
     sub = monitor.hub.subscribe(model)
     await websocket.send_json({"type": "hello", "model": model, "subscribers": len(monitor.hub)})

@@ -23,6 +23,8 @@ def test_ready_and_models_reflect_the_server(server, protocol):
 def test_ready_checks_the_models_asked_about(server):
     with TestClient(create_app(ApiSettings(triton_url=server.endpoints.grpc_url))) as client:
         assert client.get("/ready?models=iris_rf,breast_cancer_lr").status_code == 200
+        repeated = client.get("/ready", params={"models": ",".join(["iris_rf"] * 300)})
+        assert repeated.json()["models"] == ["iris_rf"]  # each name asked about once
         resp = client.get("/ready?models=iris_rf,no_such_model")
     assert resp.status_code == 503 and "no_such_model" in resp.json()["error"]["message"]
     assert resp.headers["Retry-After"] == "1"

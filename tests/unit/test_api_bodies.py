@@ -49,3 +49,8 @@ def test_text_bodies_refuse_unknown_fields_and_other_types(client, route, body, 
     resp = client.post(f"/v1/text/m/{route}", json=body)
     assert resp.status_code == 422, resp.text
     assert fragment in resp.json()["error"]["message"]
+
+
+def test_readiness_takes_a_bounded_list_of_model_names(client):
+    resp = client.get("/ready", params={"models": ",".join(f"m{i}" for i in range(65))})
+    assert resp.status_code == 422 and "65 names; the limit is 64" in resp.json()["error"]["message"]

@@ -49,6 +49,10 @@ def test_websocket_needs_the_key_when_one_is_set(tmp_path: Path) -> None:
             }  # "other" filtered out
         with client.websocket_connect("/ws/metrics", headers={"X-API-Key": "s3cret"}) as ws:
             assert ws.receive_json()["type"] == "hello"
+        with client.websocket_connect("/ws/metrics?model=", headers={"X-API-Key": "s3cret"}) as ws:
+            assert ws.receive_json()["model"] is None  # an empty name means every model
+            client.app.state.services.monitor.hub.publish({"type": "traffic", "model": "x"})  # type: ignore[attr-defined]
+            assert ws.receive_json()["model"] == "x"
 
 
 def test_monitoring_off_means_no_records_and_503_routes(tmp_path: Path) -> None:

@@ -200,12 +200,18 @@ def list_history(results: Results = DEFAULT_RESULTS) -> None:
     """The runs recorded in the history, oldest first."""
     from benchmarks import history
 
-    for entry in history.read(results / "history.jsonl"):
-        machine = entry["machine"]
-        typer.echo(
-            f"{entry['run_id']:<32} {machine.get('commit', '?'):<9} {machine.get('cpu', '')[:40]:<40} "
-            f"{len(entry['rows'])} rows"
-        )
+    def go() -> None:
+        path = results / "history.jsonl"
+        if not path.is_file():
+            raise FileNotFoundError(f"no benchmark history at {path}: run `modelserve bench` first")
+        for entry in history.read(path):
+            machine = entry["machine"]
+            typer.echo(
+                f"{entry['run_id']:<32} {machine.get('commit', '?'):<9} {machine.get('cpu', '')[:40]:<40} "
+                f"{len(entry['rows'])} rows"
+            )
+
+    _handled(go)
 
 
 @app.command()

@@ -15,6 +15,7 @@ import typer
 from contracts.random_weights import random_warning
 from export.errors import ExportError
 from export.sklearn_onnx import DEFAULT_ATOL
+from export.spec import check_model_name
 
 if TYPE_CHECKING:
     from export.repository import WrittenVersion
@@ -25,8 +26,18 @@ Repo = Annotated[
     Path, typer.Option("--repository", "-r", envvar="MODELSERVE_REPOSITORY", help="model repository")
 ]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log details")]
-Name = Annotated[str, typer.Option("--name", "-n", help="model name in the repository")]
-Version = Annotated[int | None, typer.Option(help="version number (default: next)")]
+
+
+def _name(value: str) -> str:
+    """Checked before any work (a tabular export trains every candidate first)."""
+    try:
+        return check_model_name(value)
+    except ExportError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+Name = Annotated[str, typer.Option("--name", "-n", help="model name in the repository", callback=_name)]
+Version = Annotated[int | None, typer.Option(min=1, help="version number (default: next)")]
 RandomWeights = Annotated[
     bool,
     typer.Option(

@@ -30,6 +30,15 @@ InstanceKind = Literal["KIND_AUTO", "KIND_CPU", "KIND_GPU"]
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
+def check_model_name(name: str) -> str:
+    """A folder name in the repository and a URL path segment: no path tricks ('.', '..')."""
+    if not name or not set(name) <= _NAME_CHARS or name.startswith(".") or len(name) > 255:
+        raise ConfigValidationError(
+            f"model name {name!r}: use letters, digits, '_', '-' and '.' (not first), at most 255"
+        )
+    return name
+
+
 def normalise_data_type(value: str) -> str:
     """Accept "FP32", "fp32" or "TYPE_FP32"."""
     name = value.upper()
@@ -132,8 +141,7 @@ class ModelEntry:
     default_model_filename: str = "model.onnx"
 
     def __post_init__(self) -> None:
-        if not self.name or not set(self.name) <= _NAME_CHARS:
-            raise ConfigValidationError(f"model name {self.name!r}: use letters, digits, '_', '-' and '.'")
+        check_model_name(self.name)
         if self.max_batch_size < 0:
             raise ConfigValidationError(f"max_batch_size {self.max_batch_size} must be >= 0")
         if not self.inputs or not self.outputs:

@@ -19,7 +19,11 @@ from modelserve.fleet import open_fleet
 from modelserve.monitor_cli import app as monitor_app
 from modelserve.pipeline_cli import app as pipeline_app
 
-app = typer.Typer(help="Serve ONNX models with NVIDIA Triton: export, serve, query.", no_args_is_help=True)
+app = typer.Typer(
+    help="Serve ONNX models with NVIDIA Triton: export, serve, query.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 models_app = typer.Typer(help="List and control the models of a repository or a running server.")
 app.add_typer(models_app, name="models")
 app.add_typer(export_app, name="export")

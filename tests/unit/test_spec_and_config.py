@@ -6,7 +6,14 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from export.config import build_config, config_to_text, read_config
 from export.errors import ConfigValidationError
-from export.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig, VersionPolicy
+from export.spec import (
+    DynamicBatching,
+    InstanceGroup,
+    ModelEntry,
+    TensorConfig,
+    VersionPolicy,
+    check_model_name,
+)
 
 
 def _entry(**overrides: object) -> ModelEntry:
@@ -109,3 +116,22 @@ def test_read_config_names_the_file_on_syntax_error(tmp_path):
     path.write_text("name: 'x' max_batch_size: banana")
     with pytest.raises(ConfigValidationError, match=str(path)):
         read_config(path)
+
+
+@pytest.mark.parametrize("name", ["..", ".hidden", "a/b", "", "x" * 256, "sp ace"])
+def test_model_names_that_are_not_plain_folder_names_are_refused(name):
+    with pytest.raises(ConfigValidationError, match="model name"):
+        check_model_name(name)
+    assert check_model_name("iris_rf-2.onnx") == "iris_rf-2.onnx"
+
+
+def test_export_checks_the_name_and_version_before_reading_any_data(tmp_path):
+    from typer.testing import CliRunner
+
+    from export.cli import app
+
+    missing = str(tmp_path / "no-such.csv")  # reading it would fail: the name check comes first
+    bad_name = CliRunner().invoke(app, ["tabular", missing, "-t", "y", "-n", ".."])
+    assert bad_name.exit_code == 2 and "Invalid value for '--name'" in bad_name.output
+    bad_version = CliRunner().invoke(app, ["tabular", missing, "-t", "y", "-n", "ok", "--version", "0"])
+    assert bad_version.exit_code == 2 and "--version" in bad_version.output

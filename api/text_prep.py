@@ -150,9 +150,13 @@ STOPWORDS = frozenset(
     "or our she so than that the their them then there these they this to too us was we were what when which "
     "who will with you your yesterday today".split()
 )
-_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+# A letter of any script, then letters, digits, ' and -: "w0" stays whole, Greek or CJK are words too.
+_WORD = re.compile(r"[^\W\d_][\w'-]*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_CLAUSE_BREAK = re.compile(r"[.!?;:,()\[\]{}\"\u2014\u2013]+|\s-\s|\n{2,}")
+# Sentence ends and clause marks, with the CJK full-width ones (、。！，：；？).
+_CLAUSE_BREAK = re.compile(
+    r"[.!?;:,()\[\]{}\"\u2014\u2013\u3001\u3002\uff01\uff0c\uff1a\uff1b\uff1f]+|\s-\s|\n{2,}"
+)
 
 
 def keyword_candidates(text: str, limit: int) -> list[str]:

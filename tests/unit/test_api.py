@@ -83,3 +83,15 @@ def test_keyword_phrases_stay_inside_sentences_and_clauses() -> None:
     found = keyword_candidates("It will rain. Markets fell sharply, stocks dropped; yields rose (again).", 50)
     assert "markets fell" in found and "fell sharply" in found and "stocks dropped" in found
     assert not {"rain markets", "sharply stocks", "dropped yields", "rose again"} & set(found)
+
+
+def test_keyword_words_keep_their_digits_and_any_script() -> None:
+    from api.text_prep import keyword_candidates
+
+    assert keyword_candidates("w10 w11 word7", 10)[:1] == ["word7"]  # was "w w": digits dropped
+    assert "w10 w11" in keyword_candidates("w10 w11 word7", 10)
+    assert keyword_candidates("東京は日本の首都です。大阪は大きい都市です。", 10) == [
+        "東京は日本の首都です",
+        "大阪は大きい都市です",
+    ]  # no spaces to split words on, but the full-width stop ends a phrase
+    assert "straße" in keyword_candidates("Die Straße ist schön", 10)

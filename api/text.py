@@ -347,6 +347,9 @@ async def summary(
     check_texts([body.text], max_texts=1, max_chars=MAX_CHARS)
     served = await _served(svc, name, "embeddings")
     sentences = split_sentences(body.text)[:MAX_TEXTS]
+    sentences = [s for s in sentences if any(c.isalnum() for c in s)]  # "." alone is no sentence
+    if not sentences:
+        raise UnprocessableError("the text has no sentences with words to summarise")
     if len(sentences) > body.sentences:
         vectors, _ = await _infer(request, svc, served, sentences)
         sentences = [sentences[i] for i in central_sentences(vectors, body.sentences)]

@@ -131,6 +131,7 @@ def test_keywords_and_summary_follow_the_meaning_of_the_text(server, models):
         kw = api.post("/v1/text/api_minilm/keywords", json={"text": STORY, "top_k": 3})
         summary = api.post("/v1/text/api_minilm/summary", json={"text": STORY, "sentences": 2})
         short = api.post("/v1/text/api_minilm/summary", json={"text": "Just one sentence.", "sentences": 2})
+        dots = api.post("/v1/text/api_minilm/summary", json={"text": ". . . . .", "sentences": 2})
         wrong = api.post("/v1/text/api_sentiment/keywords", json={"text": STORY})
     assert kw.status_code == 200, kw.text
     top = [k["keyword"] for k in kw.json()["keywords"]]
@@ -142,6 +143,7 @@ def test_keywords_and_summary_follow_the_meaning_of_the_text(server, models):
     assert len(chosen) == 2 and not any("car" in s for s in chosen), chosen
     assert chosen == sorted(chosen, key=STORY.index)  # reading order
     assert short.json()["sentences"] == ["Just one sentence."]
+    assert dots.status_code == 422 and "no sentences with words" in dots.json()["error"]["message"]
     assert wrong.status_code == 404
 
 

@@ -6,6 +6,7 @@ ServeError
 ├── StubEnvironmentError      the stub's runtime environment (numpy 1.x) is missing or stale
 ├── CacheNotAvailableError    a response cache the wheel does not ship was asked for
 ├── PortInUseError            a requested port is taken
+├── AddressError              a bind address that is not this machine's, or a privileged port
 ├── ServerStartError          the process exited or never became ready
 └── RepositoryError           the model repository path is unusable
 """
@@ -35,6 +36,10 @@ class CacheNotAvailableError(ServeError):
 
 class PortInUseError(ServeError):
     """A port the server should bind is already taken."""
+
+
+class AddressError(ServeError):
+    """A host:port the server cannot listen on for another reason than another listener."""
 
 
 class ServerStartError(ServeError):

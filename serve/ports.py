@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 
-from serve.errors import PortInUseError
+from serve.errors import AddressError, PortInUseError
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -20,8 +21,12 @@ def check_free(host: str, port: int, what: str) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
+        except socket.gaierror as exc:  # not an address, nor a name that resolves
+            raise AddressError(f"{what} address {host!r} is not usable here ({exc.strerror})") from exc
         except OSError as exc:
-            raise PortInUseError(f"{what} port {port} on {host} is already in use ({exc.strerror})") from exc
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUseError(f"{what} port {port} on {host} is already in use") from exc
+            raise AddressError(f"cannot listen on {host}:{port} for the {what} ({exc.strerror})") from exc
 
 
 def resolve(host: str, port: int, what: str, taken: set[int]) -> int:

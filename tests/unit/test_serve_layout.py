@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from serve.errors import CacheNotAvailableError, PortInUseError, RepositoryError
+from serve.errors import AddressError, CacheNotAvailableError, PortInUseError, RepositoryError
 from serve.layout import prepare_backend_dir
 from serve.locate import TritonDistribution, locate_triton
 from serve.ports import check_free, free_port, resolve
@@ -125,6 +125,10 @@ def test_taken_port_is_named(tmp_path):
         with pytest.raises(PortInUseError, match=f"HTTP port {port}"):
             check_free("127.0.0.1", port, "HTTP")
     assert resolve("127.0.0.1", 0, "HTTP", set()) > 0 and free_port() > 0
+    with pytest.raises(AddressError, match="API address 'bad host!' is not usable"):
+        check_free("bad host!", 8080, "API")
+    with pytest.raises(AddressError, match="cannot listen on 192.0.2.1:8080"):  # not this machine's
+        check_free("192.0.2.1", 8080, "API")
 
 
 def test_missing_repository_is_a_clear_error(tmp_path):

@@ -131,6 +131,7 @@ def write_model(
         if final.exists():
             shutil.rmtree(final)
         staging.rename(final)
+        _keep_served_policy(model_dir / CONFIG_NAME, config)
         write_config(model_dir / CONFIG_NAME, config)
     except OSError as exc:
         raise RepositoryWriteError(f"writing {final}: {exc}") from exc
@@ -154,6 +155,20 @@ def write_model(
         model_id=written.id,
         provenance=written.provenance,
     )
+
+
+def _keep_served_policy(path: Path, config: mc.ModelConfig) -> None:
+    """A new version is written beside the served one, not served by the export: the lifecycle
+    commands name the served versions in config.pbtxt (so a restarted Triton loads them), and an
+    export that reset the policy to 'latest' made a restarted replica serve an unpromoted version."""
+    if not path.exists():
+        return
+    try:
+        policy = read_config(path).version_policy
+    except ConfigValidationError:
+        return  # an unreadable old config is replaced whole
+    if policy.WhichOneof("policy_choice") == "specific":
+        config.version_policy.CopyFrom(policy)
 
 
 def _label_file(config: mc.ModelConfig) -> str:

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from contracts.model import TensorContract, read_contract
-from export.config import read_config
+from export.config import read_config, write_config
 from export.errors import ConfigValidationError, RepositoryWriteError
 from export.repository import list_models, versions_of, write_model
 from export.spec import ModelEntry, TensorConfig
@@ -36,6 +36,17 @@ def test_versions_count_up_and_existing_versions_are_not_overwritten(tmp_path):
     assert versions_of(tmp_path / "scale") == [1, 2]
     with pytest.raises(RepositoryWriteError, match="already exists"):
         write_model(tmp_path, ENTRY, scale_model(4.0), version=1)
+
+
+def test_a_new_version_leaves_the_served_version_policy_alone(tmp_path):
+    write_model(tmp_path, ENTRY, scale_model(2.0))
+    path = tmp_path / "scale" / "config.pbtxt"
+    assert read_config(path).version_policy.WhichOneof("policy_choice") == "latest"  # never promoted
+    config = read_config(path)
+    config.version_policy.specific.versions.append(1)  # what `models promote scale 1` persists
+    write_config(path, config)
+    write_model(tmp_path, ENTRY, scale_model(3.0))
+    assert list(read_config(path).version_policy.specific.versions) == [1]  # v2 written, not served
 
 
 def test_invalid_config_writes_nothing(tmp_path):

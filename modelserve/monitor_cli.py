@@ -8,11 +8,8 @@ from typing import Annotated
 
 import typer
 
-from client import ClientError
-from export.errors import ExportError
-from modelserve.cli_common import ControlKey, WorkDir
+from modelserve.cli_common import HANDLED, ControlKey, WorkDir
 from modelserve.control import resolve_key
-from serve.errors import ServeError
 
 app = typer.Typer(help="Model monitoring jobs.")
 
@@ -59,7 +56,7 @@ def retrain(
             max_drop=max_drop,
             progress=typer.echo,
         )
-    except (ValueError, ExportError, ClientError, ServeError, OSError) as exc:
+    except (*HANDLED, OSError) as exc:  # a refused promotion (LifecycleError) included
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
     was = ", ".join(f"v{v}" for v in done.previous) or "nothing"

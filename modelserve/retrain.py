@@ -14,13 +14,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from client import TritonClient
 from contracts.lifecycle import read_state
 from contracts.model import TabularContract, read_contract
 from export.repository import versions_of
 from export.tabular import export_tabular
 from export.tabular_data import load_table
 from export.tabular_train import CANDIDATES
+from modelserve.fleet import open_fleet
 from modelserve.lifecycle import promote
 from modelserve.pipeline import evaluate
 
@@ -100,8 +100,9 @@ def retrain(
             f"{name} v{written.version} fails the gate, stays unserved: " + "; ".join(verdict.reasons)
         )
     progress(f"promoting {name} v{written.version} (weighted F1 {verdict.f1:.4f})")
-    with TritonClient(url, protocol=protocol, timeout_s=120, control_key=control_key) as client:
-        outcome = promote(client, repository, name, written.version, grace_s=grace_s)
+    # On every replica the URL names (a list or dns:///): model control is per server.
+    with open_fleet(url, protocol=protocol, timeout_s=120, control_key=control_key) as fleet:
+        outcome = promote(fleet, repository, name, written.version, grace_s=grace_s)
     return Retrained(
         model=name,
         version=written.version,

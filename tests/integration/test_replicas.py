@@ -236,3 +236,28 @@ def test_reconcile_brings_a_late_replica_to_the_served_version(replicas, tmp_pat
             assert len(fleet[0].config(NAME).input) == 1
     finally:
         late.stop()
+
+
+def test_retraining_promotes_the_new_version_on_every_replica(replicas, tmp_path):
+    import pandas as pd
+
+    from modelserve.retrain import retrain
+
+    repo, servers = replicas
+    table = pd.DataFrame(DATA.data, columns=DATA.feature_names)
+    table["t"] = [str(DATA.target_names[i]) for i in DATA.target]
+    table.to_csv(tmp_path / "data.csv", index=False)
+    done = retrain(
+        repo,
+        NAME,
+        url=_url(servers),
+        control_key=KEY,
+        data=tmp_path / "data.csv",
+        models=("logistic_regression",),
+        max_drop=1.0,
+        grace_s=0.2,
+    )
+    assert done.version == 2 and read_state(repo, NAME).served == 2
+    for server in servers:  # a load reaches one server: the retrain must act on each
+        with TritonClient(server.endpoints.grpc_url, control_key=KEY) as client:
+            assert ready_versions(client, NAME) == [2]

@@ -18,7 +18,9 @@ from client.errors import (
     ServerUnavailableError,
 )
 
-_UNAVAILABLE = ("StatusCode.UNAVAILABLE", "503")
+# CANCELLED from the server: a Triton shutting down cancels what it has in flight (our own
+# deadlines arrive as DEADLINE_EXCEEDED or asyncio's TimeoutError, never as this status).
+_UNAVAILABLE = ("StatusCode.UNAVAILABLE", "503", "StatusCode.CANCELLED")
 _TIMEOUT = ("StatusCode.DEADLINE_EXCEEDED", "504", "408")
 _NOT_FOUND = ("StatusCode.NOT_FOUND", "404")
 _INVALID = ("StatusCode.INVALID_ARGUMENT", "400")

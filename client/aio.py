@@ -4,7 +4,6 @@ in flight at once and reach Triton's dynamic batcher together."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
@@ -14,7 +13,8 @@ import tritonclient.grpc.aio as grpc_aio
 import tritonclient.http.aio as http_aio
 from tritonclient.grpc import model_config_pb2
 
-from client._core import Call, ClientCore
+from client._core import Call, ClientCore, Rotation
+from client.errors import ServerUnavailableError
 from client.targets import parse_targets
 from client.types import ModelMetadata, ModelStatistics, RepositoryEntry
 
@@ -32,9 +32,10 @@ class AsyncTritonClient:
         self.url, self.protocol, self.timeout_s = self._core.url, self._core.protocol, timeout_s
         targets = self._core.targets
         try:
-            if self.protocol == "grpc":  # one channel; round_robin spreads it over the replicas
+            if self.protocol == "grpc":
                 self._clients: list[Any] = [
-                    grpc_aio.InferenceServerClient(targets.grpc_target, channel_args=self._core.channel_args)
+                    grpc_aio.InferenceServerClient(target, channel_args=self._core.channel_args)
+                    for target in self._core.grpc_targets
                 ]
             else:
                 self._clients = [
@@ -43,7 +44,7 @@ class AsyncTritonClient:
                 ]
         except Exception as exc:
             raise self._core.connect_error(exc) from exc
-        self._turn = itertools.count()
+        self._rotation = Rotation(len(self._clients))
         self._probes: dict[str, AsyncTritonClient] = {}  # one per replica, for replica_status
 
     @property
@@ -53,8 +54,10 @@ class AsyncTritonClient:
 
     async def _run(self, call: Call[T]) -> T:
         self._core.check_fleet(call)
+        order = self._rotation.order()
         for attempt in range(1 + self._core.retries(call)):
-            client = self._clients[next(self._turn) % len(self._clients)]
+            index = order[attempt % len(order)]
+            client = self._clients[index]
             try:
                 # http.aio has no per-call timeout; wait_for bounds both protocols the same way.
                 raw = await asyncio.wait_for(
@@ -63,6 +66,8 @@ class AsyncTritonClient:
                 )
             except Exception as exc:
                 error = self._core.translated(call, exc)
+                if isinstance(error, ServerUnavailableError):
+                    self._rotation.down(index)
                 if self._core.retryable(call, error, attempt):
                     continue  # that replica went away: once more, on another
                 return self._core.failed(call, error, exc)

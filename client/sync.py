@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
@@ -12,8 +11,8 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.grpc import model_config_pb2
 
-from client._core import Call, ClientCore, check_protocol, normalise_url
-from client.errors import ClientError
+from client._core import Call, ClientCore, Rotation, check_protocol, normalise_url
+from client.errors import ClientError, ServerUnavailableError
 from client.targets import parse_targets
 from client.types import ModelMetadata, ModelStatistics, RepositoryEntry
 
@@ -41,11 +40,10 @@ class TritonClient:
         self.url, self.protocol, self.timeout_s = self._core.url, self._core.protocol, timeout_s
         targets = self._core.targets
         try:
-            if self.protocol == "grpc":  # one channel; round_robin spreads it over the replicas
+            if self.protocol == "grpc":
                 self._clients: list[Any] = [
-                    grpcclient.InferenceServerClient(
-                        targets.grpc_target, channel_args=self._core.channel_args
-                    )
+                    grpcclient.InferenceServerClient(target, channel_args=self._core.channel_args)
+                    for target in self._core.grpc_targets
                 ]
             else:  # one connection pool per host, taken in turn
                 self._clients = [
@@ -56,16 +54,20 @@ class TritonClient:
                 ]
         except Exception as exc:
             raise self._core.connect_error(exc) from exc
-        self._turn = itertools.count()
+        self._rotation = Rotation(len(self._clients))
 
     def _run(self, call: Call[T]) -> T:
         self._core.check_fleet(call)
+        order = self._rotation.order()
         for attempt in range(1 + self._core.retries(call)):
-            client = self._clients[next(self._turn) % len(self._clients)]
+            index = order[attempt % len(order)]
+            client = self._clients[index]
             try:
                 raw = getattr(client, call.method)(*call.args, **self._core.kwargs(call))
             except Exception as exc:
                 error = self._core.translated(call, exc)
+                if isinstance(error, ServerUnavailableError):
+                    self._rotation.down(index)
                 if self._core.retryable(call, error, attempt):
                     continue  # that replica went away: once more, on another
                 return self._core.failed(call, error, exc)

@@ -5,8 +5,9 @@ them (a Kubernetes headless Service).
     10.0.0.5:8001,10.0.0.6:8001          several replicas (host:port, comma-separated)
     dns:///triton-grpc.ns.svc:8001       every address the name resolves to, re-resolved by gRPC
 
-gRPC spreads calls over the replicas with its own ``round_robin`` policy (the default policy, "pick
-first", would send every call of a client to one replica); HTTP rotates over the listed hosts.
+Listed replicas get a channel each, taken in turn (a retry goes to the next one); a DNS name is one
+gRPC channel with the ``round_robin`` policy (the default policy, "pick first", would send every
+call of a client to one replica). HTTP rotates over the listed hosts.
 """
 
 from __future__ import annotations

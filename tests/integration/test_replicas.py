@@ -171,6 +171,33 @@ def test_calls_reach_every_replica_and_a_killed_one_costs_nothing(replicas):
     print(f"after the kill: {load.ok - at_kill} answers, 0 failed")
 
 
+def test_a_replica_stopped_gracefully_under_load_costs_nothing(replicas):
+    # SIGTERM (how Kubernetes stops a pod): Triton unloads its models first and answers "not ready"
+    # or "no available versions" for a few seconds before it goes away.
+    repo, servers = replicas
+    direct: list[str] = []
+    stop = threading.Event()
+
+    def client_loop() -> None:
+        with TritonClient(_url(servers)) as client:
+            while not stop.is_set():
+                try:
+                    client.infer(NAME, {"features": np.array([list(RECORD.values())])})
+                except Exception as exc:  # every failure counts
+                    direct.append(repr(exc)[:200])
+
+    thread = threading.Thread(target=client_loop, daemon=True)
+    with Load(_api(repo, servers)) as load:
+        thread.start()
+        _wait_for(lambda: load.ok > 50)
+        servers[1].stop()
+        at_stop = load.ok
+        _wait_for(lambda: load.ok > at_stop + 100)
+        stop.set()
+        thread.join(timeout=30)
+    assert load.failures == [] and direct == []
+
+
 def test_a_rollout_reaches_every_replica_under_load_and_loses_nothing(replicas):
     repo, servers = replicas
     _export(repo, 2, c=100.0)

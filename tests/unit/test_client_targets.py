@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from client import TritonClient
-from client._core import ClientCore
+from client._core import ClientCore, Rotation
 from client.targets import parse_targets
 
 
@@ -50,12 +50,25 @@ def test_bad_addresses_are_refused_naming_the_part(url: str, message: str) -> No
         parse_targets(url)
 
 
-def test_a_balanced_client_spreads_retries_once_and_refuses_model_control() -> None:
+def test_a_balanced_client_retries_on_the_next_replica_and_refuses_model_control() -> None:
     one = ClientCore("127.0.0.1:8001", "grpc", 5.0, None)
-    many = ClientCore("127.0.0.1:8001,127.0.0.1:8002", "grpc", 5.0, None)
-    assert ("grpc.lb_policy_name", "round_robin") not in one.channel_args
-    assert ("grpc.lb_policy_name", "round_robin") in many.channel_args
-    assert one.retries(one.server_ready()) == 0 and many.retries(many.server_ready()) == 1
+    many = ClientCore("127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003", "grpc", 5.0, None)
+    named = ClientCore("dns:///triton.ns.svc:8001", "grpc", 5.0, None)
+    # A listed replica has its own channel; a dns:/// name is one channel gRPC balances.
+    assert many.grpc_targets == ["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003"]
+    assert named.grpc_targets == ["dns:///triton.ns.svc:8001"]
+    assert ("grpc.lb_policy_name", "round_robin") not in one.channel_args + many.channel_args
+    assert ("grpc.lb_policy_name", "round_robin") in named.channel_args
+    assert one.retries(one.server_ready()) == 0 and many.retries(many.server_ready()) == 2
+    assert named.retries(named.server_ready()) == 3
     assert many.retries(many.load("m", None)) == 0  # control reaches the server it was meant for
+
+
+def test_each_try_takes_the_next_replica_and_one_found_down_goes_last() -> None:
+    rotation = Rotation(3, rest_s=60)
+    assert [rotation.order() for _ in range(4)] == [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 1, 2]]
+    rotation.down(2)
+    assert [rotation.order() for _ in range(3)] == [[1, 0, 2], [0, 1, 2], [0, 1, 2]]
+    assert Rotation(3, rest_s=0).order() == [0, 1, 2]
     with TritonClient("127.0.0.1:1,127.0.0.1:2") as client, pytest.raises(ValueError, match="names several"):
         client.load("m")

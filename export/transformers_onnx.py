@@ -8,6 +8,8 @@ zero-shot classification), ``ner`` (token classification, for entity spans), ``e
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 
 # TensorFlow is installed for the vision exports; transformers would then try its Keras 3 path and
@@ -36,8 +38,16 @@ logger = logging.getLogger(__name__)
 OPSET = 17  # optimum's torch exporter is happiest at <= 20; the NGC release runs <= 21
 MAX_BATCH = 64
 ATOL = 1e-4
-SAMPLE_TEXTS = ("john smith works at acme corp in london", "the movie is good", "a cat sits on the mat")
-SAMPLE_PAIRS = ("a man works", "the film is bad", "an animal rests")
+# The last text is longer than any model reads (~450 tokens): the check covers truncation too, so an
+# export that truncates elsewhere than its source (MiniLM reads 256 tokens, its tokenizer says 512)
+# fails here rather than drifting on long inputs.
+SAMPLE_TEXTS = (
+    "john smith works at acme corp in london",
+    "the movie is good",
+    "a cat sits on the mat",
+    " ".join(["the quick brown fox jumps over the lazy dog near the river bank"] * 35),
+)
+SAMPLE_PAIRS = ("a man works", "the film is bad", "an animal rests", "a dog sleeps")
 TOKENIZER_DIR = "tokenizer"
 
 
@@ -89,9 +99,22 @@ def _run_optimum(source: Path, out: Path, task: Task) -> None:
         raise ExportError(f"optimum could not export {source} as {task.optimum_task}: {exc}") from exc
 
 
-def _encode(tokenizer: Any, task: Task) -> dict[str, np.ndarray]:
-    texts = list(SAMPLE_TEXTS)
-    enc = tokenizer(texts, list(SAMPLE_PAIRS), padding=True) if task.pairs else tokenizer(texts, padding=True)
+def max_length(source: Path, tokenizer: Any, config: Any) -> int:
+    """Tokens the served model reads, as its source does: the tokenizer's limit, the position
+    embeddings, and a sentence-transformers model's own ``max_seq_length``."""
+    limits = [int(tokenizer.model_max_length), int(getattr(config, "max_position_embeddings", 512))]
+    st_config = source / "sentence_bert_config.json"
+    if st_config.is_file():
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            limits.append(int(json.loads(st_config.read_text())["max_seq_length"]))
+    return min(limits)
+
+
+def _encode(tokenizer: Any, task: Task, limit: int) -> dict[str, np.ndarray]:
+    texts, pairs = list(SAMPLE_TEXTS), list(SAMPLE_PAIRS)
+    # longest_first, as the API's tokenizer truncates pairs
+    options = {"padding": True, "truncation": True, "max_length": limit}
+    enc = tokenizer(texts, pairs, **options) if task.pairs else tokenizer(texts, **options)
     return {k: np.asarray(v, dtype=np.int64) for k, v in enc.items()}
 
 
@@ -123,8 +146,10 @@ def _pin_dims(model: onnx.ModelProto, observed: dict[str, tuple[int, ...]], vari
                 dim.dim_value = shape[axis]
 
 
-def check_parity(model: onnx.ModelProto, source: Path, task: Task, tokenizer: Any) -> dict[str, Any]:
-    texts = _encode(tokenizer, task)
+def check_parity(
+    model: onnx.ModelProto, source: Path, task: Task, tokenizer: Any, limit: int
+) -> dict[str, Any]:
+    texts = _encode(tokenizer, task, limit)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     feed = {i.name: texts[i.name] for i in session.get_inputs()}
     got = session.run([task.output], feed)[0]
@@ -194,10 +219,11 @@ def export_transformer(
         _run_optimum(src, out, task)
         model = onnx.load(str(out / "model.onnx"))
         tokenizer = AutoTokenizer.from_pretrained(str(out))  # type: ignore[no-untyped-call]
+        limit = max_length(src, tokenizer, config)
         progress("checking parity against the source model")
-        parity = check_parity(model, src, task, tokenizer)
+        parity = check_parity(model, src, task, tokenizer, limit)
         session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-        sample = _encode(tokenizer, task)
+        sample = _encode(tokenizer, task, limit)
         inputs = [i.name for i in session.get_inputs()]
         observed = session.run([task.output], {n: sample[n] for n in inputs})[0]
         _pin_dims(model, {task.output: observed.shape}, variable_axes=2 if task.kind == "token" else 1)
@@ -223,9 +249,6 @@ def export_transformer(
             for p in out.iterdir()
             if p.is_file() and not p.name.endswith(".onnx")
         }
-        max_length = min(
-            int(tokenizer.model_max_length), int(getattr(config, "max_position_embeddings", 512))
-        )
         return write_model(
             repository,
             entry,
@@ -244,7 +267,7 @@ def export_transformer(
                 labels=tuple(labels),
                 entailment_index=entailment if task_name == "nli" else None,
                 tokenizer=TOKENIZER_DIR,
-                max_length=max_length,
+                max_length=limit,
                 pairs=task.pairs,
                 preprocessing="tokenise with the tokenizer/ files (padding, truncation to max_length); "
                 + (

@@ -108,7 +108,8 @@ def test_real_embeddings_rank_by_meaning(server, models):
 
     from export.hf_source import resolve_source
 
-    texts = ["a cat sits on the mat", "Stock markets fell sharply on Monday."]
+    long = " ".join(["Markets opened lower as investors weighed the latest inflation figures."] * 40)
+    texts = ["a cat sits on the mat", "Stock markets fell sharply on Monday.", long]  # long: > 256 tokens
     with _api(server, root) as api:
         answer = api.post("/v1/text/api_minilm/embeddings", json={"texts": texts})
     served = answer.json()["embeddings"]

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -114,6 +115,15 @@ def build_command(
     return cmd + list(settings.extra_args)
 
 
+def _die_with_parent() -> list[str]:
+    """A prefix that has the kernel send tritonserver SIGTERM when the process (the thread) that
+    started it dies: after a kill -9 of `modelserve serve` it otherwise lived on, orphaned, holding
+    the ports and models and answering as if supervised. util-linux's setpriv sets it and execs
+    the server (same pid); without setpriv the server is started as before."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
+
+
 class EmbeddedTriton:
     """A tritonserver process: ``with EmbeddedTriton(settings) as server: ...``."""
 
@@ -172,7 +182,7 @@ class EmbeddedTriton:
         with self.log_path.open("wb") as log:
             # A session of its own lets stop() signal the server and its stub processes together.
             self._proc = subprocess.Popen(
-                cmd,
+                [*_die_with_parent(), *cmd],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=server_environment(dist, stub),

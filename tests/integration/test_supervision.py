@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -207,3 +208,23 @@ def test_up_keeps_answering_through_a_kill_9_and_locks_the_control_plane(tmp_pat
                 proc.kill()
             for pid in tritonservers(repo):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="util-linux's setpriv is not installed")
+def test_a_killed_serve_takes_its_tritonserver_with_it(tmp_path):
+    # kill -9 of `modelserve serve` left tritonserver running, orphaned, holding ports and models.
+    repo = _repo(tmp_path)
+    argv = [sys.executable, "-m", "modelserve", "serve", "-r", str(repo), "--work-dir", str(tmp_path / "w")]
+    argv += ["--http-port", str(free_port()), "--grpc-port", "0", "--metrics-port", "0"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait(lambda: len(tritonservers(repo)) == 1, 60, "tritonserver started")
+        (server,) = tritonservers(repo)
+        proc.kill()
+        proc.wait(timeout=10)
+        seconds = _wait(lambda: not tritonservers(repo), 60, "the orphaned tritonserver to stop")
+        print(f"tritonserver {server} stopped {seconds:.1f} s after its parent was killed")
+    finally:
+        proc.kill()
+        for pid in tritonservers(repo):
+            os.killpg(pid, signal.SIGKILL)

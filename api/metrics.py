@@ -85,7 +85,8 @@ class MetricsMiddleware:
                 total = time.perf_counter() - start
                 triton = float(scope.get("state", {}).get("triton_s", 0.0))
                 route = getattr(scope.get("route"), "path", "unmatched")
-                model = self.metrics.model_label(str(scope.get("path_params", {}).get("name", "")))
+                params = scope.get("path_params", {})  # model routes say {name}, monitoring {model}
+                model = self.metrics.model_label(str(params.get("name") or params.get("model") or ""))
                 self.metrics.requests.labels(route, model, str(message["status"])).inc()
                 self.metrics.latency.labels(route, model).observe(total)
                 if triton:

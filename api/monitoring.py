@@ -208,6 +208,10 @@ async def drift(
 ) -> DriftResponse:
     monitor = svc.monitoring()
     await _known(monitor, model)
+    if version is not None:
+        version = str(int(version))  # "01" is version 1
+        if not (svc.settings.repository / model / version).is_dir():
+            raise NotFoundError(f"'{model}' has no version {version} in the repository")
     return DriftResponse(model=model, **await monitor.drift(model, version=version, window=window))
 
 

@@ -230,6 +230,9 @@ def test_drift_is_flagged_on_injected_drift_only_and_the_webhook_hears_of_it(sta
         _predict(http, stack.records[31:300])  # undrifted: 300 predictions of v1 in all
         drift = http.get(f"/v1/monitoring/{NAME}/drift").json()
         assert drift["status"] == "ok" and drift["live_n"] == 300, drift
+        assert http.get(f"/v1/monitoring/{NAME}/drift?version=01").json()["live_n"] == 300  # v1
+        missing = http.get(f"/v1/monitoring/{NAME}/drift?version=99")
+        assert missing.status_code == 404 and "no version 99" in missing.text
         assert http.post(f"/v1/monitoring/{NAME}/check").json()["drift"]["status"] == "ok"
         assert Hook.received == []
 

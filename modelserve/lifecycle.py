@@ -138,6 +138,11 @@ def promote(
             )
         before.append(current)
     served = state.served if state.served in before[0] else before[0][-1]
+    if version == served:
+        raise LifecycleError(
+            f"{name} v{version} is already the served version (to bring replicas back to it: "
+            "modelserve models reconcile)"
+        )
     if state.served != served:
         # Pin what serves now: without a served version the API takes the newest loaded one, and
         # would start sending requests to the new version as soon as one replica had loaded it.
@@ -153,11 +158,13 @@ def promote(
         except (ClientError, LifecycleError, OSError, ValueError) as exc:
             _restore(fleet[: i + 1], name, before)
             where = f" on {client.url}" if len(fleet) > 1 else ""
+            # Triton appends a Python backend's traceback ("At: ..."): it stays in the server log.
+            reason = str(exc).split("\nAt:")[0].strip()
             raise LifecycleError(
-                f"{name} v{version} was not {action}d: {exc}{where}; still serving v{served}"
+                f"{name} v{version} was not {action}d: {reason}{where}; still serving v{served}"
             ) from exc
-    if served != version:
-        state.previous.append(served)
+    # The versions served before, most recent last, each once and never the one serving now.
+    state.previous = [v for v in state.previous if v not in (version, served)] + [served]
     state.served = version
     state.record(action, version, replaced=served, max_abs_diff=worst, replicas=len(fleet))
     write_state(repository, name, state)  # the switch: the API follows within its cache TTL

@@ -152,8 +152,9 @@ def test_promote_verify_rollback_and_retire_under_load(tmp_path: Path) -> None:
             (root / NAME / "3" / f.name).write_bytes(f.read_bytes())
         (root / NAME / "3" / "model.onnx").write_bytes(b"not an onnx model")
         traffic.failures.clear()
-        with pytest.raises(LifecycleError, match="still serving v2"):
+        with pytest.raises(LifecycleError, match="still serving v2") as refused:
             traffic.during(lambda: promote(client, root, NAME, 3, grace_s=0.2))
+        assert "\nAt:" not in str(refused.value)  # the stub's traceback stays in the server log
         assert traffic.failures == []
         assert ready_versions(client, NAME) == [2] and read_state(root, NAME).served == 2
 
@@ -190,7 +191,10 @@ def test_promote_verify_rollback_and_retire_under_load(tmp_path: Path) -> None:
             promote(client, root, NAME, 3)
         with pytest.raises(LifecycleError, match="no version 9"):
             promote(client, root, NAME, 9)
+        with pytest.raises(LifecycleError, match="already the served version"):
+            promote(client, root, NAME, 1)
         events = [e["action"] for e in json.loads((root / NAME / "lifecycle.json").read_text())["events"]]
         assert events == ["promote", "rollback", "retire"]
-        # Rolling back again goes to v2 (served before v1 came back).
+        # Rolling back again goes to v2 (served before v1 came back), as `kubectl rollout undo` does.
         assert rollback(client, root, NAME, grace_s=0.2).version == 2
+        assert read_state(root, NAME).previous == [1]  # each once, never the served one

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from client import TritonClient
 from contracts.model import ContractError, read_contract
 from export.repository import list_models
 from export.versioning import read_index
+from modelserve.fleet import open_fleet
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,19 +26,18 @@ def inventory(
     repository: Path, *, url: str | None = None, protocol: str = "grpc", control_key: str | None = None
 ) -> list[InventoryRow]:
     index = read_index(repository)
-    served: dict[tuple[str, str], tuple[str, str]] = {}
-    if url:
-        with TritonClient(url, protocol=protocol, timeout_s=10, control_key=control_key) as client:
-            for e in client.repository_index():
-                served[(e.name, e.version)] = (e.state, e.reason)
+    replicas: dict[str, dict[tuple[str, str], tuple[str, str]]] = {}  # url -> (name, version) -> state
+    if url:  # every replica the URL names: each may serve something else (a late or drifted one)
+        with open_fleet(url, protocol=protocol, timeout_s=10, control_key=control_key) as fleet:
+            for client in fleet:
+                entries = client.repository_index()
+                replicas[client.url] = {(e.name, e.version): (e.state, e.reason) for e in entries}
     rows = []
     for model in list_models(repository):
         versions = [str(v) for v in model.versions] or ["-"]
         for version in versions:
             record = index.get(model.name, {}).get(version, {})
-            state, reason = served.get((model.name, version), served.get((model.name, ""), ("-", "")))
-            if url and (model.name, version) not in served and (model.name, "") not in served:
-                state = "NOT LOADED"
+            state, reason = _state(replicas, model.name, version) if url else ("-", "")
             rows.append(
                 InventoryRow(
                     name=model.name,
@@ -51,6 +50,19 @@ def inventory(
                 )
             )
     return rows
+
+
+def _state(
+    replicas: dict[str, dict[tuple[str, str], tuple[str, str]]], name: str, version: str
+) -> tuple[str, str]:
+    """One replica's state and reason, or MIXED with each replica's when they differ."""
+    states = {
+        address: served.get((name, version), served.get((name, ""), ("NOT LOADED", "")))
+        for address, served in replicas.items()
+    }
+    if len(set(states.values())) == 1:
+        return next(iter(states.values()))
+    return "MIXED", "; ".join(f"{address}: {state}" for address, (state, _) in states.items())
 
 
 def _weights(version_dir: Path) -> str:

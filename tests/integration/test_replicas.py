@@ -28,6 +28,7 @@ from contracts.tabular import FeatureSpec, FieldSpec
 from export.tabular import export_classifier
 from modelserve.errors import LifecycleError
 from modelserve.fleet import open_fleet
+from modelserve.inventory import inventory
 from modelserve.lifecycle import promote, ready_versions, reconcile, reconcile_all, rollback
 from serve.server import EmbeddedTriton
 from serve.settings import ServerSettings
@@ -250,10 +251,14 @@ def test_reconcile_brings_a_late_replica_to_the_served_version(replicas, tmp_pat
         everyone = [*servers, late]
         with open_fleet(_url(everyone), control_key=KEY) as fleet:
             assert ready_versions(fleet[2], NAME) == []
+            listed = {r.version: r for r in inventory(repo, url=_url(everyone), control_key=KEY)}
+            assert listed["2"].state == "MIXED" and f"{late.endpoints.grpc_url}: " in listed["2"].note
             outcome = reconcile(fleet, repo, NAME)
             assert outcome.replicas == {s.endpoints.grpc_url: [2] for s in everyone}
             again = reconcile(fleet, repo, NAME)  # nothing left to do
             assert again.replicas == outcome.replicas
+            listed = {r.version: r for r in inventory(repo, url=_url(everyone), control_key=KEY)}
+            assert listed["2"].state == "READY"  # every replica agrees
             # A replica loaded by hand with a config of its own (v1, no inputs): the repository's
             # config and version set come back, checked against ONNX Runtime.
             fleet[0].load(NAME, config=json.dumps({"version_policy": {"specific": {"versions": [1]}}}))

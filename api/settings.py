@@ -13,7 +13,10 @@ from client.targets import check_targets
 
 
 class ApiSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MODELSERVE_", frozen=True, extra="ignore")
+    # An empty variable (compose writes `${X:-}`) means "not set": the default, not "" or Path(".").
+    model_config = SettingsConfigDict(
+        env_prefix="MODELSERVE_", frozen=True, extra="ignore", env_ignore_empty=True
+    )
 
     triton_url: str = Field(default="127.0.0.1:8001", description="Triton endpoint the API calls")
 

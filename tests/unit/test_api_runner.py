@@ -78,3 +78,11 @@ def test_settings_mistakes_read_as_one_line_naming_the_variable():
     )
     assert ApiSettings(triton_url="a:1,b:2").triton_url == "a:1,b:2"
     assert ApiSettings(triton_url="dns:///triton.ns.svc:8001").triton_url.startswith("dns:///")
+
+
+def test_an_empty_variable_means_not_set(monkeypatch):
+    # docker-compose.gpu.yml passes `${MODELSERVE_MONITORING_POLICY:-}`: "" once read as Path(".").
+    monkeypatch.setenv("MODELSERVE_MONITORING_POLICY", "")
+    monkeypatch.setenv("MODELSERVE_API_KEY", "")
+    settings = ApiSettings()
+    assert settings.monitoring_policy is None and settings.api_key is None

@@ -71,3 +71,19 @@ def test_tensor_honours_layout_channel_order_and_range():
 def test_top_k_orders_by_confidence():
     top = top_k(np.array([0.1, 0.6, 0.3], dtype=np.float32), ["a", "b", "c"], 2)
     assert [t["label"] for t in top] == ["b", "c"] and top[0]["index"] == 1
+
+
+def test_an_exif_orientation_is_applied_and_16_bit_images_are_scaled_not_clipped():
+    photo = Image.new("RGB", (400, 200), (200, 10, 10))
+    exif = photo.getexif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view": a phone held upright
+    buf = io.BytesIO()
+    photo.save(buf, "JPEG", exif=exif.tobytes())
+    upright = decode_image(buf.getvalue(), max_bytes=10**7, max_pixels=10**7)
+    assert upright.size == (200, 400)
+
+    wide = Image.fromarray(np.array([[0, 32768, 65535]], dtype=np.uint16))  # 16-bit greyscale
+    buf = io.BytesIO()
+    wide.save(buf, "PNG")
+    rgb = np.asarray(decode_image(buf.getvalue(), max_bytes=10**7, max_pixels=10**7))
+    assert rgb[0, :, 0].tolist() == [0, 128, 255]  # Pillow's own conversion gave [0, 255, 255]

@@ -66,7 +66,9 @@ def build(arch: str, variant: str, weights: str) -> Any:
         try:
             model.load_weights(str(path))
         except ValueError as exc:
-            raise SourceError(f"{path} does not fit {arch} ({variant}): {str(exc).splitlines()[0]}") from exc
+            # Keras' message runs over several lines ("...for object <Dense ...>:" then the reason).
+            reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            raise SourceError(f"{path} does not fit {arch} ({variant}): {reason[:400]}") from exc
     return model
 
 

@@ -101,7 +101,9 @@ def write_model(
         raise RepositoryWriteError(f"version {version} must be >= 1")
     final = model_dir / str(version)
     if final.exists() and not overwrite:
-        raise RepositoryWriteError(f"{final} already exists; pass overwrite=True or choose another version")
+        raise RepositoryWriteError(
+            f"{final} already exists; choose another version, or leave --version out for the next one"
+        )
     payload = model.SerializeToString()
     digest = hashlib.sha256(payload).hexdigest()
     staging = model_dir / f".staging-{version}-{uuid.uuid4().hex[:8]}"
@@ -187,7 +189,8 @@ class RepositoryModel:
 
 def list_models(repository: Path) -> list[RepositoryModel]:
     if not repository.is_dir():
-        raise RepositoryWriteError(f"model repository {repository} does not exist")
+        why = "is a file, not a directory" if repository.exists() else "does not exist"
+        raise RepositoryWriteError(f"model repository {repository} {why}")
     models = []
     for model_dir in sorted(p for p in repository.iterdir() if p.is_dir() and not p.name.startswith(".")):
         config: mc.ModelConfig | None = None

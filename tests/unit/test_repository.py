@@ -34,7 +34,7 @@ def test_versions_count_up_and_existing_versions_are_not_overwritten(tmp_path):
     write_model(tmp_path, ENTRY, scale_model(2.0))
     assert write_model(tmp_path, ENTRY, scale_model(3.0)).version == 2
     assert versions_of(tmp_path / "scale") == [1, 2]
-    with pytest.raises(RepositoryWriteError, match="already exists"):
+    with pytest.raises(RepositoryWriteError, match="already exists; choose another version"):
         write_model(tmp_path, ENTRY, scale_model(4.0), version=1)
 
 
@@ -87,3 +87,11 @@ def test_list_models_reports_unusable_entries(tmp_path):
     assert listed["scale"].versions == (1,) and listed["scale"].problem is None
     assert listed["broken"].problem is not None
     assert json.loads(json.dumps(listed["scale"].versions)) == [1]
+
+
+def test_a_file_given_as_the_repository_is_named_as_one(tmp_path):
+    (tmp_path / "items.csv").write_text("a,b\n")
+    with pytest.raises(RepositoryWriteError, match="is a file, not a directory"):
+        list_models(tmp_path / "items.csv")
+    with pytest.raises(RepositoryWriteError, match="does not exist"):
+        list_models(tmp_path / "nope")

@@ -3,6 +3,7 @@ run out; `modelserve up` keeps answering through a kill -9 and locks Triton's co
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -213,18 +214,24 @@ def test_up_keeps_answering_through_a_kill_9_and_locks_the_control_plane(tmp_pat
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="util-linux's setpriv is not installed")
 def test_a_killed_serve_takes_its_tritonserver_with_it(tmp_path):
     # kill -9 of `modelserve serve` left tritonserver running, orphaned, holding ports and models.
-    repo = _repo(tmp_path)
+    repo, http_port = _repo(tmp_path), free_port()
     argv = [sys.executable, "-m", "modelserve", "serve", "-r", str(repo), "--work-dir", str(tmp_path / "w")]
-    argv += ["--http-port", str(free_port()), "--grpc-port", "0", "--metrics-port", "0"]
+    argv += ["--http-port", str(http_port), "--grpc-port", "0", "--metrics-port", "0"]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    groups: list[int] = []
     try:
-        _wait(lambda: len(tritonservers(repo)) == 1, 60, "tritonserver started")
-        (server,) = tritonservers(repo)
+        _wait(lambda: _get(f"http://127.0.0.1:{http_port}/v2/health/ready") == 200, 60, "serving")
+        groups = tritonservers(repo)  # tritonserver leads a process group with its stubs
+        assert len(groups) == 1
         proc.kill()
         proc.wait(timeout=10)
         seconds = _wait(lambda: not tritonservers(repo), 60, "the orphaned tritonserver to stop")
-        print(f"tritonserver {server} stopped {seconds:.1f} s after its parent was killed")
+        print(f"tritonserver stopped {seconds:.1f} s after its parent was killed")
+        # A graceful stop: its models unloaded, so its backend stubs and shared memory went too.
+        _wait(lambda: _members(groups[0]) == [], 30, "the stubs to stop")
+        assert not list(Path("/dev/shm").glob(f"modelserve_{proc.pid}_*"))
     finally:
         proc.kill()
-        for pid in tritonservers(repo):
-            os.killpg(pid, signal.SIGKILL)
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from api.errors import NotFoundError, PayloadTooLargeError, UnprocessableError
 from api.params import ModelName
 from api.services import Svc
+from api.text_prep import unicode_text
 from contracts.model import TabularContract
 from monitor.service import Monitor
 
@@ -80,10 +81,10 @@ class CheckResponse(BaseModel):
 
 
 def _is_unicode(value: str) -> bool:
-    """False for a lone surrogate: valid in JSON, not storable as text."""
+    """False for a lone surrogate: valid in JSON, not storable as text (the text routes' check)."""
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
+        unicode_text(value)
+    except ValueError:
         return False
     return True
 

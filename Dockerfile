@@ -16,4 +16,4 @@ EXPOSE 8080
 # Prometheus counters meet in PROMETHEUS_MULTIPROC_DIR, emptied at each start, so /metrics
 # answers for all of them.
 ENV MODELSERVE_API_WORKERS=1 PROMETHEUS_MULTIPROC_DIR=/tmp/api-metrics
-CMD ["sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec uvicorn api.app:create_app --factory --host 0.0.0.0 --port 8080 --workers \"$MODELSERVE_API_WORKERS\""]
+CMD ["sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec uvicorn modelserve.api.app:create_app --factory --host 0.0.0.0 --port 8080 --workers \"$MODELSERVE_API_WORKERS\""]

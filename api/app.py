@@ -16,26 +16,42 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
 
-from api import compat, detection, enhance, lexicon, monitoring, recommendations, tabular, text, vision
-from api.auth import ApiKeyMiddleware, document_key, redact
-from api.budget import PixelBudget
-from api.catalog import Catalog
-from api.coalesce import Coalescer
-from api.errors import ERROR_RESPONSES, ApiError, UnavailableError, UnprocessableError, install_handlers
-from api.gateway import Gateway
-from api.limits import BodyLimitMiddleware
-from api.metrics import install_metrics
-from api.services import Services, Svc
-from api.settings import ApiSettings
-from api.weights import WEIGHTS_HEADER
-from client import AsyncTritonClient, ClientError
-from contracts.provenance import Provenance, WeightsOrigin
-from contracts.random_weights import warn_random_models
-from monitor.live import Hub
-from monitor.policy import load_policy
-from monitor.relay import relay_for
-from monitor.service import Monitor
-from monitor.store import Store
+from modelserve.api import (
+    compat,
+    detection,
+    enhance,
+    lexicon,
+    monitoring,
+    recommendations,
+    tabular,
+    text,
+    vision,
+)
+from modelserve.api.auth import ApiKeyMiddleware, document_key, redact
+from modelserve.api.budget import PixelBudget
+from modelserve.api.catalog import Catalog
+from modelserve.api.coalesce import Coalescer
+from modelserve.api.errors import (
+    ERROR_RESPONSES,
+    ApiError,
+    UnavailableError,
+    UnprocessableError,
+    install_handlers,
+)
+from modelserve.api.gateway import Gateway
+from modelserve.api.limits import BodyLimitMiddleware
+from modelserve.api.metrics import install_metrics
+from modelserve.api.services import Services, Svc
+from modelserve.api.settings import ApiSettings
+from modelserve.api.weights import WEIGHTS_HEADER
+from modelserve.client import AsyncTritonClient, ClientError
+from modelserve.contracts.provenance import Provenance, WeightsOrigin
+from modelserve.contracts.random_weights import warn_random_models
+from modelserve.monitor.live import Hub
+from modelserve.monitor.policy import load_policy
+from modelserve.monitor.relay import relay_for
+from modelserve.monitor.service import Monitor
+from modelserve.monitor.store import Store
 
 logger = logging.getLogger(__name__)
 READY_TIMEOUT_S = 0.8

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from api.errors import PayloadTooLargeError
+from modelserve.api.errors import PayloadTooLargeError
 
 
 class PixelBudget:

@@ -15,11 +15,11 @@ from typing import Generic, TypeVar
 import numpy as np
 from tokenizers import Tokenizer
 
-from api.errors import ApiError, NotFoundError, UnavailableError
-from api.text_prep import load_tokenizer
-from client import AsyncTritonClient, ModelNotFoundError
-from contracts.lifecycle import read_state
-from contracts.model import (
+from modelserve.api.errors import ApiError, NotFoundError, UnavailableError
+from modelserve.api.text_prep import load_tokenizer
+from modelserve.client import AsyncTritonClient, ModelNotFoundError
+from modelserve.contracts.lifecycle import read_state
+from modelserve.contracts.model import (
     ContractBase,
     ContractError,
     ContractMissingError,
@@ -28,7 +28,7 @@ from contracts.model import (
     TextContract,
     read_contract,
 )
-from contracts.provenance import Provenance
+from modelserve.contracts.provenance import Provenance
 
 C = TypeVar("C", bound=ContractBase)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from client import InvalidInputError
+from modelserve.client import InvalidInputError
 
 InferFn = Callable[..., Awaitable[dict[str, np.ndarray]]]
 Inputs = Mapping[str, np.ndarray]

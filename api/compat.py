@@ -17,8 +17,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from api import tabular
-from api.errors import (
+from modelserve.api import tabular
+from modelserve.api.errors import (
     ApiError,
     AsciiJSONResponse,
     NotFoundError,
@@ -26,9 +26,9 @@ from api.errors import (
     UnprocessableError,
     from_client_error,
 )
-from api.services import Svc
-from client import ClientError
-from monitor.store import StoreError
+from modelserve.api.services import Svc
+from modelserve.client import ClientError
+from modelserve.monitor.store import StoreError
 
 router = APIRouter()
 

@@ -15,12 +15,12 @@ from PIL import Image
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from api.params import ModelName
-from api.services import Svc
-from api.vision import read_image
-from api.weights import Weights, stamp
-from contracts.model import DetectionContract
-from contracts.yolo import decode, detect
+from modelserve.api.params import ModelName
+from modelserve.api.services import Svc
+from modelserve.api.vision import read_image
+from modelserve.api.weights import Weights, stamp
+from modelserve.contracts.model import DetectionContract
+from modelserve.contracts.yolo import decode, detect
 
 router = APIRouter()
 

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Query, Request, Response
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import BadRequestError, PayloadTooLargeError
-from api.services import Svc
-from api.vision import read_image
+from modelserve.api.errors import BadRequestError, PayloadTooLargeError
+from modelserve.api.services import Svc
+from modelserve.api.vision import read_image
 
 router = APIRouter()
 Kind = Literal["sharpen", "denoise", "brightness"]

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from client import (
+from modelserve.client import (
     ClientError,
     InferenceTimeoutError,
     InvalidInputError,
@@ -30,7 +30,7 @@ from client import (
     ModelNotReadyError,
     ServerUnavailableError,
 )
-from monitor.store import StoreError
+from modelserve.monitor.store import StoreError
 
 
 class ApiError(Exception):

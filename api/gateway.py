@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from starlette.requests import HTTPConnection
 
-from api.catalog import Catalog
-from api.coalesce import Coalescer
-from client import InferenceTimeoutError, ModelNotFoundError, ModelNotReadyError
+from modelserve.api.catalog import Catalog
+from modelserve.api.coalesce import Coalescer
+from modelserve.client import InferenceTimeoutError, ModelNotFoundError, ModelNotReadyError
 
 
 class Gateway:

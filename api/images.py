@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from api.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaError
-from contracts.model import ImagePreprocessing
+from modelserve.api.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaError
+from modelserve.contracts.model import ImagePreprocessing
 
 FORMATS = ("JPEG", "PNG", "WEBP")
 RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR}

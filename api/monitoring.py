@@ -18,12 +18,12 @@ from typing import Any
 from fastapi import APIRouter, Body, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 
-from api.errors import NotFoundError, PayloadTooLargeError, UnprocessableError
-from api.params import ModelName
-from api.services import Svc
-from api.text_prep import unicode_text
-from contracts.model import TabularContract
-from monitor.service import Monitor
+from modelserve.api.errors import NotFoundError, PayloadTooLargeError, UnprocessableError
+from modelserve.api.params import ModelName
+from modelserve.api.services import Svc
+from modelserve.api.text_prep import unicode_text
+from modelserve.contracts.model import TabularContract
+from modelserve.monitor.service import Monitor
 
 router = APIRouter(prefix="/v1/monitoring")
 ws_router = APIRouter()

@@ -15,11 +15,11 @@ import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from api.catalog import Book
-from api.errors import UnprocessableError
-from api.services import Svc
-from api.weights import Weights, stamp
-from contracts.model import RecommendationsContract
+from modelserve.api.catalog import Book
+from modelserve.api.errors import UnprocessableError
+from modelserve.api.services import Svc
+from modelserve.api.weights import Weights, stamp
+from modelserve.contracts.model import RecommendationsContract
 
 router = APIRouter()
 

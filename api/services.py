@@ -9,14 +9,14 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
-from api.budget import PixelBudget
-from api.catalog import Catalog
-from api.errors import UnavailableError
-from api.gateway import Gateway
-from api.metrics import ApiMetrics
-from api.settings import ApiSettings
-from client import AsyncTritonClient
-from monitor.service import Monitor
+from modelserve.api.budget import PixelBudget
+from modelserve.api.catalog import Catalog
+from modelserve.api.errors import UnavailableError
+from modelserve.api.gateway import Gateway
+from modelserve.api.metrics import ApiMetrics
+from modelserve.api.settings import ApiSettings
+from modelserve.client import AsyncTritonClient
+from modelserve.monitor.service import Monitor
 
 
 @dataclass(kw_only=True)

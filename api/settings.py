@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from client.targets import check_targets
+from modelserve.client.targets import check_targets
 
 
 class ApiSettings(BaseSettings):

@@ -16,12 +16,12 @@ import numpy as np
 from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel
 
-from api.errors import PayloadTooLargeError, UnprocessableError
-from api.params import ModelName
-from api.services import Services, Svc
-from api.weights import Weights, stamp
-from contracts.model import TabularContract
-from contracts.tabular import FeatureSpec, FeatureValidationError
+from modelserve.api.errors import PayloadTooLargeError, UnprocessableError
+from modelserve.api.params import ModelName
+from modelserve.api.services import Services, Svc
+from modelserve.api.weights import Weights, stamp
+from modelserve.contracts.model import TabularContract
+from modelserve.contracts.tabular import FeatureSpec, FeatureValidationError
 
 router = APIRouter()
 

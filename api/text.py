@@ -23,12 +23,12 @@ from fastapi import APIRouter, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
-from api.catalog import Served
-from api.errors import NotFoundError, UnprocessableError
-from api.lexicon import LexiconSentiment, lexicon_sentiment
-from api.params import ModelName
-from api.services import Services, Svc
-from api.text_prep import (
+from modelserve.api.catalog import Served
+from modelserve.api.errors import NotFoundError, UnprocessableError
+from modelserve.api.lexicon import LexiconSentiment, lexicon_sentiment
+from modelserve.api.params import ModelName
+from modelserve.api.services import Services, Svc
+from modelserve.api.text_prep import (
     Entity,
     central_sentences,
     check_texts,
@@ -43,8 +43,8 @@ from api.text_prep import (
     unicode_text,
     zero_shot_scores,
 )
-from api.weights import Weights, stamp
-from contracts.model import TextContract, TextTask
+from modelserve.api.weights import Weights, stamp
+from modelserve.contracts.model import TextContract, TextTask
 
 router = APIRouter(prefix="/v1/text")
 MAX_TEXTS, MAX_CHARS, MAX_LABELS, MAX_LABEL_CHARS, MAX_TEMPLATE_CHARS = 64, 10_000, 32, 200, 300

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from api.errors import UnprocessableError
+from modelserve.api.errors import UnprocessableError
 
 
 def load_tokenizer(directory: Path, max_length: int) -> Tokenizer:

@@ -14,13 +14,13 @@ from PIL import Image
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from api.catalog import Served
-from api.errors import BadRequestError
-from api.images import load_rgb, open_image, to_tensor, top_k
-from api.params import ModelName
-from api.services import Services, Svc
-from api.weights import Weights, stamp
-from contracts.model import ImageClassifierContract, ImageFeaturesContract
+from modelserve.api.catalog import Served
+from modelserve.api.errors import BadRequestError
+from modelserve.api.images import load_rgb, open_image, to_tensor, top_k
+from modelserve.api.params import ModelName
+from modelserve.api.services import Services, Svc
+from modelserve.api.weights import Weights, stamp
+from modelserve.contracts.model import ImageClassifierContract, ImageFeaturesContract
 
 router = APIRouter()
 

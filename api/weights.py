@@ -10,8 +10,8 @@ from typing import Annotated, Any
 from fastapi import Response
 from pydantic import Field
 
-from api.catalog import Served
-from contracts.provenance import WeightsOrigin
+from modelserve.api.catalog import Served
+from modelserve.contracts.provenance import WeightsOrigin
 
 WEIGHTS_HEADER = "modelserve-weights"
 

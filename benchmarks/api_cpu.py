@@ -1,5 +1,5 @@
 """The API's CPU per request under the tabular scenario's load, read from /proc (no profiler
-attached, so nothing is slowed down): ``python -m benchmarks.api_cpu [--seconds 10]
+attached, so nothing is slowed down): ``python -m modelserve.benchmarks.api_cpu [--seconds 10]
 [--concurrency 16] [--model rf]``. For A/B work on the API's hot path: run it from two checkouts,
 interleaved, and compare ms/request. Optionally ``--profile out.txt`` records py-spy's collapsed
 stacks (GIL samples) of the API meanwhile (py-spy on PATH)."""
@@ -14,12 +14,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from benchmarks.loadgen import LoadSpec, run_load
-from benchmarks.processes import api_server
-from benchmarks.tabular_scenario import _body, build_models
-from benchmarks.targets import HttpTarget
-from serve.server import EmbeddedTriton
-from serve.settings import ServerSettings
+from modelserve.benchmarks.loadgen import LoadSpec, run_load
+from modelserve.benchmarks.processes import api_server
+from modelserve.benchmarks.tabular_scenario import _body, build_models
+from modelserve.benchmarks.targets import HttpTarget
+from modelserve.serve.server import EmbeddedTriton
+from modelserve.serve.settings import ServerSettings
 
 
 def cpu_seconds(pids: list[int]) -> float:

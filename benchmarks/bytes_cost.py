@@ -5,7 +5,7 @@ as decimal strings, BYTES in and out), served side by side, called in alternatin
 one request at a time, so both see the same machine load. Prints per-request latency (mean and p50)
 for each and the difference.
 
-    python -m benchmarks.bytes_cost --requests 2000 --rounds 4
+    python -m modelserve.benchmarks.bytes_cost --requests 2000 --rounds 4
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import tritonclient.grpc as grpcclient
 
-from serve.server import EmbeddedTriton
-from serve.settings import ServerSettings
-from tests.conformance import models as m
+from modelserve.export import toy_graphs as m
+from modelserve.serve.server import EmbeddedTriton
+from modelserve.serve.settings import ServerSettings
 
 
 def _inputs(model: str, rows: int) -> list[grpcclient.InferInput]:

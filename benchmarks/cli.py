@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from client.errors import ClientError
-from export.errors import ExportError
-from serve.errors import ServeError
+from modelserve.client.errors import ClientError
+from modelserve.export.errors import ExportError
+from modelserve.serve.errors import ServeError
 
 # Kept here rather than imported from the suite: importing the suite (load generator, clients,
 # plots) at start cost the whole CLI 0.4 s. A unit test checks both agree.
@@ -129,8 +129,8 @@ def _bench(
     api_workers: int,
     verbose: bool,
 ) -> None:
-    from benchmarks.measure import Sweep
-    from benchmarks.suite import RunOptions, run
+    from modelserve.benchmarks.measure import Sweep
+    from modelserve.benchmarks.suite import RunOptions, run
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s")
     if arrival not in ("poisson", "constant"):
@@ -168,7 +168,7 @@ def compare(
     """Differences B vs A per target and load, judged against the trials' measured spread."""
 
     def go() -> None:
-        from benchmarks import history
+        from modelserve.benchmarks import history
 
         path = results / "history.jsonl"
         run_a, run_b = history.resolve(a, path), history.resolve(b, path)
@@ -198,7 +198,7 @@ def compare(
 @app.command("history")
 def list_history(results: Results = DEFAULT_RESULTS) -> None:
     """The runs recorded in the history, oldest first."""
-    from benchmarks import history
+    from modelserve.benchmarks import history
 
     def go() -> None:
         path = results / "history.jsonl"
@@ -219,8 +219,8 @@ def plot(run_dir: Annotated[Path, typer.Argument(help="a run's folder (holding r
     """Draw a saved run's plots again into its folder."""
 
     def go() -> None:
-        from benchmarks.plots import plot_run
-        from benchmarks.suite import load_document
+        from modelserve.benchmarks.plots import plot_run
+        from modelserve.benchmarks.suite import load_document
 
         for path in plot_run(load_document(run_dir), run_dir if run_dir.is_dir() else run_dir.parent):
             typer.echo(str(path))

@@ -10,8 +10,8 @@ In one call, on one machine, with one model (random weights, nothing downloaded)
      execution formed and its compute time; each row is compared with ONNX Runtime alone at that batch
      (interpolated between the measured sizes), and one served answer is checked against ORT's.
 
-    python -m benchmarks.gpu_concurrency --model resnet50 --device cuda --out "$OUT/served.json"
-    python -m benchmarks.gpu_concurrency --model mlp --device cpu --seconds 1   # dry run on a CPU box
+    python -m modelserve.benchmarks.gpu_concurrency --model resnet50 --device cuda --out "$OUT/served.json"
+    python -m modelserve.benchmarks.gpu_concurrency --model mlp --device cpu --seconds 1  # dry run, CPU
 
 The JSON is rewritten after every row, so a run cut off at its limit still leaves what it measured.
 """
@@ -33,14 +33,14 @@ from typing import Any
 import numpy as np
 import onnx
 
-from benchmarks.gpu_served_model import build_model, ort_session
-from benchmarks.stats import machine_info, summarise
-from client import AsyncTritonClient, ClientError, ModelStatistics
-from export.repository import write_model
-from export.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
-from serve.backend.modelserve_ort_runner import OrtRunner, RunnerSettings
-from serve.server import EmbeddedTriton
-from serve.settings import ServerSettings
+from modelserve.benchmarks.gpu_served_model import build_model, ort_session
+from modelserve.benchmarks.stats import machine_info, summarise
+from modelserve.client import AsyncTritonClient, ClientError, ModelStatistics
+from modelserve.export.repository import write_model
+from modelserve.export.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
+from modelserve.serve.backend.modelserve_ort_runner import OrtRunner, RunnerSettings
+from modelserve.serve.server import EmbeddedTriton
+from modelserve.serve.settings import ServerSettings
 
 MAX_BATCH = 64
 DIRECT_BATCHES = (1, 2, 4, 8, 16, 32, 64)

@@ -14,12 +14,12 @@ parts sent back to back, .gpu/install.sh with the last one), from the repository
 
     bash .gpu/install.sh && export PYTHONPATH=/tmp/site && python3 -c "import onnxruntime as o; \
     o.preload_dlls(); p = o.get_available_providers(); assert 'CUDAExecutionProvider' in p, p" \
-    && python3 -m benchmarks.gpu_engine --out "$OUT/gpu_engine.json" --time-budget-s 420
+    && python3 -m modelserve.benchmarks.gpu_engine --out "$OUT/gpu_engine.json" --time-budget-s 420
 
 (the script calls preload_dlls() itself too). No new case starts after --time-budget-s; the rest are
 recorded as skipped. Dry run on a CPU box (tiny stand-ins, CPU EP, CUDA-only cases recorded as skipped):
 
-    python -m benchmarks.gpu_engine --dry-run --out /tmp/gpu_engine_dry.json
+    python -m modelserve.benchmarks.gpu_engine --dry-run --out /tmp/gpu_engine_dry.json
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks import gpu_models as gm
+from modelserve.benchmarks import gpu_models as gm
 
 Step = Callable[[], object]
 Check = Callable[[], float] | None

@@ -22,7 +22,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from benchmarks.stats import Summary, spread, summarise
+from modelserve.benchmarks.stats import Summary, spread, summarise
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from benchmarks.loadgen import LoadResult, LoadSpec, Target, merge_results, run_load
-from benchmarks.report import Row
-from benchmarks.triton_split import ServerSplit, StatisticsWindow, merge_splits
+from modelserve.benchmarks.loadgen import LoadResult, LoadSpec, Target, merge_results, run_load
+from modelserve.benchmarks.report import Row
+from modelserve.benchmarks.triton_split import ServerSplit, StatisticsWindow, merge_splits
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -19,7 +19,7 @@ import urllib.request
 from importlib import metadata
 from pathlib import Path
 
-from serve.ports import free_port
+from modelserve.serve.ports import free_port
 
 # The newest releases; both install cleanly on CPython 3.11. uvloop>=0.22 makes the
 # get_event_loop() in MLServer's inference workers raise, so parallel_workers>0 dies at start

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from serve.ports import free_port
+from modelserve.serve.ports import free_port
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 90.0) -> None:
@@ -93,7 +93,7 @@ def api_server(
     """Our API as deployed: uvicorn, ``workers`` processes (``--api-workers``), pointed at the
     Triton under test. ``monitoring`` off: the baseline that shows what recording every
     prediction costs."""
-    argv = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory"]
+    argv = [sys.executable, "-m", "uvicorn", "modelserve.api.app:create_app", "--factory"]
     argv += ["--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning", "--no-access-log"]
     env = {"MODELSERVE_TRITON_URL": triton_grpc_url, "MODELSERVE_REPOSITORY": str(repository)}
     if workers > 1:
@@ -115,5 +115,5 @@ def flask_server(model_path: Path, log: Path, *, workers: int | None = None) -> 
     (2 x cores + 1, sync workers): that design, deployed the standard way."""
     n = workers or 2 * (os.cpu_count() or 1) + 1
     argv = [sys.executable, "-m", "gunicorn", "--workers", str(n), "--bind", "127.0.0.1:{port}"]
-    argv += ["--log-level", "warning", "benchmarks.flask_baseline:app_from_env()"]
+    argv += ["--log-level", "warning", "modelserve.benchmarks.flask_baseline:app_from_env()"]
     return HttpServerProcess(argv, "/health", log, env={"MODELSERVE_FLASK_MODEL": str(model_path)})

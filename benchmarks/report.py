@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.loadgen import LoadResult
-from benchmarks.triton_split import ServerSplit
+from modelserve.benchmarks.loadgen import LoadResult
+from modelserve.benchmarks.triton_split import ServerSplit
 
 # perf_analyzer's CSV header, in its order and units (microseconds), so its tooling reads ours; the
 # first column is "Concurrency" or "Request Rate" like perf_analyzer's. Our own columns follow.

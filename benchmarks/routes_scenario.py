@@ -21,26 +21,26 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from benchmarks.measure import Measured, Sweep, measure
-from benchmarks.processes import api_server
-from benchmarks.report import Row
-from benchmarks.targets import HttpTarget, TritonTarget
-from serve.server import EmbeddedTriton
-from serve.settings import ServerSettings
+from modelserve.benchmarks.measure import Measured, Sweep, measure
+from modelserve.benchmarks.processes import api_server
+from modelserve.benchmarks.report import Row
+from modelserve.benchmarks.targets import HttpTarget, TritonTarget
+from modelserve.serve.server import EmbeddedTriton
+from modelserve.serve.settings import ServerSettings
 
 TEXT = "John Smith works at Acme Corp in London and likes the new film a lot."
 
 
 def build_repository(root: Path, tmp: Path) -> dict[str, Any]:
     """Export the models; returns request payloads per route."""
-    from export.darknet.cfg import load_cfg
-    from export.darknet.weights import random_weights, write_weights
-    from export.tabular import export_tabular
-    from export.tabular_data import example_table
-    from export.transformers_onnx import export_transformer
-    from export.vision import export_keras_vision
-    from export.yolo import export_darknet
-    from tests.tiny_transformers import save_tiny_model
+    from modelserve.export.darknet.cfg import load_cfg
+    from modelserve.export.darknet.weights import random_weights, write_weights
+    from modelserve.export.tabular import export_tabular
+    from modelserve.export.tabular_data import example_table
+    from modelserve.export.tiny_transformers import save_tiny_model
+    from modelserve.export.transformers_onnx import export_transformer
+    from modelserve.export.vision import export_keras_vision
+    from modelserve.export.yolo import export_darknet
 
     frame = example_table(800)
     frame.to_csv(tmp / "t.csv", index=False)

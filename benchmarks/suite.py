@@ -11,11 +11,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import docs_tables, history
-from benchmarks.measure import Sweep
-from benchmarks.ratios import format_ratios, ratios
-from benchmarks.report import Row, table, write_outputs
-from benchmarks.stats import machine_info
+from modelserve.benchmarks import docs_tables, history
+from modelserve.benchmarks.measure import Sweep
+from modelserve.benchmarks.ratios import format_ratios, ratios
+from modelserve.benchmarks.report import Row, table, write_outputs
+from modelserve.benchmarks.stats import machine_info
 
 SCENARIOS = ("tabular", "vision", "routes")
 DEFAULT_RESULTS = Path("benchmarks/results")
@@ -37,7 +37,7 @@ class RunOptions:
 def _scenario(options: RunOptions, progress: Callable[[str], None]) -> tuple[list[Row], dict[str, Any]]:
     """Rows exist only once every round has run (see ``measure``): progress says the round."""
     if options.scenario == "tabular":
-        from benchmarks import tabular_scenario
+        from modelserve.benchmarks import tabular_scenario
 
         return tabular_scenario.run(
             options.sweep,
@@ -49,11 +49,11 @@ def _scenario(options: RunOptions, progress: Callable[[str], None]) -> tuple[lis
             api_workers=options.api_workers,
         )
     if options.scenario == "vision":
-        from benchmarks import vision_scenario
+        from modelserve.benchmarks import vision_scenario
 
         return vision_scenario.run(options.sweep, batches=options.batches, progress=progress), {}
     if options.scenario == "routes":
-        from benchmarks import routes_scenario
+        from modelserve.benchmarks import routes_scenario
 
         return routes_scenario.run(options.sweep, progress=progress), {}
     raise ValueError(f"unknown scenario {options.scenario!r}; choose from {', '.join(SCENARIOS)}")
@@ -100,7 +100,7 @@ def run(options: RunOptions, *, out: Callable[[str], None] = print) -> dict[str,
     }
     run_dir, paths = record(options.results, document, rows)
     if options.plots:
-        from benchmarks.plots import plot_run
+        from modelserve.benchmarks.plots import plot_run
 
         paths += plot_run(document, run_dir)
     out("")

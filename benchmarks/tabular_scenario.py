@@ -32,15 +32,15 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from benchmarks import perf_analyzer
-from benchmarks.measure import Measured, Sweep, measure
-from benchmarks.processes import api_server, flask_server
-from benchmarks.report import Row
-from benchmarks.targets import HttpTarget, InProcessTarget, TritonTarget, v2_json_body
-from contracts.tabular import FeatureSpec, FieldSpec
-from export.tabular import export_classifier
-from serve.server import EmbeddedTriton
-from serve.settings import ServerSettings
+from modelserve.benchmarks import perf_analyzer
+from modelserve.benchmarks.measure import Measured, Sweep, measure
+from modelserve.benchmarks.processes import api_server, flask_server
+from modelserve.benchmarks.report import Row
+from modelserve.benchmarks.targets import HttpTarget, InProcessTarget, TritonTarget, v2_json_body
+from modelserve.contracts.tabular import FeatureSpec, FieldSpec
+from modelserve.export.tabular import export_classifier
+from modelserve.serve.server import EmbeddedTriton
+from modelserve.serve.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def targets(
 def _baseline_server(kind: str, m: TabularModel, tmp: Path) -> Any:
     if kind == "flask":
         return flask_server(m.joblib_path, tmp / "logs" / f"flask-{m.key}.log")
-    from benchmarks.mlserver_baseline import MLServer
+    from modelserve.benchmarks.mlserver_baseline import MLServer
 
     venv = Path(".modelserve/bench-venvs/mlserver").resolve()
     return MLServer(m.joblib_path, tmp / f"mlserver-{m.key}", venv)
@@ -156,7 +156,7 @@ def _baseline_target(kind: str, server: Any, m: TabularModel, batch: int, group:
     if kind == "flask":
         name, url, body = f"flask+gunicorn {m.key}", f"{server.base_url}/predict", _body(m.records)
     else:
-        from benchmarks.mlserver_baseline import request_body
+        from modelserve.benchmarks.mlserver_baseline import request_body
 
         name, url = f"mlserver {m.key}", f"{server.base_url}{server.infer_path}"
         body = request_body(m.rows.tolist())

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.loadgen import OK, Outcome
-from benchmarks.rawhttp import Connection, build_request, server_timing
-from client import AsyncTritonClient, ClientError
+from modelserve.benchmarks.loadgen import OK, Outcome
+from modelserve.benchmarks.rawhttp import Connection, build_request, server_timing
+from modelserve.client import AsyncTritonClient, ClientError
 
 # Triton's v2 JSON datatypes for the numpy dtypes a benchmark sends.
 _V2_DATATYPE = {"float32": "FP32", "float64": "FP64", "int64": "INT64", "int32": "INT32", "uint8": "UINT8"}

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from client import ClientError, TritonClient
-from client.types import Duration, ModelStatistics
+from modelserve.client import ClientError, TritonClient
+from modelserve.client.types import Duration, ModelStatistics
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,19 +23,19 @@ from typing import Any
 import numpy as np
 from tritonclient.grpc import model_config_pb2 as mc
 
-from benchmarks.loadgen import LoadSpec, run_load
-from benchmarks.measure import run_async
-from benchmarks.report import Row
-from benchmarks.stats import machine_info
-from benchmarks.suite import DEFAULT_RESULTS, record
-from benchmarks.targets import TritonTarget
-from benchmarks.triton_split import StatisticsWindow
-from benchmarks.tune_report import PointOutcome, aa_changes, summary_lines, table
-from benchmarks.tune_space import Axes, apply_point, config_diff, grid, point_of, select_best
-from client import ClientError, ModelNotFoundError, TritonClient
-from contracts.reference import read_reference
-from export.config import config_to_json, config_to_text, read_config
+from modelserve.benchmarks.loadgen import LoadSpec, run_load
+from modelserve.benchmarks.measure import run_async
+from modelserve.benchmarks.report import Row
+from modelserve.benchmarks.stats import machine_info
+from modelserve.benchmarks.suite import DEFAULT_RESULTS, record
+from modelserve.benchmarks.targets import TritonTarget
+from modelserve.benchmarks.triton_split import StatisticsWindow
+from modelserve.benchmarks.tune_report import PointOutcome, aa_changes, summary_lines, table
+from modelserve.benchmarks.tune_space import Axes, apply_point, config_diff, grid, point_of, select_best
+from modelserve.client import ClientError, ModelNotFoundError, TritonClient
+from modelserve.contracts.reference import read_reference
 from modelserve.errors import TuneError
+from modelserve.export.config import config_to_json, config_to_text, read_config
 from modelserve.lifecycle import apply_config, ready_versions, served_version
 from modelserve.verify import sample_inputs
 
@@ -303,7 +303,7 @@ def _record(
     run_dir, paths = record(options.results, document, rows)
     (run_dir / "tune.json").write_text(json.dumps(document["tune"], indent=2) + "\n")
     if options.plots and rows:
-        from benchmarks.plots import latency_throughput, tune_bars
+        from modelserve.benchmarks.plots import latency_throughput, tune_bars
 
         machine = document["machine"]
         title = f"tune {options.model} — {machine.get('cpu', '')} — {machine['date'][:10]}"

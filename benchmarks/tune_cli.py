@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from benchmarks.cli import DEFAULT_RESULTS
-from benchmarks.tune_space import Axes
+from modelserve.benchmarks.cli import DEFAULT_RESULTS
+from modelserve.benchmarks.tune_space import Axes
 from modelserve.cli_common import ControlKey, Repo, Url, WorkDir, run, setup_logging
 from modelserve.control import resolve_key
 
@@ -93,8 +93,8 @@ def tune(
     setup_logging(verbose)
 
     def go() -> None:
-        from benchmarks.tune import TuneOptions
-        from benchmarks.tune import tune as run_tune
+        from modelserve.benchmarks.tune import TuneOptions
+        from modelserve.benchmarks.tune import tune as run_tune
 
         if "," in url or url.startswith("dns:"):
             raise ValueError(f"--url names one server to tune, got {url!r}")

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks.report import Row
-from benchmarks.tune_space import Measured, TunePoint, within_budget
+from modelserve.benchmarks.report import Row
+from modelserve.benchmarks.tune_space import Measured, TunePoint, within_budget
 
 
 @dataclass(kw_only=True)

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmarks.measure import Measured, Sweep, measure
-from benchmarks.processes import api_server
-from benchmarks.report import Row
-from benchmarks.targets import HttpTarget, InProcessTarget, TritonTarget
-from serve.server import EmbeddedTriton
-from serve.settings import ServerSettings
+from modelserve.benchmarks.measure import Measured, Sweep, measure
+from modelserve.benchmarks.processes import api_server
+from modelserve.benchmarks.report import Row
+from modelserve.benchmarks.targets import HttpTarget, InProcessTarget, TritonTarget
+from modelserve.serve.server import EmbeddedTriton
+from modelserve.serve.settings import ServerSettings
 
 MODEL = "resnet50"
 
@@ -43,7 +43,7 @@ def run(
     echo: Callable[[Row], None] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[Row]:
-    from export.vision import export_keras_vision
+    from modelserve.export.vision import export_keras_vision
 
     if batches != (1,):
         raise ValueError("the vision scenario sends one image per request (--batch 1)")

@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
-from client.errors import (
+from modelserve.client.errors import (
     AccessDeniedError,
     ClientError,
     InferenceServerError,
@@ -12,17 +12,17 @@ from client.errors import (
     ModelNotReadyError,
     ServerUnavailableError,
 )
-from client.sync import TritonClient
-from client.types import ModelMetadata, ModelStatistics, RepositoryEntry, TensorMetadata
+from modelserve.client.sync import TritonClient
+from modelserve.client.types import ModelMetadata, ModelStatistics, RepositoryEntry, TensorMetadata
 
 if TYPE_CHECKING:
-    from client.aio import AsyncTritonClient
+    from modelserve.client.aio import AsyncTritonClient
 
 
 def __getattr__(name: str) -> Any:
     # The asyncio client pulls in aiohttp (~0.45 s): only code that uses it pays for the import.
     if name == "AsyncTritonClient":
-        from client.aio import AsyncTritonClient
+        from modelserve.client.aio import AsyncTritonClient
 
         return AsyncTritonClient
     raise AttributeError(f"module 'client' has no attribute {name!r}")

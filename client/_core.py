@@ -19,17 +19,17 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.grpc import model_config_pb2
 
-from client._tensors import build_inputs, build_outputs, result_arrays
-from client._translate import translate
-from client.errors import (
+from modelserve.client._tensors import build_inputs, build_outputs, result_arrays
+from modelserve.client._translate import translate
+from modelserve.client.errors import (
     ClientError,
     InferenceTimeoutError,
     ModelNotFoundError,
     ModelNotReadyError,
     ServerUnavailableError,
 )
-from client.targets import parse_targets
-from client.types import ModelMetadata, ModelStatistics, RepositoryEntry, parse_config
+from modelserve.client.targets import parse_targets
+from modelserve.client.types import ModelMetadata, ModelStatistics, RepositoryEntry, parse_config
 
 Protocol = Literal["grpc", "http"]
 T = TypeVar("T")

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from tritonclient.utils import np_to_triton_dtype
 
-from client.errors import InvalidInputError
+from modelserve.client.errors import InvalidInputError
 
 
 def build_inputs(module: ModuleType, inputs: Mapping[str, np.ndarray], *, binary: bool = True) -> list[Any]:

@@ -7,7 +7,7 @@ import socket
 
 from tritonclient.utils import InferenceServerException
 
-from client.errors import (
+from modelserve.client.errors import (
     AccessDeniedError,
     ClientError,
     InferenceServerError,

@@ -13,10 +13,10 @@ import tritonclient.grpc.aio as grpc_aio
 import tritonclient.http.aio as http_aio
 from tritonclient.grpc import model_config_pb2
 
-from client._core import Call, ClientCore, Rotation
-from client.errors import ServerUnavailableError
-from client.targets import parse_targets
-from client.types import ModelMetadata, ModelStatistics, RepositoryEntry
+from modelserve.client._core import Call, ClientCore, Rotation
+from modelserve.client.errors import ServerUnavailableError
+from modelserve.client.targets import parse_targets
+from modelserve.client.types import ModelMetadata, ModelStatistics, RepositoryEntry
 
 T = TypeVar("T")
 

@@ -11,10 +11,10 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.grpc import model_config_pb2
 
-from client._core import Call, ClientCore, Rotation, check_protocol, normalise_url
-from client.errors import ClientError, ServerUnavailableError
-from client.targets import parse_targets
-from client.types import ModelMetadata, ModelStatistics, RepositoryEntry
+from modelserve.client._core import Call, ClientCore, Rotation, check_protocol, normalise_url
+from modelserve.client.errors import ClientError, ServerUnavailableError
+from modelserve.client.targets import parse_targets
+from modelserve.client.types import ModelMetadata, ModelStatistics, RepositoryEntry
 
 T = TypeVar("T")
 __all__ = ["TritonClient", "check_protocol", "normalise_url"]

@@ -33,8 +33,8 @@ from pydantic import (
     field_validator,
 )
 
-from contracts.provenance import Provenance
-from contracts.tabular import FeatureSpec
+from modelserve.contracts.provenance import Provenance
+from modelserve.contracts.tabular import FeatureSpec
 
 SCHEMA_VERSION: Literal[3] = 3
 METADATA_NAME = "modelserve.json"

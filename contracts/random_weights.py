@@ -7,8 +7,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from contracts.model import ContractError, read_contract
-from contracts.provenance import RANDOM_WARNING
+from modelserve.contracts.model import ContractError, read_contract
+from modelserve.contracts.provenance import RANDOM_WARNING
 
 
 def random_warning(name: str, versions: Sequence[int]) -> str:

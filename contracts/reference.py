@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from contracts.model import TabularContract, read_contract
-from contracts.tabular import FeatureSpec
+from modelserve.contracts.model import TabularContract, read_contract
+from modelserve.contracts.tabular import FeatureSpec
 
 REFERENCE_NAME = "reference.npz"
 MAX_REFERENCE_ROWS = 5000  # a KS test's power barely grows past this; the file stays small

@@ -1,5 +1,5 @@
 """``python -m export ...``: the same verbs as ``modelserve export ...``."""
 
-from export.cli import app
+from modelserve.export.cli import app
 
 app(prog_name="python -m export")

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from contracts.random_weights import random_warning
-from export.errors import ExportError
-from export.sklearn_onnx import DEFAULT_ATOL
-from export.spec import check_model_name
+from modelserve.contracts.random_weights import random_warning
+from modelserve.export.errors import ExportError
+from modelserve.export.sklearn_onnx import DEFAULT_ATOL
+from modelserve.export.spec import check_model_name
 
 if TYPE_CHECKING:
-    from export.repository import WrittenVersion
+    from modelserve.export.repository import WrittenVersion
 
 app = typer.Typer(help="Export models to ONNX into the Triton model repository.", no_args_is_help=True)
 T = TypeVar("T")
@@ -79,7 +79,7 @@ def _logging(verbose: bool) -> None:
 @app.command("demo")
 def demo(repository: Repo = Path("model_repository"), verbose: Verbose = False) -> None:
     """Export the demo set (scikit-learn models on data sets that ship with scikit-learn)."""
-    from export.demo import export_demo_set
+    from modelserve.export.demo import export_demo_set
 
     _logging(verbose)
     for m in run(lambda: export_demo_set(repository)):
@@ -108,8 +108,8 @@ def tabular(
     verbose: Verbose = False,
 ) -> None:
     """Train candidate classifiers on a table, keep the best (weighted F1), export it."""
-    from export.tabular import export_tabular
-    from export.tabular_train import CANDIDATES
+    from modelserve.export.tabular import export_tabular
+    from modelserve.export.tabular_train import CANDIDATES
 
     _logging(verbose)
     result, written = run(
@@ -149,7 +149,7 @@ def transformer(
     verbose: Verbose = False,
 ) -> None:
     """Export a transformers model with optimum, check it against the source, save its tokenizer."""
-    from export.transformers_onnx import export_transformer
+    from modelserve.export.transformers_onnx import export_transformer
 
     _logging(verbose)
     written = run(
@@ -175,7 +175,7 @@ def darknet(
     verbose: Verbose = False,
 ) -> None:
     """Convert Darknet cfg+weights to ONNX, check it against OpenCV's Darknet importer, export it."""
-    from export.yolo import export_darknet
+    from modelserve.export.yolo import export_darknet
 
     _logging(verbose)
     written = run(
@@ -203,7 +203,7 @@ def yolov8(
     repository: Repo = Path("model_repository"),
 ) -> None:
     """Add an already-exported YOLOv8-style ONNX with its decoding contract."""
-    from export.yolo import export_yolov8
+    from modelserve.export.yolo import export_yolov8
 
     written = run(
         lambda: export_yolov8(
@@ -228,7 +228,7 @@ def vision(
     verbose: Verbose = False,
 ) -> None:
     """Export Keras ResNet50 / VGG16 (classifier or feature extractor) via tf2onnx, checked against Keras."""
-    from export.vision import export_keras_vision
+    from modelserve.export.vision import export_keras_vision
 
     _logging(verbose)
     written = run(
@@ -257,8 +257,8 @@ def recommendations(
     repository: Repo = Path("model_repository"),
 ) -> None:
     """Fit the recommendation engine (collaborative + TF-IDF content) and export its scoring graph."""
-    from export.recommendations import export_recommendations
-    from export.tabular_data import load_table
+    from modelserve.export.recommendations import export_recommendations
+    from modelserve.export.tabular_data import load_table
 
     written = run(
         lambda: export_recommendations(

@@ -23,10 +23,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from contracts.tabular import FeatureSpec, FieldSpec
-from export.provenance import trained
-from export.repository import WrittenVersion
-from export.tabular import export_classifier
+from modelserve.contracts.tabular import FeatureSpec, FieldSpec
+from modelserve.export.provenance import trained
+from modelserve.export.repository import WrittenVersion
+from modelserve.export.tabular import export_classifier
 
 
 @dataclass(frozen=True, kw_only=True)

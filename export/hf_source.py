@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from contracts.provenance import Provenance, WeightsOrigin
-from export.errors import SourceUnavailableError
-from export.provenance import directory_provenance
+from modelserve.contracts.provenance import Provenance, WeightsOrigin
+from modelserve.export.errors import SourceUnavailableError
+from modelserve.export.provenance import directory_provenance
 
 
 @dataclass(frozen=True, kw_only=True)

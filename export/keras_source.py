@@ -1,4 +1,4 @@
-"""The Keras side of a vision export, run in its own process (``python -m export.keras_source``).
+"""The Keras side of a vision export, run in its own process (``python -m modelserve.export.keras_source``).
 
 Why a child process: tf2onnx with protobuf's default (upb) backend keeps a copy of all weights per
 optimizer pass (VGG16 went past 23 GB); the pure-python backend frees them (12 GB), but it only

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from contracts.provenance import Provenance, WeightsOrigin
+from modelserve.contracts.provenance import Provenance, WeightsOrigin
 
 # What holds weights in the directories exporters take (transformers, sentence-transformers, Keras).
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".keras", ".msgpack", ".onnx")

@@ -29,11 +29,11 @@ import pandas as pd
 from onnx import TensorProto, helper, numpy_helper
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from contracts.model import RecommendationsContract
-from export.errors import ExportError
-from export.provenance import trained
-from export.repository import WrittenVersion, write_model
-from export.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
+from modelserve.contracts.model import RecommendationsContract
+from modelserve.export.errors import ExportError
+from modelserve.export.provenance import trained
+from modelserve.export.repository import WrittenVersion, write_model
+from modelserve.export.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
 
 SIMILAR_USERS = 10  # neighbours whose liked items are candidates
 MAX_K = 100

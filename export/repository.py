@@ -24,16 +24,16 @@ from typing import Any
 import onnx
 from tritonclient.grpc import model_config_pb2 as mc
 
-from contracts.model import METADATA_NAME, ModelContract, TensorContract, contract_json
-from contracts.provenance import Provenance
-from contracts.random_weights import random_warning
-from export.atomic import write_atomic
-from export.config import build_config, read_config, write_config
-from export.errors import ConfigValidationError, RepositoryWriteError
-from export.onnx_graph import read_signature
-from export.spec import ModelEntry
-from export.validate import validate_config
-from export.versioning import content_id, now_utc, record_version
+from modelserve.contracts.model import METADATA_NAME, ModelContract, TensorContract, contract_json
+from modelserve.contracts.provenance import Provenance
+from modelserve.contracts.random_weights import random_warning
+from modelserve.export.atomic import write_atomic
+from modelserve.export.config import build_config, read_config, write_config
+from modelserve.export.errors import ConfigValidationError, RepositoryWriteError
+from modelserve.export.onnx_graph import read_signature
+from modelserve.export.spec import ModelEntry
+from modelserve.export.validate import validate_config
+from modelserve.export.versioning import content_id, now_utc, record_version
 
 logger = logging.getLogger(__name__)
 

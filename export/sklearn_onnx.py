@@ -14,8 +14,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from export.errors import ParityError
-from export.sklearn_exact import convert_exact, is_tree_model
+from modelserve.export.errors import ParityError
+from modelserve.export.sklearn_exact import convert_exact, is_tree_model
 
 INPUT_NAME = "features"
 LABEL_OUTPUT = "label"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-from export.errors import ConfigValidationError
+from modelserve.export.errors import ConfigValidationError
 
 DATA_TYPES = (
     "TYPE_BOOL",

@@ -21,14 +21,14 @@ import onnx
 import onnxruntime as ort
 import sklearn
 
-from contracts.model import TabularContract
-from contracts.provenance import Provenance
-from contracts.reference import REFERENCE_NAME, write_reference
-from contracts.tabular import FeatureSpec
-from export.errors import ParityError
-from export.provenance import trained
-from export.repository import WrittenVersion, write_model
-from export.sklearn_onnx import (
+from modelserve.contracts.model import TabularContract
+from modelserve.contracts.provenance import Provenance
+from modelserve.contracts.reference import REFERENCE_NAME, write_reference
+from modelserve.contracts.tabular import FeatureSpec
+from modelserve.export.errors import ParityError
+from modelserve.export.provenance import trained
+from modelserve.export.repository import WrittenVersion, write_model
+from modelserve.export.sklearn_onnx import (
     DEFAULT_ATOL,
     INPUT_NAME,
     LABEL_OUTPUT,
@@ -37,9 +37,9 @@ from export.sklearn_onnx import (
     is_tree_pipeline,
     sklearn_to_onnx,
 )
-from export.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
-from export.tabular_data import clean, infer_spec, load_table
-from export.tabular_train import CANDIDATES, TrainResult, train
+from modelserve.export.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
+from modelserve.export.tabular_data import clean, infer_spec, load_table
+from modelserve.export.tabular_train import CANDIDATES, TrainResult, train
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from contracts.tabular import FeatureSpec, FieldSpec
-from export.errors import SourceUnavailableError
+from modelserve.contracts.tabular import FeatureSpec, FieldSpec
+from modelserve.export.errors import SourceUnavailableError
 
 logger = logging.getLogger(__name__)
 

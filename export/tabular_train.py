@@ -26,8 +26,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, PolynomialFeatures, StandardScaler
 from sklearn.svm import SVC
 
-from contracts.tabular import FeatureSpec
-from export.errors import SourceUnavailableError
+from modelserve.contracts.tabular import FeatureSpec
+from modelserve.export.errors import SourceUnavailableError
 
 logger = logging.getLogger(__name__)
 

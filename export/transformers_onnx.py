@@ -27,11 +27,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from contracts.model import TextContract
-from export.errors import ExportError, ParityError
-from export.hf_source import resolve
-from export.repository import WrittenVersion, write_model
-from export.spec import DynamicBatching, ModelEntry, TensorConfig
+from modelserve.contracts.model import TextContract
+from modelserve.export.errors import ExportError, ParityError
+from modelserve.export.hf_source import resolve
+from modelserve.export.repository import WrittenVersion, write_model
+from modelserve.export.spec import DynamicBatching, ModelEntry, TensorConfig
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from tritonclient.grpc import model_config_pb2 as mc
 
-from export.errors import ConfigValidationError
-from export.onnx_graph import DYNAMIC, GraphSignature, GraphTensor
+from modelserve.export.errors import ConfigValidationError
+from modelserve.export.onnx_graph import DYNAMIC, GraphSignature, GraphTensor
 
 # NGC tritonserver 24.10 ships ONNX Runtime 1.19.x: ai.onnx opset <= 21, ai.onnx.ml <= 4, IR <= 10.
 MAX_OPSET = {"": 21, "ai.onnx.ml": 4}

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from export.atomic import write_atomic
+from modelserve.export.atomic import write_atomic
 
 INDEX_NAME = "index.json"
 _LOCK_NAME = ".index.lock"

@@ -26,12 +26,12 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from contracts.model import ImageClassifierContract, ImageFeaturesContract, ImagePreprocessing
-from contracts.provenance import Provenance
-from export.errors import ExportError, ParityError, SourceUnavailableError
-from export.provenance import file_provenance, local, random_init
-from export.repository import WrittenVersion, write_model
-from export.spec import DynamicBatching, ModelEntry, TensorConfig
+from modelserve.contracts.model import ImageClassifierContract, ImageFeaturesContract, ImagePreprocessing
+from modelserve.contracts.provenance import Provenance
+from modelserve.export.errors import ExportError, ParityError, SourceUnavailableError
+from modelserve.export.provenance import file_provenance, local, random_init
+from modelserve.export.repository import WrittenVersion, write_model
+from modelserve.export.spec import DynamicBatching, ModelEntry, TensorConfig
 
 ARCHS = ("resnet50", "vgg16", "tiny")
 MAX_BATCH = 32
@@ -54,7 +54,7 @@ def _run_keras(arch: str, variant: str, weights: str, out: Path) -> dict[str, An
     cmd = [
         sys.executable,
         "-m",
-        "export.keras_source",
+        "modelserve.export.keras_source",
         "--arch",
         arch,
         "--variant",

@@ -18,17 +18,17 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from contracts.model import DetectionContract
-from export.darknet.cfg import load_cfg
-from export.darknet.coco import COCO80_NAMES
-from export.darknet.graph import build_onnx
-from export.darknet.parity import check_parity
-from export.darknet.weights import read_weights
-from export.darknet.yolov8 import inspect_yolov8
-from export.errors import ParityError, SourceUnavailableError
-from export.provenance import local
-from export.repository import WrittenVersion, write_model
-from export.spec import DynamicBatching, ModelEntry, TensorConfig
+from modelserve.contracts.model import DetectionContract
+from modelserve.export.darknet.cfg import load_cfg
+from modelserve.export.darknet.coco import COCO80_NAMES
+from modelserve.export.darknet.graph import build_onnx
+from modelserve.export.darknet.parity import check_parity
+from modelserve.export.darknet.weights import read_weights
+from modelserve.export.darknet.yolov8 import inspect_yolov8
+from modelserve.export.errors import ParityError, SourceUnavailableError
+from modelserve.export.provenance import local
+from modelserve.export.repository import WrittenVersion, write_model
+from modelserve.export.spec import DynamicBatching, ModelEntry, TensorConfig
 
 MAX_BATCH = 16
 

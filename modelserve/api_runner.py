@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from api.settings import ApiSettings
+from modelserve.api.settings import ApiSettings
 from modelserve.errors import ApiStartError
 
 STATUS_ENV = "MODELSERVE_TRITON_STATUS_FILE"
@@ -54,7 +54,7 @@ def file_status(path: Path) -> Status:
 
 def app_from_env() -> Any:
     """uvicorn's factory in each worker process."""
-    from api.app import create_app
+    from modelserve.api.app import create_app
 
     status = os.environ.get(STATUS_ENV)
     return create_app(ApiSettings(), triton_status=file_status(Path(status)) if status else None)
@@ -117,7 +117,7 @@ class ApiRunner:
 
         self._open_store()
         if self.workers == 1:
-            from api.app import create_app
+            from modelserve.api.app import create_app
 
             app = create_app(self.settings, triton_status=self.triton_status)
             self._server = uvicorn.Server(
@@ -169,7 +169,7 @@ class ApiRunner:
         store that cannot open is one error line instead of a traceback per worker."""
         if not self.settings.monitoring:
             return
-        from monitor.store import Store, StoreError
+        from modelserve.monitor.store import Store, StoreError
 
         try:
             Store(self.settings.monitoring_url).close()

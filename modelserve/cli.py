@@ -10,11 +10,11 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from client import TritonClient
-from export.cli import app as export_app
 from modelserve import cli_serve
 from modelserve.cli_common import ControlKey, Proto, Repo, Url, WorkDir, run
+from modelserve.client import TritonClient
 from modelserve.control import resolve_key
+from modelserve.export.cli import app as export_app
 from modelserve.fleet import open_fleet
 from modelserve.monitor_cli import app as monitor_app
 from modelserve.pipeline_cli import app as pipeline_app
@@ -28,8 +28,8 @@ models_app = typer.Typer(help="List and control the models of a repository or a 
 app.add_typer(models_app, name="models")
 app.add_typer(export_app, name="export")
 try:  # the API image ships without the benchmark suite
-    from benchmarks.cli import app as bench_app
-    from benchmarks.tune_cli import tune as tune_verb
+    from modelserve.benchmarks.cli import app as bench_app
+    from modelserve.benchmarks.tune_cli import tune as tune_verb
 
     app.add_typer(bench_app, name="bench")
     app.command("tune")(tune_verb)

@@ -13,11 +13,11 @@ from typing import Annotated, TypeVar
 import typer
 from pydantic import ValidationError
 
-from client import ClientError, TritonClient
-from export.errors import ExportError
+from modelserve.client import ClientError, TritonClient
 from modelserve.control import resolve_key
 from modelserve.errors import ModelserveError
-from serve.errors import ServeError
+from modelserve.export.errors import ExportError
+from modelserve.serve.errors import ServeError
 
 T = TypeVar("T")
 Repo = Annotated[

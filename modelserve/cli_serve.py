@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from contracts.random_weights import warn_random_models
 from modelserve.cli_common import (
     ApiWorkers,
     Control,
@@ -24,10 +23,11 @@ from modelserve.cli_common import (
     setup_logging,
     sigterm_as_interrupt,
 )
+from modelserve.contracts.random_weights import warn_random_models
 from modelserve.control import write_key
-from serve import ports
-from serve.settings import ServerSettings
-from serve.supervisor import Supervisor
+from modelserve.serve import ports
+from modelserve.serve.settings import ServerSettings
+from modelserve.serve.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def up(
     verbose: Verbose = False,
 ) -> None:
     """Run the embedded Triton (supervised) and the FastAPI front beside it until Ctrl-C / SIGTERM."""
-    from api.settings import ApiSettings
+    from modelserve.api.settings import ApiSettings
     from modelserve.api_runner import ApiRunner
 
     setup_logging(verbose)
@@ -242,7 +242,7 @@ def api(
     verbose: Verbose = False,
 ) -> None:
     """Run the API alone, in front of Triton servers started elsewhere (``serve``, NGC, a cluster)."""
-    from api.settings import ApiSettings
+    from modelserve.api.settings import ApiSettings
     from modelserve.api_runner import ApiRunner
     from modelserve.control import resolve_key
 

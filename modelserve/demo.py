@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from client import TritonClient
-from export.demo import DemoModel, export_demo_set
-from serve.server import EmbeddedTriton, Endpoints
-from serve.settings import ServerSettings
+from modelserve.client import TritonClient
+from modelserve.export.demo import DemoModel, export_demo_set
+from modelserve.serve.server import EmbeddedTriton, Endpoints
+from modelserve.serve.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
 

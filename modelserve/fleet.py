@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from client import TritonClient
-from client.targets import parse_targets
+from modelserve.client import TritonClient
+from modelserve.client.targets import parse_targets
 
 
 @contextmanager

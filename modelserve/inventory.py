@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts.model import ContractError, read_contract
-from export.repository import list_models
-from export.versioning import read_index
+from modelserve.contracts.model import ContractError, read_contract
+from modelserve.export.repository import list_models
+from modelserve.export.versioning import read_index
 from modelserve.fleet import open_fleet
 
 

@@ -26,10 +26,10 @@ from pathlib import Path
 
 from tritonclient.grpc import model_config_pb2 as mc
 
-from client import ClientError, ModelNotFoundError, TritonClient
-from contracts.lifecycle import LifecycleState, read_state, write_state
-from export.config import config_to_json, read_config, write_config
+from modelserve.client import ClientError, ModelNotFoundError, TritonClient
+from modelserve.contracts.lifecycle import LifecycleState, read_state, write_state
 from modelserve.errors import LifecycleError
+from modelserve.export.config import config_to_json, read_config, write_config
 from modelserve.verify import verify
 
 logger = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contracts.lifecycle import read_state
-from contracts.model import TabularContract, read_contract
-from export.repository import versions_of
-from export.tabular_data import clean, load_table
+from modelserve.contracts.lifecycle import read_state
+from modelserve.contracts.model import TabularContract, read_contract
+from modelserve.export.repository import versions_of
+from modelserve.export.tabular_data import clean, load_table
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from export.errors import ExportError
+from modelserve.export.errors import ExportError
 
 app = typer.Typer(help="CI/CD gates: validate training data, evaluate an exported version.")
 

@@ -14,12 +14,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from contracts.lifecycle import read_state
-from contracts.model import TabularContract, read_contract
-from export.repository import versions_of
-from export.tabular import export_tabular
-from export.tabular_data import load_table
-from export.tabular_train import CANDIDATES
+from modelserve.contracts.lifecycle import read_state
+from modelserve.contracts.model import TabularContract, read_contract
+from modelserve.export.repository import versions_of
+from modelserve.export.tabular import export_tabular
+from modelserve.export.tabular_data import load_table
+from modelserve.export.tabular_train import CANDIDATES
 from modelserve.fleet import open_fleet
 from modelserve.lifecycle import promote
 from modelserve.pipeline import evaluate

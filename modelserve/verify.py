@@ -10,7 +10,7 @@ import onnxruntime as ort
 from tritonclient.grpc import model_config_pb2 as mc
 from tritonclient.utils import triton_to_np_dtype
 
-from client import TritonClient
+from modelserve.client import TritonClient
 from modelserve.errors import LifecycleError
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from monitor.policy import RetrainJob
+from modelserve.monitor.policy import RetrainJob
 
 OUTPUT_TAIL = 4000  # characters of the job's output kept in its event
 

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-from contracts.tabular import FeatureSpec
+from modelserve.contracts.tabular import FeatureSpec
 
 Correction = Literal["bonferroni", "none"]
 MIN_VALUES = 20  # fewer non-missing values in either sample: the column is not tested

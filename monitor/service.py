@@ -23,15 +23,15 @@ from typing import Any, TypeVar
 import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
 
-from contracts.reference import Reference, read_reference
-from monitor.actions import post_webhook, retrain_argv, run_job
-from monitor.drift import DriftReport, detect
-from monitor.feedback import FeedbackBatcher
-from monitor.live import Hub
-from monitor.policy import ModelPolicy, MonitoringPolicy
-from monitor.quality import window_metrics
-from monitor.store import PredictionRecord, Store, StoreError
-from monitor.upkeep import StoreHealth, Upkeep
+from modelserve.contracts.reference import Reference, read_reference
+from modelserve.monitor.actions import post_webhook, retrain_argv, run_job
+from modelserve.monitor.drift import DriftReport, detect
+from modelserve.monitor.feedback import FeedbackBatcher
+from modelserve.monitor.live import Hub
+from modelserve.monitor.policy import ModelPolicy, MonitoringPolicy
+from modelserve.monitor.quality import window_metrics
+from modelserve.monitor.store import PredictionRecord, Store, StoreError
+from modelserve.monitor.upkeep import StoreHealth, Upkeep
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from monitor.store import Store
+from modelserve.monitor.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from serve.locate import TritonDistribution
+from modelserve.serve.locate import TritonDistribution
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from serve.errors import TritonNotInstalledError, UnsupportedPythonError
+from modelserve.serve.errors import TritonNotInstalledError, UnsupportedPythonError
 
 logger = logging.getLogger(__name__)
 

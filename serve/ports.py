@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import socket
 
-from serve.errors import AddressError, PortInUseError
+from modelserve.serve.errors import AddressError, PortInUseError
 
 
 def free_port(host: str = "127.0.0.1") -> int:

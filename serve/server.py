@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from serve import ports, stub_env
-from serve.errors import CacheNotAvailableError, RepositoryError, ServerStartError
-from serve.layout import prepare_backend_dir
-from serve.locate import TritonDistribution, libpython_dir, locate_triton
-from serve.settings import CONTROL_HEADER, ServerSettings
-from serve.stub_env import StubEnvironment
+from modelserve.serve import ports, stub_env
+from modelserve.serve.errors import CacheNotAvailableError, RepositoryError, ServerStartError
+from modelserve.serve.layout import prepare_backend_dir
+from modelserve.serve.locate import TritonDistribution, libpython_dir, locate_triton
+from modelserve.serve.settings import CONTROL_HEADER, ServerSettings
+from modelserve.serve.stub_env import StubEnvironment
 
 logger = logging.getLogger(__name__)
 

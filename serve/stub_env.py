@@ -7,7 +7,7 @@ interpreter from the first ``python3`` on ``PATH``, so the server puts this envi
 first; the main environment (API, exporters) stays on numpy 2.
 
 The environment lives in ``<venv>/stub-runtime`` and is created by ``make setup``
-(``python -m serve.stub_env create``). It holds numpy 1.26 and the ONNX Runtime distribution and
+(``python -m modelserve.serve.stub_env create``). It holds numpy 1.26 and the ONNX Runtime distribution and
 version of the main environment; a ``.pth`` file appends the main environment's site-packages
 after its own, so users' models still import what the main environment has, while numpy and
 onnxruntime resolve to the stub's own.
@@ -29,8 +29,8 @@ import venv
 from dataclasses import dataclass
 from pathlib import Path
 
-from serve.errors import StubEnvironmentError
-from serve.locate import python_version_tag
+from modelserve.serve.errors import StubEnvironmentError
+from modelserve.serve.locate import python_version_tag
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def locate(root: Path | None = None) -> StubEnvironment:
     if not env.python.exists():
         raise StubEnvironmentError(
             f"the Python-backend stub's environment {env.root} is missing (no bin/python3); "
-            "run `make setup` or `python -m serve.stub_env create`"
+            "run `make setup` or `python -m modelserve.serve.stub_env create`"
         )
     version = _env_version(env.root)
     if version is not None and version != python_version_tag():
@@ -150,7 +150,9 @@ def locate(root: Path | None = None) -> StubEnvironment:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m serve.stub_env", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m modelserve.serve.stub_env", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("action", choices=("create", "check"))
     parser.add_argument("--root", type=Path, default=None, help=f"default: ${ENV_VAR} or <venv>/{DIR_NAME}")
     args = parser.parse_args(argv)

@@ -22,9 +22,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Literal
 
-from serve.errors import ServeError
-from serve.server import EmbeddedTriton, Endpoints
-from serve.settings import ServerSettings
+from modelserve.serve.errors import ServeError
+from modelserve.serve.server import EmbeddedTriton, Endpoints
+from modelserve.serve.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
 State = Literal["starting", "ready", "restarting", "failed", "stopped"]

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
-from export.darknet.sections import TRAINING_ONLY_KEYS, RawSection, split_sections
-from export.errors import DarknetFormatError
+from modelserve.export.darknet.sections import TRAINING_ONLY_KEYS, RawSection, split_sections
+from modelserve.export.errors import DarknetFormatError
 
 logger = logging.getLogger(__name__)
 

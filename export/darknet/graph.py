@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from export.darknet.cfg import (
+from modelserve.export.darknet.cfg import (
     Activation,
     ConvSection,
     DarknetConfig,
@@ -27,8 +27,8 @@ from export.darknet.cfg import (
     YoloSection,
     infer_shapes,
 )
-from export.darknet.weights import BatchNorm, DarknetWeights, FloatArray
-from export.errors import DarknetFormatError
+from modelserve.export.darknet.weights import BatchNorm, DarknetWeights, FloatArray
+from modelserve.export.errors import DarknetFormatError
 
 logger = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from contracts.yolo import decode_darknet_head
-from export.darknet.cfg import DarknetConfig, YoloSection
-from export.darknet.graph import DecodingContract, YoloOutput
-from export.darknet.weights import FloatArray
-from export.errors import YoloParityError
+from modelserve.contracts.yolo import decode_darknet_head
+from modelserve.export.darknet.cfg import DarknetConfig, YoloSection
+from modelserve.export.darknet.graph import DecodingContract, YoloOutput
+from modelserve.export.darknet.weights import FloatArray
+from modelserve.export.errors import YoloParityError
 
 logger = logging.getLogger(__name__)
 

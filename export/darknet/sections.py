@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from export.errors import DarknetFormatError
+from modelserve.export.errors import DarknetFormatError
 
 SECTION_ALIASES = {"network": "net", "conv": "convolutional", "max": "maxpool"}
 # Per section kind: keys that only matter for training; accepted and ignored.

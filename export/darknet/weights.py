@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from export.darknet.cfg import ConvSection, DarknetConfig, infer_shapes
-from export.errors import DarknetFormatError
+from modelserve.export.darknet.cfg import ConvSection, DarknetConfig, infer_shapes
+from modelserve.export.errors import DarknetFormatError
 
 logger = logging.getLogger(__name__)
 

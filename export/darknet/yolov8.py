@@ -14,7 +14,7 @@ from typing import Any
 
 import onnx
 
-from export.errors import YoloContractError
+from modelserve.export.errors import YoloContractError
 
 logger = logging.getLogger(__name__)
 

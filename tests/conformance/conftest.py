@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from serve.server import EmbeddedTriton
-from serve.settings import ServerSettings
+from modelserve.serve.server import EmbeddedTriton
+from modelserve.serve.settings import ServerSettings
 from tests.conformance.repository import CACHE_CONFIG, build
 
 

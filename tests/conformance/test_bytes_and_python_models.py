@@ -13,7 +13,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from serve.server import EmbeddedTriton
+from modelserve.serve.server import EmbeddedTriton
 from tests.conformance.kserve import infer_binary
 
 pytestmark = pytest.mark.integration

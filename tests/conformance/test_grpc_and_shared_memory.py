@@ -11,7 +11,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 import tritonclient.utils.shared_memory as shm
 
-from serve.server import EmbeddedTriton
+from modelserve.serve.server import EmbeddedTriton
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from serve.server import EmbeddedTriton
+from modelserve.serve.server import EmbeddedTriton
 from tests.conformance.kserve import infer_binary, post_json, request
 
 pytestmark = pytest.mark.integration

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from export.demo import DemoModel, export_demo_set
-from export.repository import write_model
-from export.spec import DynamicBatching, ModelEntry, TensorConfig, VersionPolicy
-from serve.server import EmbeddedTriton
-from serve.settings import ServerSettings
+from modelserve.export.demo import DemoModel, export_demo_set
+from modelserve.export.repository import write_model
+from modelserve.export.spec import DynamicBatching, ModelEntry, TensorConfig, VersionPolicy
+from modelserve.serve.server import EmbeddedTriton
+from modelserve.serve.settings import ServerSettings
 from tests.helpers import save, scale_model
 
 # As a deployer writes it for NGC Triton's native ONNX Runtime backend: platform, not backend;

@@ -7,17 +7,17 @@ import asyncio
 import httpx
 import pytest
 
-from api.app import create_app
-from api.settings import ApiSettings
-from client import TritonClient
+from modelserve.api.app import create_app
+from modelserve.api.settings import ApiSettings
+from modelserve.client import TritonClient
 
 pytestmark = pytest.mark.integration
 
 
 def test_concurrent_api_requests_are_batched_by_triton(server, repository):
     root, _ = repository
-    from export.tabular import export_tabular
-    from export.tabular_data import example_table
+    from modelserve.export.tabular import export_tabular
+    from modelserve.export.tabular_data import example_table
 
     data = root.parent / "concurrency.csv"
     frame = example_table(300, seed=5)

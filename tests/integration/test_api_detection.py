@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from api.app import create_app
-from api.settings import ApiSettings
-from client import TritonClient
-from export.darknet.cfg import load_cfg
-from export.darknet.weights import random_weights, write_weights
-from export.yolo import export_darknet, export_yolov8
+from modelserve.api.app import create_app
+from modelserve.api.settings import ApiSettings
+from modelserve.client import TritonClient
+from modelserve.export.darknet.cfg import load_cfg
+from modelserve.export.darknet.weights import random_weights, write_weights
+from modelserve.export.yolo import export_darknet, export_yolov8
 from tests.helpers import fake_yolov8
 from tests.integration.test_export_yolo import TINY_CFG
 

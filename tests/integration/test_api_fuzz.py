@@ -11,18 +11,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from api.app import create_app
-from api.settings import ApiSettings
-from client import TritonClient
-from export.darknet.cfg import load_cfg
-from export.darknet.weights import random_weights, write_weights
-from export.tabular import export_tabular
-from export.tabular_data import example_table
-from export.transformers_onnx import export_transformer
-from export.vision import export_keras_vision
-from export.yolo import export_darknet
+from modelserve.api.app import create_app
+from modelserve.api.settings import ApiSettings
+from modelserve.client import TritonClient
+from modelserve.export.darknet.cfg import load_cfg
+from modelserve.export.darknet.weights import random_weights, write_weights
+from modelserve.export.tabular import export_tabular
+from modelserve.export.tabular_data import example_table
+from modelserve.export.tiny_transformers import save_tiny_model
+from modelserve.export.transformers_onnx import export_transformer
+from modelserve.export.vision import export_keras_vision
+from modelserve.export.yolo import export_darknet
 from tests.integration.test_export_yolo import TINY_CFG
-from tests.tiny_transformers import save_tiny_model
 
 pytestmark = pytest.mark.integration
 # Derandomized: CI and every developer run the same examples, so a failure is reproducible.

@@ -13,12 +13,12 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from starlette.websockets import WebSocketDisconnect
 
-from api.app import create_app
-from api.auth import RedactSecrets
-from api.settings import ApiSettings
-from client import TritonClient
-from export.transformers_onnx import export_transformer
-from tests.tiny_transformers import save_tiny_model
+from modelserve.api.app import create_app
+from modelserve.api.auth import RedactSecrets
+from modelserve.api.settings import ApiSettings
+from modelserve.client import TritonClient
+from modelserve.export.tiny_transformers import save_tiny_model
+from modelserve.export.transformers_onnx import export_transformer
 
 pytestmark = pytest.mark.integration
 KEY = "s3cret-kéy"  # not ASCII: compared as bytes

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
+from modelserve.api.app import create_app
+from modelserve.api.settings import ApiSettings
 
 pytestmark = pytest.mark.integration
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from client import TritonClient
-from export.tabular import export_tabular
-from export.tabular_data import example_table
+from modelserve.api.app import create_app
+from modelserve.api.settings import ApiSettings
+from modelserve.client import TritonClient
+from modelserve.export.tabular import export_tabular
+from modelserve.export.tabular_data import example_table
 
 pytestmark = pytest.mark.integration
 

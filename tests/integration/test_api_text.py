@@ -9,11 +9,11 @@ import torch
 from fastapi.testclient import TestClient
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-from api.app import create_app
-from api.settings import ApiSettings
-from client import TritonClient
-from export.transformers_onnx import export_transformer
-from tests.tiny_transformers import save_tiny_model
+from modelserve.api.app import create_app
+from modelserve.api.settings import ApiSettings
+from modelserve.client import TritonClient
+from modelserve.export.tiny_transformers import save_tiny_model
+from modelserve.export.transformers_onnx import export_transformer
 
 pytestmark = pytest.mark.integration
 TEXT = "john smith works at acme corp in london"
@@ -106,7 +106,7 @@ def test_real_embeddings_rank_by_meaning(server, models):
     assert abs(np.linalg.norm(emb.json()["embeddings"][0]) - 1.0) < 1e-4
     from sentence_transformers import SentenceTransformer
 
-    from export.hf_source import resolve_source
+    from modelserve.export.hf_source import resolve_source
 
     long = " ".join(["Markets opened lower as investors weighed the latest inflation figures."] * 40)
     texts = ["a cat sits on the mat", "Stock markets fell sharply on Monday.", long]  # long: > 256 tokens

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from api.app import create_app
-from api.settings import ApiSettings
-from client import TritonClient
-from export.vision import export_keras_vision
+from modelserve.api.app import create_app
+from modelserve.api.settings import ApiSettings
+from modelserve.client import TritonClient
+from modelserve.export.vision import export_keras_vision
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 def exported(server, repository, tmp_path_factory):
     import keras
 
-    from export.keras_source import build
+    from modelserve.export.keras_source import build
 
     root, _ = repository
     tmp = tmp_path_factory.mktemp("vision_api")

@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from export.demo import export_demo_set
-from serve.ports import free_port
+from modelserve.export.demo import export_demo_set
+from modelserve.serve.ports import free_port
 from tests.helpers import Proc, processes
 
 pytestmark = pytest.mark.integration

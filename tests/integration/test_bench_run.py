@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks.measure import Sweep
-from benchmarks.report import PERF_ANALYZER_COLUMNS
-from benchmarks.suite import RunOptions, run
+from modelserve.benchmarks.measure import Sweep
+from modelserve.benchmarks.report import PERF_ANALYZER_COLUMNS
+from modelserve.benchmarks.suite import RunOptions, run
 from modelserve.cli import app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]

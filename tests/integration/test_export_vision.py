@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from client import TritonClient
-from export.cli import app as export_app
+from modelserve.client import TritonClient
+from modelserve.export.cli import app as export_app
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +20,7 @@ def _keras_model(arch: str, variant: str, path):
     """A random-weight Keras model saved to ``path``; the export loads the same weights."""
     import keras
 
-    from export.keras_source import build
+    from modelserve.export.keras_source import build
 
     model = build(arch, variant, "random")
     model.save_weights(str(path))

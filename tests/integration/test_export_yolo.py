@@ -13,11 +13,11 @@ import onnx
 import pytest
 from typer.testing import CliRunner
 
-from client import TritonClient
-from export.cli import app as export_app
-from export.darknet.cfg import load_cfg
-from export.darknet.parity import _opencv_raw_layer, make_input
-from export.darknet.weights import random_weights, write_weights
+from modelserve.client import TritonClient
+from modelserve.export.cli import app as export_app
+from modelserve.export.darknet.cfg import load_cfg
+from modelserve.export.darknet.parity import _opencv_raw_layer, make_input
+from modelserve.export.darknet.weights import random_weights, write_weights
 from tests.helpers import fake_yolov8
 
 pytestmark = pytest.mark.integration

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from client import AsyncTritonClient, TritonClient
-from export.repository import write_model
-from export.spec import ModelEntry, TensorConfig
-from serve.server import EmbeddedTriton
-from serve.settings import ServerSettings
+from modelserve.client import AsyncTritonClient, TritonClient
+from modelserve.export.repository import write_model
+from modelserve.export.spec import ModelEntry, TensorConfig
+from modelserve.serve.server import EmbeddedTriton
+from modelserve.serve.settings import ServerSettings
 from tests.helpers import scale_model
 from tests.k8s import SERVING, container, env_value, one, render, triton_metrics_in_rules
 

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from client import AsyncTritonClient, InferenceTimeoutError, ServerUnavailableError, TritonClient
 from modelserve.cli import app
-from serve.ports import free_port
-from serve.server import EmbeddedTriton
-from serve.settings import ServerSettings
+from modelserve.client import AsyncTritonClient, InferenceTimeoutError, ServerUnavailableError, TritonClient
+from modelserve.serve.ports import free_port
+from modelserve.serve.server import EmbeddedTriton
+from modelserve.serve.settings import ServerSettings
 from tests.helpers import processes, save, scale_model, tritonservers
 
 pytestmark = pytest.mark.integration
@@ -87,8 +87,8 @@ def test_the_api_in_front_of_a_hung_server_is_not_ready_and_times_out_once(silen
     """Readiness says 503 (not a 504 after the full timeout); a request gets one 504."""
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
-    from api.settings import ApiSettings
+    from modelserve.api.app import create_app
+    from modelserve.api.settings import ApiSettings
 
     settings = ApiSettings(
         triton_url=f"127.0.0.1:{silent_server}",

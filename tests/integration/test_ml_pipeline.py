@@ -14,13 +14,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from client import TritonClient
-from contracts.lifecycle import read_state
-from export.tabular_data import example_table
 from modelserve.cli import app
+from modelserve.client import TritonClient
+from modelserve.contracts.lifecycle import read_state
+from modelserve.export.tabular_data import example_table
 from modelserve.lifecycle import ready_versions
-from serve.server import EmbeddedTriton
-from serve.settings import ServerSettings
+from modelserve.serve.server import EmbeddedTriton
+from modelserve.serve.settings import ServerSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

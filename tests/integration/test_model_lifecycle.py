@@ -19,17 +19,17 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.settings import ApiSettings
-from client import AsyncTritonClient, TritonClient
-from contracts.lifecycle import read_state
-from contracts.tabular import FeatureSpec, FieldSpec
-from export.tabular import export_classifier
+from modelserve.api.app import create_app
+from modelserve.api.settings import ApiSettings
 from modelserve.cli import app as cli
+from modelserve.client import AsyncTritonClient, TritonClient
+from modelserve.contracts.lifecycle import read_state
+from modelserve.contracts.tabular import FeatureSpec, FieldSpec
 from modelserve.errors import LifecycleError
+from modelserve.export.tabular import export_classifier
 from modelserve.lifecycle import promote, ready_versions, retire, rollback
-from serve.server import EmbeddedTriton
-from serve.settings import ServerSettings
+from modelserve.serve.server import EmbeddedTriton
+from modelserve.serve.settings import ServerSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

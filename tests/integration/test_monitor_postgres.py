@@ -28,12 +28,12 @@ import pytest
 import uvicorn
 import websockets
 
-from api.app import create_app
-from api.settings import ApiSettings
-from export.demo import DemoModel
-from monitor.store import Store
-from serve.ports import free_port
-from serve.server import EmbeddedTriton
+from modelserve.api.app import create_app
+from modelserve.api.settings import ApiSettings
+from modelserve.export.demo import DemoModel
+from modelserve.monitor.store import Store
+from modelserve.serve.ports import free_port
+from modelserve.serve.server import EmbeddedTriton
 from tests.unit.test_monitor_store import exercise
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

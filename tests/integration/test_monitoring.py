@@ -21,15 +21,15 @@ import uvicorn
 import websockets
 from sklearn.metrics import accuracy_score, f1_score
 
-from api.app import create_app
-from api.settings import ApiSettings
-from contracts.lifecycle import read_state
-from contracts.reference import REFERENCE_NAME
-from export.tabular import export_tabular
-from export.tabular_data import example_table
-from serve.ports import free_port
-from serve.server import EmbeddedTriton
-from serve.settings import ServerSettings
+from modelserve.api.app import create_app
+from modelserve.api.settings import ApiSettings
+from modelserve.contracts.lifecycle import read_state
+from modelserve.contracts.reference import REFERENCE_NAME
+from modelserve.export.tabular import export_tabular
+from modelserve.export.tabular_data import example_table
+from modelserve.serve.ports import free_port
+from modelserve.serve.server import EmbeddedTriton
+from modelserve.serve.settings import ServerSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

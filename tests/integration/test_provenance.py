@@ -15,15 +15,15 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.settings import ApiSettings
-from api.weights import WEIGHTS_HEADER
-from client import TritonClient
-from contracts.provenance import RANDOM_WARNING
-from export.darknet.cfg import load_cfg
-from export.darknet.weights import random_weights, write_weights
-from export.tabular_data import example_table
+from modelserve.api.app import create_app
+from modelserve.api.settings import ApiSettings
+from modelserve.api.weights import WEIGHTS_HEADER
 from modelserve.cli import app as cli
+from modelserve.client import TritonClient
+from modelserve.contracts.provenance import RANDOM_WARNING
+from modelserve.export.darknet.cfg import load_cfg
+from modelserve.export.darknet.weights import random_weights, write_weights
+from modelserve.export.tabular_data import example_table
 from tests.integration.test_export_yolo import TINY_CFG
 
 pytestmark = pytest.mark.integration
@@ -99,7 +99,7 @@ def test_answers_carry_the_weights_header_and_field(server, exported):
 
 
 def test_the_api_warns_once_per_random_model_as_it_starts(server, exported, caplog):
-    with caplog.at_level(logging.WARNING, logger="api.app"), _api(server, exported["root"]) as api:
+    with caplog.at_level(logging.WARNING, logger="modelserve.api.app"), _api(server, exported["root"]) as api:
         assert api.get("/health").status_code == 200
     mine = [m for m in caplog.messages if f"'{RANDOM}'" in m]
     assert mine == [f"model '{RANDOM}' v1: {RANDOM_WARNING}"]

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serve.ports import free_port
+from modelserve.serve.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 

@@ -11,10 +11,16 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from client import TritonClient
-from export.recommendations import MASKED, example_interactions, export_recommendations, fit, reference
+from modelserve.api.app import create_app
+from modelserve.api.settings import ApiSettings
+from modelserve.client import TritonClient
+from modelserve.export.recommendations import (
+    MASKED,
+    example_interactions,
+    export_recommendations,
+    fit,
+    reference,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,15 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from client import AsyncTritonClient, ClientError, ModelNotFoundError, ModelNotReadyError, TritonClient
-from export.demo import DemoModel
-from serve.server import EmbeddedTriton
+from modelserve.client import (
+    AsyncTritonClient,
+    ClientError,
+    ModelNotFoundError,
+    ModelNotReadyError,
+    TritonClient,
+)
+from modelserve.export.demo import DemoModel
+from modelserve.serve.server import EmbeddedTriton
 
 pytestmark = pytest.mark.integration
 PROTOCOLS = ("grpc", "http")

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from client import AccessDeniedError, TritonClient
-from export.demo import export_demo_set
-from serve.ports import free_port
-from serve.settings import ServerSettings
-from serve.supervisor import Supervisor
+from modelserve.client import AccessDeniedError, TritonClient
+from modelserve.export.demo import export_demo_set
+from modelserve.serve.ports import free_port
+from modelserve.serve.settings import ServerSettings
+from modelserve.serve.supervisor import Supervisor
 from tests.helpers import processes, save, scale_model, tritonservers
 
 pytestmark = pytest.mark.integration

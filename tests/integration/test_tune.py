@@ -13,16 +13,16 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
-from benchmarks.tune_space import Measured, TunePoint, apply_point, point_of, select_best
-from client import TritonClient
-from contracts.reference import REFERENCE_NAME
-from contracts.tabular import FeatureSpec, FieldSpec
-from export.config import read_config
-from export.demo import DemoModel
-from export.tabular import export_classifier
+from modelserve.benchmarks.tune_space import Measured, TunePoint, apply_point, point_of, select_best
 from modelserve.cli import app
+from modelserve.client import TritonClient
+from modelserve.contracts.reference import REFERENCE_NAME
+from modelserve.contracts.tabular import FeatureSpec, FieldSpec
+from modelserve.export.config import read_config
+from modelserve.export.demo import DemoModel
+from modelserve.export.tabular import export_classifier
 from modelserve.lifecycle import apply_config
-from serve.server import EmbeddedTriton
+from modelserve.serve.server import EmbeddedTriton
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

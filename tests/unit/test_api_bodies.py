@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import ApiSettings
-from serve.ports import free_port
+from modelserve.api.app import create_app
+from modelserve.api.settings import ApiSettings
+from modelserve.serve.ports import free_port
 
 JSON = {"content-type": "application/json"}
 

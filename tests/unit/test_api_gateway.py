@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from api.gateway import Gateway
-from client import ModelNotFoundError
+from modelserve.api.gateway import Gateway
+from modelserve.client import ModelNotFoundError
 
 
 class _Triton:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaError
-from api.images import decode_image, to_tensor, top_k
-from contracts.model import ImagePreprocessing
+from modelserve.api.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaError
+from modelserve.api.images import decode_image, to_tensor, top_k
+from modelserve.contracts.model import ImagePreprocessing
 
 LIMITS = {"max_bytes": 1_000_000, "max_pixels": 1_000_000}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.auth import PUBLIC
-from api.settings import ApiSettings
+from modelserve.api.app import create_app
+from modelserve.api.auth import PUBLIC
+from modelserve.api.settings import ApiSettings
 
 
 def test_every_keyed_operation_says_so_and_public_ones_do_not():

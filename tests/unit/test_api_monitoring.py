@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from api.app import create_app
-from api.errors import PayloadTooLargeError, UnprocessableError
-from api.monitoring import parse_feedback
-from api.settings import ApiSettings
-from monitor.store import StoreError
-from serve.ports import free_port
+from modelserve.api.app import create_app
+from modelserve.api.errors import PayloadTooLargeError, UnprocessableError
+from modelserve.api.monitoring import parse_feedback
+from modelserve.api.settings import ApiSettings
+from modelserve.monitor.store import StoreError
+from modelserve.serve.ports import free_port
 
 
 def _client(tmp_path: Path, **settings: Any) -> TestClient:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from api.settings import ApiSettings
+from modelserve.api.settings import ApiSettings
 from modelserve.api_runner import ApiRunner, StatusWriter, file_status, settings_env
 from modelserve.cli_common import describe_invalid
 from modelserve.errors import ApiStartError

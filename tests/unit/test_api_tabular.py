@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.errors import PayloadTooLargeError, UnprocessableError
-from api.settings import ApiSettings
-from api.tabular import encode, postprocess, records_from_body
-from contracts.tabular import FeatureSpec, FieldSpec
-from serve.ports import free_port
+from modelserve.api.app import create_app
+from modelserve.api.errors import PayloadTooLargeError, UnprocessableError
+from modelserve.api.settings import ApiSettings
+from modelserve.api.tabular import encode, postprocess, records_from_body
+from modelserve.contracts.tabular import FeatureSpec, FieldSpec
+from modelserve.serve.ports import free_port
 
 SPEC = FeatureSpec(
     fields=(

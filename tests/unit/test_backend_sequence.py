@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from serve.backend.modelserve_sequence import FLAG_END, FLAG_START, SequenceSpec, StateStore
+from modelserve.serve.backend.modelserve_sequence import FLAG_END, FLAG_START, SequenceSpec, StateStore
 
 CONFIG = {
     "sequence_batching": {

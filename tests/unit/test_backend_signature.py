@@ -9,8 +9,13 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from serve.backend.modelserve_autocomplete import auto_complete, needs_completion
-from serve.backend.modelserve_signature import ModelConfigError, Signature, read_signature, validate
+from modelserve.serve.backend.modelserve_autocomplete import auto_complete, needs_completion
+from modelserve.serve.backend.modelserve_signature import (
+    ModelConfigError,
+    Signature,
+    read_signature,
+    validate,
+)
 from tests.helpers import scale_model
 
 

@@ -1,4 +1,4 @@
-"""The CPU reading behind ``python -m benchmarks.api_cpu`` (/proc; Linux)."""
+"""The CPU reading behind ``python -m modelserve.benchmarks.api_cpu`` (/proc; Linux)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from benchmarks.api_cpu import cpu_seconds, process_group
+from modelserve.benchmarks.api_cpu import cpu_seconds, process_group
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 

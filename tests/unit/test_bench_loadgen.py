@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks import history
-from benchmarks.loadgen import OK, LoadSpec, Outcome, run_load
-from benchmarks.rawhttp import Connection, build_request, server_timing
-from benchmarks.targets import HttpTarget, v2_json_body
+from modelserve.benchmarks import history
+from modelserve.benchmarks.loadgen import OK, LoadSpec, Outcome, run_load
+from modelserve.benchmarks.rawhttp import Connection, build_request, server_timing
+from modelserve.benchmarks.targets import HttpTarget, v2_json_body
 from modelserve.cli import app
 
 
@@ -231,7 +231,7 @@ def test_compare_without_trials_says_there_is_no_band(tmp_path: Path) -> None:
 
 
 def test_plots_are_written_from_a_run_document(tmp_path: Path) -> None:
-    from benchmarks.plots import plot_run
+    from modelserve.benchmarks.plots import plot_run
 
     doc = _document("r", 1000.0, 0.05)
     rows = doc["rows"]
@@ -263,7 +263,7 @@ def test_cli_compares_saved_runs_and_refuses_bad_points(tmp_path: Path) -> None:
 
 
 def test_measure_interleaves_rounds_and_merges_them_into_trials() -> None:
-    from benchmarks.measure import Measured, Sweep, measure
+    from modelserve.benchmarks.measure import Measured, Sweep, measure
 
     order: list[str] = []
 
@@ -298,7 +298,7 @@ def test_measure_interleaves_rounds_and_merges_them_into_trials() -> None:
 
 
 def test_server_splits_merge_weighted_by_requests() -> None:
-    from benchmarks.triton_split import ServerSplit, merge_splits
+    from modelserve.benchmarks.triton_split import ServerSplit, merge_splits
 
     def split(requests: int, queue_us: float) -> ServerSplit:
         return ServerSplit(

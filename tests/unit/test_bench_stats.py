@@ -9,13 +9,13 @@ import io
 import numpy as np
 import pytest
 
-from benchmarks import perf_analyzer
-from benchmarks.loadgen import LoadResult, LoadSpec, arrival_offsets
-from benchmarks.ratios import format_ratios, ratios
-from benchmarks.report import EXTRA_COLUMNS, PERF_ANALYZER_COLUMNS, Row, csv_text, table
-from benchmarks.stats import spread, summarise
-from benchmarks.triton_split import difference
-from client.types import Duration, ModelStatistics
+from modelserve.benchmarks import perf_analyzer
+from modelserve.benchmarks.loadgen import LoadResult, LoadSpec, arrival_offsets
+from modelserve.benchmarks.ratios import format_ratios, ratios
+from modelserve.benchmarks.report import EXTRA_COLUMNS, PERF_ANALYZER_COLUMNS, Row, csv_text, table
+from modelserve.benchmarks.stats import spread, summarise
+from modelserve.benchmarks.triton_split import difference
+from modelserve.client.types import Duration, ModelStatistics
 
 
 def test_percentiles_rates_and_errors_of_known_latencies() -> None:
@@ -193,6 +193,6 @@ def test_perf_analyzer_csv_parses_to_numbers() -> None:
 
 
 def test_the_cli_knows_the_suite_scenarios_and_results_folder_without_importing_it():
-    from benchmarks import cli, suite
+    from modelserve.benchmarks import cli, suite
 
     assert cli.SCENARIO_NAMES == suite.SCENARIOS and cli.DEFAULT_RESULTS == suite.DEFAULT_RESULTS

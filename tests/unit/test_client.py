@@ -5,10 +5,10 @@ import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-import client
-from client._tensors import build_inputs
-from client._translate import translate
-from client.errors import (
+from modelserve import client
+from modelserve.client._tensors import build_inputs
+from modelserve.client._translate import translate
+from modelserve.client.errors import (
     InferenceServerError,
     InferenceTimeoutError,
     InvalidInputError,
@@ -16,8 +16,8 @@ from client.errors import (
     ModelNotReadyError,
     ServerUnavailableError,
 )
-from client.sync import normalise_url
-from client.types import ModelMetadata, ModelStatistics, parse_config
+from modelserve.client.sync import normalise_url
+from modelserve.client.types import ModelMetadata, ModelStatistics, parse_config
 
 
 @pytest.mark.parametrize(

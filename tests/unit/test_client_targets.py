@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from client import TritonClient
-from client._core import ClientCore, Rotation
-from client.targets import parse_targets
+from modelserve.client import TritonClient
+from modelserve.client._core import ClientCore, Rotation
+from modelserve.client.targets import parse_targets
 
 
 def test_one_address_is_dialled_as_given() -> None:

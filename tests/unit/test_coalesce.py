@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pytest
 
-from api.coalesce import Coalescer
-from client import InvalidInputError, ServerUnavailableError
+from modelserve.api.coalesce import Coalescer
+from modelserve.client import InvalidInputError, ServerUnavailableError
 
 
 class FakeTriton:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from contracts.model import (
+from modelserve.contracts.model import (
     ContractError,
     ContractMissingError,
     DetectionContract,
@@ -21,8 +21,8 @@ from contracts.model import (
     parse_contract,
     read_contract,
 )
-from contracts.provenance import Provenance
-from contracts.tabular import FeatureSpec, FieldSpec
+from modelserve.contracts.provenance import Provenance
+from modelserve.contracts.tabular import FeatureSpec, FieldSpec
 
 SPEC = FeatureSpec(fields=(FieldSpec(name="a", kind="numeric"),), target="t", classes=("x", "y"))
 COMMON = {"name": "m", "version": 3, "id": "m-abc", "sha256": "00", "created": "2026-11-28T00:00:00Z"}
@@ -172,7 +172,7 @@ def test_each_kind_names_itself_for_messages():
 
 def _v2(kind: str, **changes):
     """A version-2 file: the version-1 layout migrated, with ``schema_version`` 2 and no provenance."""
-    from contracts.model import migrate_v1
+    from modelserve.contracts.model import migrate_v1
 
     return {**migrate_v1(V1[kind]), **changes}
 

@@ -11,7 +11,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from export.darknet.cfg import (
+from modelserve.export.darknet.cfg import (
     ConvSection,
     MaxPoolSection,
     RouteSection,
@@ -20,12 +20,17 @@ from export.darknet.cfg import (
     load_cfg,
     parse_cfg,
 )
-from export.darknet.coco import COCO80_NAMES, DARKNET_SPELLINGS
-from export.darknet.graph import build_onnx
-from export.darknet.parity import check_parity, make_input, run_onnx
-from export.darknet.weights import expected_float_count, random_weights, read_weights, write_weights
-from export.darknet.yolov8 import inspect_yolov8
-from export.errors import DarknetFormatError, YoloContractError
+from modelserve.export.darknet.coco import COCO80_NAMES, DARKNET_SPELLINGS
+from modelserve.export.darknet.graph import build_onnx
+from modelserve.export.darknet.parity import check_parity, make_input, run_onnx
+from modelserve.export.darknet.weights import (
+    expected_float_count,
+    random_weights,
+    read_weights,
+    write_weights,
+)
+from modelserve.export.darknet.yolov8 import inspect_yolov8
+from modelserve.export.errors import DarknetFormatError, YoloContractError
 from tests.helpers import fake_yolov8
 
 CFG = Path(__file__).resolve().parents[1] / "data" / "darknet"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api.detection import prepare
-from contracts.yolo import detect
+from modelserve.api.detection import prepare
+from modelserve.contracts.yolo import detect
 
 CONTRACT = {"input": {"name": "images", "shape": [1, 3, 64, 64]}}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from benchmarks import docs_tables, history
+from modelserve.benchmarks import docs_tables, history
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", ROOT / "model_repository" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -35,7 +35,7 @@ def test_benchmark_results_page_is_generated_from_the_history():
     runs = history.read(ROOT / "benchmarks" / "results" / "history.jsonl")
     assert runs, "the committed history has runs"
     page = (ROOT / "docs" / "benchmark-results.md").read_text()
-    assert page == docs_tables.render(runs), "run `python -m benchmarks.docs_tables`"
+    assert page == docs_tables.render(runs), "run `python -m modelserve.benchmarks.docs_tables`"
     for run in runs:
         assert run["run_id"] in page and str(run["machine"]["commit"]) in page
 

@@ -1,6 +1,6 @@
 """benchmarks.gpu_concurrency's own arithmetic: client shares, the interpolated ORT-alone baseline."""
 
-from benchmarks.gpu_concurrency import VARIANTS, _shares, compare, interpolate
+from modelserve.benchmarks.gpu_concurrency import VARIANTS, _shares, compare, interpolate
 
 DIRECT = [
     {"path": "ort alone", "batch": 1, "items_per_s": 600.0},

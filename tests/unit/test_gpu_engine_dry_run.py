@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from benchmarks import gpu_engine
+from modelserve.benchmarks import gpu_engine
 
 MODELS = ("resnet50", "bert", "vgg16")
 

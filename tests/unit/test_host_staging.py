@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from serve.backend.modelserve_host_staging import HostStaging, aligned_zeros, loaded_cudart
+from modelserve.serve.backend.modelserve_host_staging import HostStaging, aligned_zeros, loaded_cudart
 
 
 class FakeCudart:

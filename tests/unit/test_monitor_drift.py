@@ -8,9 +8,9 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
-from contracts.tabular import FeatureSpec, FieldSpec
-from export.tabular_data import example_table, infer_spec
-from monitor.drift import detect
+from modelserve.contracts.tabular import FeatureSpec, FieldSpec
+from modelserve.export.tabular_data import example_table, infer_spec
+from modelserve.monitor.drift import detect
 
 
 def _seed_like(rows: int, seed: int) -> tuple[FeatureSpec, np.ndarray]:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.actions import retrain_argv
-from monitor.live import Hub
-from monitor.policy import load_policy, parse_policy
+from modelserve.monitor.actions import retrain_argv
+from modelserve.monitor.live import Hub
+from modelserve.monitor.policy import load_policy, parse_policy
 
 
 def test_policy_merges_defaults_and_model_overrides(tmp_path: Path) -> None:
@@ -87,7 +87,7 @@ def test_hub_filters_by_model_and_drops_a_subscriber_that_falls_behind() -> None
 
 
 def test_hub_relays_what_it_publishes_and_delivers_what_others_sent() -> None:
-    from monitor.relay import PostgresRelay, relay_for
+    from modelserve.monitor.relay import PostgresRelay, relay_for
 
     sent: list[dict[str, object]] = []
 
@@ -123,8 +123,8 @@ def test_hub_relays_what_it_publishes_and_delivers_what_others_sent() -> None:
 
 
 def test_an_empty_hub_given_to_the_monitor_is_the_one_it_uses(tmp_path: Path) -> None:
-    from monitor.service import Monitor
-    from monitor.store import Store
+    from modelserve.monitor.service import Monitor
+    from modelserve.monitor.store import Store
 
     hub = Hub()  # len 0: falsy, which once made the monitor build its own and drop the relay
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.store import PredictionRecord, Store, StoreError
+from modelserve.monitor.store import PredictionRecord, Store, StoreError
 
 
 def _records(model: str, n: int, *, version: str = "1", start: float = 0.0) -> list[PredictionRecord]:

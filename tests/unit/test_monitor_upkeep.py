@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.feedback import FeedbackBatcher
-from monitor.store import PredictionRecord, Store
-from monitor.upkeep import Upkeep
+from modelserve.monitor.feedback import FeedbackBatcher
+from modelserve.monitor.store import PredictionRecord, Store
+from modelserve.monitor.upkeep import Upkeep
 
 
 def _records(model: str, n: int, start: float = 0.0) -> list[PredictionRecord]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from serve.backend.modelserve_ort_runner import (
+from modelserve.serve.backend.modelserve_ort_runner import (
     OrtRunner,
     RunnerError,
     RunnerSettings,

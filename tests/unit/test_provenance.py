@@ -14,20 +14,20 @@ from fastapi import Response
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.catalog import Catalog, Served
-from api.settings import ApiSettings
-from api.weights import WEIGHTS_HEADER, stamp
-from contracts.model import TensorContract, read_contract
-from contracts.provenance import RANDOM_WARNING, Provenance
-from contracts.random_weights import random_versions, warn_random_models
-from export.cli import app as export_app
-from export.hf_source import resolve
-from export.keras_source import imagenet_file
-from export.provenance import file_sha256, local, trained
-from export.repository import write_model
-from export.spec import ModelEntry, TensorConfig
-from export.vision import provenance as vision_provenance
+from modelserve.api.app import create_app
+from modelserve.api.catalog import Catalog, Served
+from modelserve.api.settings import ApiSettings
+from modelserve.api.weights import WEIGHTS_HEADER, stamp
+from modelserve.contracts.model import TensorContract, read_contract
+from modelserve.contracts.provenance import RANDOM_WARNING, Provenance
+from modelserve.contracts.random_weights import random_versions, warn_random_models
+from modelserve.export.cli import app as export_app
+from modelserve.export.hf_source import resolve
+from modelserve.export.keras_source import imagenet_file
+from modelserve.export.provenance import file_sha256, local, trained
+from modelserve.export.repository import write_model
+from modelserve.export.spec import ModelEntry, TensorConfig
+from modelserve.export.vision import provenance as vision_provenance
 from modelserve.inventory import inventory
 from tests.helpers import fake_yolov8, scale_model
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from contracts.model import RecommendationsContract, read_contract
-from export.recommendations import export_recommendations
+from modelserve.contracts.model import RecommendationsContract, read_contract
+from modelserve.export.recommendations import export_recommendations
 
 
 def test_three_items_and_two_users_export(tmp_path: Path) -> None:

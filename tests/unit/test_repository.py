@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from contracts.model import TensorContract, read_contract
-from export.config import read_config, write_config
-from export.errors import ConfigValidationError, RepositoryWriteError
-from export.repository import list_models, versions_of, write_model
-from export.spec import ModelEntry, TensorConfig
+from modelserve.contracts.model import TensorContract, read_contract
+from modelserve.export.config import read_config, write_config
+from modelserve.export.errors import ConfigValidationError, RepositoryWriteError
+from modelserve.export.repository import list_models, versions_of, write_model
+from modelserve.export.spec import ModelEntry, TensorConfig
 from tests.helpers import scale_model
 
 ENTRY = ModelEntry(

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from serve.errors import AddressError, CacheNotAvailableError, PortInUseError, RepositoryError
-from serve.layout import prepare_backend_dir
-from serve.locate import TritonDistribution, locate_triton
-from serve.ports import check_free, free_port, resolve
-from serve.server import EmbeddedTriton, Endpoints, build_command, server_environment
-from serve.settings import ServerSettings
-from serve.stub_env import StubEnvironment
+from modelserve.serve.errors import AddressError, CacheNotAvailableError, PortInUseError, RepositoryError
+from modelserve.serve.layout import prepare_backend_dir
+from modelserve.serve.locate import TritonDistribution, locate_triton
+from modelserve.serve.ports import check_free, free_port, resolve
+from modelserve.serve.server import EmbeddedTriton, Endpoints, build_command, server_environment
+from modelserve.serve.settings import ServerSettings
+from modelserve.serve.stub_env import StubEnvironment
 
 
 def _fake_dist(tmp_path: Path) -> TritonDistribution:

@@ -9,9 +9,9 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 
-from export.sklearn_onnx import INPUT_NAME, TARGET_OPSET, final_estimator, sklearn_to_onnx
-from export.tabular_data import clean, example_table, infer_spec
-from export.tabular_train import train
+from modelserve.export.sklearn_onnx import INPUT_NAME, TARGET_OPSET, final_estimator, sklearn_to_onnx
+from modelserve.export.tabular_data import clean, example_table, infer_spec
+from modelserve.export.tabular_train import train
 
 
 def _run(onnx_model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

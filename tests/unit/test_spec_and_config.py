@@ -4,9 +4,9 @@ import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from export.config import build_config, config_to_text, read_config
-from export.errors import ConfigValidationError
-from export.spec import (
+from modelserve.export.config import build_config, config_to_text, read_config
+from modelserve.export.errors import ConfigValidationError
+from modelserve.export.spec import (
     DynamicBatching,
     InstanceGroup,
     ModelEntry,
@@ -128,7 +128,7 @@ def test_model_names_that_are_not_plain_folder_names_are_refused(name):
 def test_export_checks_the_name_and_version_before_reading_any_data(tmp_path):
     from typer.testing import CliRunner
 
-    from export.cli import app
+    from modelserve.export.cli import app
 
     missing = str(tmp_path / "no-such.csv")  # reading it would fail: the name check comes first
     bad_name = CliRunner().invoke(app, ["tabular", missing, "-t", "y", "-n", ".."])

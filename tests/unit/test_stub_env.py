@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from serve import stub_env
-from serve.errors import StubEnvironmentError
-from serve.locate import python_version_tag
+from modelserve.serve import stub_env
+from modelserve.serve.errors import StubEnvironmentError
+from modelserve.serve.locate import python_version_tag
 
 
 def test_requirements_pin_numpy_1_and_this_environments_onnxruntime():

@@ -11,11 +11,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from contracts.tabular import FeatureSpec, FeatureValidationError, FieldSpec
-from export.errors import ParityError, SourceUnavailableError
-from export.sklearn_onnx import check_parity, sklearn_to_onnx
-from export.tabular_data import clean, example_table, infer_spec, load_table
-from export.tabular_train import build_pipeline, train
+from modelserve.contracts.tabular import FeatureSpec, FeatureValidationError, FieldSpec
+from modelserve.export.errors import ParityError, SourceUnavailableError
+from modelserve.export.sklearn_onnx import check_parity, sklearn_to_onnx
+from modelserve.export.tabular_data import clean, example_table, infer_spec, load_table
+from modelserve.export.tabular_train import build_pipeline, train
 
 SPEC = FeatureSpec(
     fields=(
@@ -132,7 +132,7 @@ def test_parity_fails_when_the_onnx_model_is_not_the_source():
 
 
 def test_a_failed_parity_check_leaves_the_repository_as_it_was(tmp_path, monkeypatch):
-    import export.tabular as tabular
+    import modelserve.export.tabular as tabular
 
     def failing(*_args, **_kwargs):
         raise ParityError("ONNX disagrees with scikit-learn (injected)")
@@ -149,7 +149,7 @@ def test_a_failed_parity_check_leaves_the_repository_as_it_was(tmp_path, monkeyp
 
 def test_classifiers_get_exactly_one_instance() -> None:
     """Triton's default on CPU is two instances: two ORT thread pools fighting over a small box."""
-    from export.tabular import classifier_entry
+    from modelserve.export.tabular import classifier_entry
 
     linear = classifier_entry("lr", 4, 2, cpu_only=False).instance_groups
     forest = classifier_entry("rf", 4, 2, cpu_only=True).instance_groups
@@ -203,7 +203,7 @@ def test_all_numeric_records_still_name_what_is_wrong(record, message):
 
 
 def test_the_parity_threshold_is_a_setting_and_a_refusal_names_the_rows(tmp_path):
-    from export.tabular import export_tabular
+    from modelserve.export.tabular import export_tabular
 
     data = tmp_path / "t.csv"
     example_table(120).to_csv(data, index=False)

@@ -7,8 +7,8 @@ import pytest
 from tritonclient.grpc import model_config_pb2 as mc
 from typer.testing import CliRunner
 
-from benchmarks.tune_cli import parse_ints, parse_preferred
-from benchmarks.tune_space import (
+from modelserve.benchmarks.tune_cli import parse_ints, parse_preferred
+from modelserve.benchmarks.tune_space import (
     THREADS_PARAMETER,
     Axes,
     Measured,
@@ -19,10 +19,10 @@ from benchmarks.tune_space import (
     point_of,
     select_best,
 )
-from export.config import build_config
-from export.tabular import classifier_entry
 from modelserve.cli import app
 from modelserve.errors import TuneError
+from modelserve.export.config import build_config
+from modelserve.export.tabular import classifier_entry
 
 
 def _default() -> mc.ModelConfig:

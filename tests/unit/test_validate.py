@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 from onnx import TensorProto, helper
 
-from export.config import build_config
-from export.errors import ConfigValidationError
-from export.onnx_graph import read_signature
-from export.spec import ModelEntry, TensorConfig
-from export.validate import validate_config
+from modelserve.export.config import build_config
+from modelserve.export.errors import ConfigValidationError
+from modelserve.export.onnx_graph import read_signature
+from modelserve.export.spec import ModelEntry, TensorConfig
+from modelserve.export.validate import validate_config
 from tests.helpers import scale_model
 
 

@@ -46,7 +46,7 @@ def save_tiny_model(task: str, directory: Path, *, seed: int = 0) -> Path:
     vocab_file = directory / "vocab.txt"
     vocab_file.write_text("\n".join(vocabulary()) + "\n")
     labels = LABELS[task]
-    config = BertConfig(
+    config = BertConfig(  # type: ignore[no-untyped-call]
         vocab_size=len(vocabulary()),
         hidden_size=32,
         num_hidden_layers=2,
@@ -59,8 +59,9 @@ def save_tiny_model(task: str, directory: Path, *, seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     cls = BertForTokenClassification if task == "ner" else BertForSequenceClassification
-    cls(config).eval().save_pretrained(directory)
-    BertTokenizerFast(vocab_file=str(vocab_file), do_lower_case=True, model_max_length=64).save_pretrained(
-        directory
+    cls(config).eval().save_pretrained(directory)  # type: ignore[no-untyped-call]
+    tokenizer = BertTokenizerFast(  # type: ignore[no-untyped-call]
+        vocab_file=str(vocab_file), do_lower_case=True, model_max_length=64
     )
+    tokenizer.save_pretrained(directory)
     return directory

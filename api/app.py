@@ -46,12 +46,12 @@ from modelserve.api.settings import ApiSettings
 from modelserve.api.weights import WEIGHTS_HEADER
 from modelserve.client import AsyncTritonClient, ClientError
 from modelserve.contracts.provenance import Provenance, WeightsOrigin
-from modelserve.contracts.random_weights import warn_random_models
 from modelserve.monitor.live import Hub
 from modelserve.monitor.policy import load_policy
 from modelserve.monitor.relay import relay_for
 from modelserve.monitor.service import Monitor
 from modelserve.monitor.store import Store
+from modelserve.repository import ModelRepository
 
 logger = logging.getLogger(__name__)
 READY_TIMEOUT_S = 0.8
@@ -100,9 +100,11 @@ def create_app(
             timeout_s=settings.request_timeout_s,
             control_key=settings.control_key,
         )
-        catalog = Catalog(settings.repository, triton, versions_ttl_s=settings.versions_ttl_s)
+        repository = ModelRepository(settings.repository)
+        catalog = Catalog(repository, triton, versions_ttl_s=settings.versions_ttl_s)
         metrics.known_model = catalog.known.__contains__
-        warn_random_models(settings.repository, logger)  # once per start: their answers look real
+        for line in repository.random_warnings():  # once per start: their answers look real
+            logger.warning("%s", line)
         coalescer = None
         if settings.coalesce_max_rows > 0:
             coalescer = Coalescer(

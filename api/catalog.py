@@ -18,7 +18,6 @@ from tokenizers import Tokenizer
 from modelserve.api.errors import ApiError, NotFoundError, UnavailableError
 from modelserve.api.text_prep import load_tokenizer
 from modelserve.client import AsyncTritonClient, ModelNotFoundError
-from modelserve.contracts.lifecycle import read_state
 from modelserve.contracts.model import (
     ContractBase,
     ContractError,
@@ -26,9 +25,9 @@ from modelserve.contracts.model import (
     ModelContract,
     RecommendationsContract,
     TextContract,
-    read_contract,
 )
 from modelserve.contracts.provenance import Provenance
+from modelserve.repository import ModelRepository
 
 C = TypeVar("C", bound=ContractBase)
 
@@ -63,7 +62,9 @@ class Catalog:
     a small model); a version switch shows within the TTL, or at once after an inference names a
     version Triton no longer serves (``forget``)."""
 
-    def __init__(self, repository: Path, triton: AsyncTritonClient, *, versions_ttl_s: float = 1.0) -> None:
+    def __init__(
+        self, repository: ModelRepository, triton: AsyncTritonClient, *, versions_ttl_s: float = 1.0
+    ) -> None:
         self.repository = repository
         self.triton = triton
         self.versions_ttl_s = versions_ttl_s
@@ -85,7 +86,7 @@ class Catalog:
             meta = await self.triton.metadata(name)
         except ModelNotFoundError as exc:
             plain = Path(name).name == name and not name.startswith(".")  # no path tricks in a URL name
-            if plain and (self.repository / name).is_dir():  # exported, but not loaded (or unloaded)
+            if plain and self.repository.has_model(name):  # exported, but not loaded (or unloaded)
                 raise UnavailableError(
                     f"model '{name}' is in the repository but not loaded in Triton"
                 ) from exc
@@ -93,10 +94,7 @@ class Catalog:
         versions = sorted((v for v in meta.versions if v.isdigit()), key=int)
         if not versions:
             raise NotFoundError(f"model '{name}' has no numbered version ready")
-        try:
-            chosen = read_state(self.repository, name).served
-        except ValueError:
-            chosen = None
+        chosen = self.repository.served_version(name)
         version = str(chosen) if chosen is not None and str(chosen) in versions else versions[-1]
         self._versions[name] = (time.monotonic(), version)
         self.known.add(name)
@@ -115,7 +113,7 @@ class Catalog:
         key = (name, version)
         if key not in self._contracts:
             try:
-                self._contracts[key] = read_contract(self.repository / name / version)
+                self._contracts[key] = self.repository.contract(name, version)
             except ContractMissingError as exc:
                 raise NotFoundError(
                     f"model '{name}' v{version} has no export contract ({exc}): it serves raw tensors "
@@ -147,7 +145,7 @@ class Catalog:
         self._versions.pop(name, None)
 
     def _version_dir(self, served: Served[C]) -> Path:
-        return self.repository / served.name / served.version
+        return self.repository.version_dir(served.name, served.version)
 
     def tokenizer(self, served: Served[TextContract]) -> Tokenizer:
         if served.key not in self._tokenizers:
@@ -162,9 +160,7 @@ class Catalog:
     def labels(self, served: Served[C]) -> list[str]:
         """Class names (labels.txt beside config.pbtxt, or in the version directory), read once."""
         if served.key not in self._labels:
-            paths = (self.repository / served.name / "labels.txt", self._version_dir(served) / "labels.txt")
-            found = next((p for p in paths if p.is_file()), None)
-            self._labels[served.key] = found.read_text().splitlines() if found else []
+            self._labels[served.key] = self.repository.labels(served.name, served.version)
         return self._labels[served.key]
 
     def book(self, served: Served[RecommendationsContract]) -> Book:

@@ -11,6 +11,7 @@ import typer
 
 from modelserve.client.errors import ClientError
 from modelserve.export.errors import ExportError
+from modelserve.repository.errors import RepositoryError
 from modelserve.serve.errors import ServeError
 
 # Kept here rather than imported from the suite: importing the suite (load generator, clients,
@@ -25,7 +26,7 @@ app = typer.Typer(
 
 # What a benchmark can fail with that a user can act on: one red line, exit 1 (anything else is a bug
 # and keeps its traceback).
-HANDLED = (ValueError, RuntimeError, FileNotFoundError, ClientError, ServeError, ExportError)
+HANDLED = (ValueError, RuntimeError, FileNotFoundError, ClientError, ServeError, ExportError, RepositoryError)
 
 
 def _handled(fn: Callable[[], None]) -> None:

@@ -36,8 +36,9 @@ import onnx
 from modelserve.benchmarks.gpu_served_model import build_model, ort_session
 from modelserve.benchmarks.stats import machine_info, summarise
 from modelserve.client import AsyncTritonClient, ClientError, ModelStatistics
-from modelserve.export.repository import write_model
-from modelserve.export.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
+from modelserve.repository import ModelRepository
+from modelserve.repository.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
+from modelserve.serve.backend import modelserve_parameters as P
 from modelserve.serve.backend.modelserve_ort_runner import OrtRunner, RunnerSettings
 from modelserve.serve.server import EmbeddedTriton
 from modelserve.serve.settings import ServerSettings
@@ -62,16 +63,16 @@ VARIANTS: dict[str, Variant] = {
     "default": Variant(),
     "before: no staging, ORT threads spinning, heuristic": Variant(
         {
-            "host_staging": "false",
-            "intra_op_thread_count": "0",
-            "allow_spinning": "1",
-            "cudnn_conv_algo_search": "1",
+            P.HOST_STAGING: "false",
+            P.INTRA_OP_THREADS: "0",
+            P.ALLOW_SPINNING: "1",
+            P.CUDNN_CONV_ALGO_SEARCH: "1",
         }
     ),
-    "default, ORT threads spinning": Variant({"intra_op_thread_count": "0", "allow_spinning": "1"}),
-    "default, no buckets (so no staging)": Variant({"pad_batch_to_buckets": "false"}),
-    "default, one dynamic session": Variant({"session_per_bucket": "false"}),
-    "default, no staging": Variant({"host_staging": "false"}),
+    "default, ORT threads spinning": Variant({P.INTRA_OP_THREADS: "0", P.ALLOW_SPINNING: "1"}),
+    "default, no buckets (so no staging)": Variant({P.PAD_BATCH_TO_BUCKETS: "false"}),
+    "default, one dynamic session": Variant({P.SESSION_PER_BUCKET: "false"}),
+    "default, no staging": Variant({P.HOST_STAGING: "false"}),
     "default, 2 instances": Variant(instances=2),
     "default, no dynamic batching": Variant(batching=False),
     "default, 2 instances, preferred 16/32/64": Variant(instances=2, preferred=(16, 32, 64)),
@@ -279,7 +280,7 @@ def served(
                 ),
                 parameters=variant.parameters,
             )
-            write_model(repo, entry, model, version=1)
+            ModelRepository.of(repo).write_version(entry, model, version=1)
             settings = ServerSettings(
                 repository=repo,
                 http_port=0,

@@ -33,10 +33,10 @@ from modelserve.benchmarks.triton_split import StatisticsWindow
 from modelserve.benchmarks.tune_report import PointOutcome, aa_changes, summary_lines, table
 from modelserve.benchmarks.tune_space import Axes, apply_point, config_diff, grid, point_of, select_best
 from modelserve.client import ClientError, ModelNotFoundError, TritonClient
-from modelserve.contracts.reference import read_reference
 from modelserve.errors import TuneError
-from modelserve.export.config import config_to_json, config_to_text, read_config
 from modelserve.lifecycle import apply_config, ready_versions, served_version
+from modelserve.repository import ModelRepository
+from modelserve.repository.config import config_to_json, config_to_text
 from modelserve.verify import sample_inputs
 
 READY_WAIT_S = 30.0
@@ -81,7 +81,7 @@ def sample_request(
     drawn = sample_inputs(config, np.random.default_rng(0), rows=1)
     if len(config.input) == 1 and config.max_batch_size > 0:
         try:
-            reference = read_reference(repository, name, str(version))
+            reference = ModelRepository.of(repository).reference(name, version)
         except (OSError, ValueError):
             reference = None
         if reference is not None and len(reference.features):
@@ -115,8 +115,8 @@ def _measure(options: TuneOptions, label: str, inputs: dict[str, np.ndarray]) ->
 def default_config(client: TritonClient, repository: Path, name: str) -> mc.ModelConfig:
     """The exported default: the repository's config.pbtxt where this machine has it, else what the
     server serves (a remote repository). Triton's auto-filled fields stay out of the diffs."""
-    path = repository / name / "config.pbtxt"
-    return read_config(path) if path.is_file() else client.config(name)
+    repo = ModelRepository.of(repository)
+    return repo.config(name) if repo.config_path(name).is_file() else client.config(name)
 
 
 def _run_point(
@@ -238,7 +238,7 @@ def tune(options: TuneOptions, *, out: Callable[[str], None] = print) -> dict[st
     """Sweep, restore, report, record; with ``apply``, then apply the best point. Returns the run
     document (also written to the run's folder, the history and ``json_path``)."""
     name = options.model
-    if options.apply and not (options.repository / name / "config.pbtxt").is_file():
+    if options.apply and not ModelRepository(options.repository).config_path(name).is_file():
         raise TuneError(
             f"--apply needs the repository holding {name}: no {options.repository / name}/config.pbtxt"
         )
@@ -287,8 +287,9 @@ def _apply(
             + ")"
         )
         return False
-    path = options.repository / options.model / "config.pbtxt"
-    config = apply_point(read_config(path), outcomes[best].point)
+    repo = ModelRepository(options.repository)
+    path = repo.config_path(options.model)
+    config = apply_point(repo.config(options.model), outcomes[best].point)
     outcome = apply_config(client, options.repository, options.model, config)
     out(
         f"applied #{best} to {path}: loaded, verified (max |diff| {outcome.max_abs_diff:.2g} vs ORT), written"

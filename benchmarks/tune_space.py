@@ -16,8 +16,9 @@ from google.protobuf import json_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from modelserve.errors import TuneError
+from modelserve.serve.backend.modelserve_parameters import INTRA_OP_THREADS
 
-THREADS_PARAMETER = "intra_op_thread_count"  # our ORT backend and NGC's both read it
+THREADS_PARAMETER = INTRA_OP_THREADS  # our ORT backend and NGC's both read it
 
 
 @dataclass(frozen=True, kw_only=True)

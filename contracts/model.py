@@ -20,7 +20,6 @@ with a message that says how to re-export.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -190,7 +189,24 @@ ModelContract = Annotated[
 _ADAPTER: TypeAdapter[ModelContract] = TypeAdapter(ModelContract)
 
 
-def parse_contract(raw: dict[str, Any], *, where: str = "contract") -> ModelContract:
+class ContractSet:
+    """The kinds of contract a reader knows: ``parse`` turns a contract's JSON form into its kind's
+    class (``ModelRepository`` reads files through one)."""
+
+    def __init__(self, adapter: TypeAdapter[Any]) -> None:
+        self._adapter = adapter
+
+    @classmethod
+    def generic(cls) -> ContractSet:
+        return cls(_ADAPTER)
+
+    def parse(self, raw: dict[str, Any], *, where: str = "contract") -> ModelContract:
+        return parse_contract(raw, where=where, adapter=self._adapter)
+
+
+def parse_contract(
+    raw: dict[str, Any], *, where: str = "contract", adapter: TypeAdapter[Any] = _ADAPTER
+) -> ModelContract:
     """A contract from its JSON form; older files (version 1: no ``schema_version``; 2) are migrated."""
     schema = raw.get("schema_version")
     if schema is None:
@@ -203,7 +219,8 @@ def parse_contract(raw: dict[str, Any], *, where: str = "contract") -> ModelCont
             "re-export the model with this modelserve (`modelserve export ...`)"
         )
     try:
-        return _ADAPTER.validate_python(raw)
+        contract: ModelContract = adapter.validate_python(raw)
+        return contract
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
@@ -212,20 +229,7 @@ def parse_contract(raw: dict[str, Any], *, where: str = "contract") -> ModelCont
         ) from exc
 
 
-def read_contract(version_dir: Path) -> ModelContract:
-    path = version_dir / METADATA_NAME
-    if not path.is_file():
-        raise ContractMissingError(f"{path}: no export contract (not written by `modelserve export`)")
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ContractError(f"{path}: unreadable ({exc}); re-export the model") from exc
-    if not isinstance(raw, dict):
-        raise ContractError(f"{path}: not a JSON object; re-export the model")
-    return parse_contract(raw, where=str(path))
-
-
-def contract_json(contract: ModelContract) -> str:
+def contract_json(contract: ContractBase) -> str:
     return json.dumps(contract.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
 
 
@@ -297,6 +301,7 @@ __all__ = [
     "ContractBase",
     "ContractError",
     "ContractMissingError",
+    "ContractSet",
     "DetectionContract",
     "ImageClassifierContract",
     "ImageFeaturesContract",
@@ -310,5 +315,4 @@ __all__ = [
     "migrate_v1",
     "migrate_v2",
     "parse_contract",
-    "read_contract",
 ]

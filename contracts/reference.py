@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from modelserve.contracts.model import TabularContract, read_contract
 from modelserve.contracts.tabular import FeatureSpec
 
 REFERENCE_NAME = "reference.npz"
@@ -36,16 +35,11 @@ def write_reference(path: Path, features: np.ndarray, columns: tuple[str, ...], 
     return path
 
 
-def read_reference(repository: Path, name: str, version: str) -> Reference | None:
-    """The version's reference sample and feature spec; None when it was exported without one."""
-    folder = repository / name / version
-    path = folder / REFERENCE_NAME
+def read_reference(version_dir: Path, spec: FeatureSpec) -> Reference | None:
+    """The version's reference sample under its feature spec; None when it was exported without one."""
+    path = version_dir / REFERENCE_NAME
     if not path.is_file():
         return None
-    contract = read_contract(folder)
-    if not isinstance(contract, TabularContract):
-        return None
-    spec = contract.features
     with np.load(path, allow_pickle=False) as data:
         features = np.asarray(data["features"], dtype=np.float32)
         columns = tuple(str(c) for c in data["columns"])

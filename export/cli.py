@@ -15,10 +15,11 @@ import typer
 from modelserve.contracts.random_weights import random_warning
 from modelserve.export.errors import ExportError
 from modelserve.export.sklearn_onnx import DEFAULT_ATOL
-from modelserve.export.spec import check_model_name
+from modelserve.repository.errors import RepositoryError
+from modelserve.repository.spec import check_model_name
 
 if TYPE_CHECKING:
-    from modelserve.export.repository import WrittenVersion
+    from modelserve.repository import WrittenVersion
 
 app = typer.Typer(help="Export models to ONNX into the Triton model repository.", no_args_is_help=True)
 T = TypeVar("T")
@@ -32,7 +33,7 @@ def _name(value: str) -> str:
     """Checked before any work (a tabular export trains every candidate first)."""
     try:
         return check_model_name(value)
-    except ExportError as exc:
+    except RepositoryError as exc:
         raise typer.BadParameter(str(exc)) from None
 
 
@@ -52,7 +53,12 @@ def run(fn: Callable[[], T]) -> T:
     """Run ``fn``; a known failure becomes one red line on stderr and exit code 1."""
     try:
         return fn()
-    except (ExportError, ValueError, FileNotFoundError) as exc:  # ValueError: contract violations too
+    except (
+        ExportError,
+        RepositoryError,
+        ValueError,
+        FileNotFoundError,
+    ) as exc:  # ValueError: contract violations too
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
 

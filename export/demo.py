@@ -25,8 +25,8 @@ from sklearn.preprocessing import StandardScaler
 
 from modelserve.contracts.tabular import FeatureSpec, FieldSpec
 from modelserve.export.provenance import trained
-from modelserve.export.repository import WrittenVersion
 from modelserve.export.tabular import export_classifier
+from modelserve.repository import ModelRepository, WrittenVersion
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,9 +48,10 @@ DEMO_SET: dict[str, tuple[Callable[..., Any], Callable[[], Any]]] = {
 }
 
 
-def export_demo_set(repository: Path) -> list[DemoModel]:
+def export_demo_set(repository: ModelRepository | Path) -> list[DemoModel]:
     """Train, convert, check and write the demo models; returns what was written."""
-    repository.mkdir(parents=True, exist_ok=True)
+    repository = ModelRepository.of(repository)
+    repository.root.mkdir(parents=True, exist_ok=True)
     models = []
     for name, (load, make_model) in DEMO_SET.items():
         data = load()

@@ -1,10 +1,12 @@
-"""Errors of the exporters and the repository writer.
+"""Errors of the exporters (a config or a write the repository refuses raises its own errors:
+``modelserve.repository.errors``).
 
 ExportError
-├── ConfigValidationError   a config entry does not match its ONNX graph (the message names it)
 ├── ParityError             the ONNX model disagrees with its source framework
-├── RepositoryWriteError    the repository entry could not be written (nothing half-written)
-└── SourceUnavailableError  weights/data could not be obtained (offline, missing file)
+│   └── YoloParityError     ... with OpenCV's Darknet importer
+├── SourceUnavailableError  weights/data could not be obtained (offline, missing file)
+│   └── DarknetFormatError  a Darknet .cfg/.weights file is malformed or unsupported
+└── YoloContractError       a graph lacks the output layout its YOLO decoding contract describes
 """
 
 from __future__ import annotations
@@ -14,16 +16,8 @@ class ExportError(Exception):
     """Root of every error raised by ``export``."""
 
 
-class ConfigValidationError(ExportError):
-    """A model config disagrees with its ONNX graph or with itself."""
-
-
 class ParityError(ExportError):
     """The exported model's answers differ from the source framework's beyond tolerance."""
-
-
-class RepositoryWriteError(ExportError):
-    """Writing a repository entry failed."""
 
 
 class SourceUnavailableError(ExportError):

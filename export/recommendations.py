@@ -32,8 +32,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from modelserve.contracts.model import RecommendationsContract
 from modelserve.export.errors import ExportError
 from modelserve.export.provenance import trained
-from modelserve.export.repository import WrittenVersion, write_model
-from modelserve.export.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
+from modelserve.repository import ModelRepository, WrittenVersion
+from modelserve.repository.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
 
 SIMILAR_USERS = 10  # neighbours whose liked items are candidates
 MAX_K = 100
@@ -219,7 +219,7 @@ def check_parity(f: Fitted, model: onnx.ModelProto, users: int = 50) -> float:
 
 
 def export_recommendations(
-    repository: Path,
+    repository: ModelRepository | Path,
     name: str,
     interactions: pd.DataFrame,
     items: pd.DataFrame,
@@ -251,12 +251,12 @@ def export_recommendations(
         dynamic_batching=DynamicBatching(max_queue_delay_us=100),
         instance_groups=(InstanceGroup(kind="KIND_AUTO", count=1),),
     )
-    tmp = repository / f".{name}-ratings.npy"
-    repository.mkdir(parents=True, exist_ok=True)
+    repo = ModelRepository.of(repository)
+    repo.root.mkdir(parents=True, exist_ok=True)
+    tmp = repo.root / f".{name}-ratings.npy"
     np.save(tmp, f.ratings)
     try:
-        return write_model(
-            repository,
+        return repo.write_version(
             entry,
             model,
             version=version,

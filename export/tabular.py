@@ -27,7 +27,6 @@ from modelserve.contracts.reference import REFERENCE_NAME, write_reference
 from modelserve.contracts.tabular import FeatureSpec
 from modelserve.export.errors import ParityError
 from modelserve.export.provenance import trained
-from modelserve.export.repository import WrittenVersion, write_model
 from modelserve.export.sklearn_onnx import (
     DEFAULT_ATOL,
     INPUT_NAME,
@@ -37,9 +36,10 @@ from modelserve.export.sklearn_onnx import (
     is_tree_pipeline,
     sklearn_to_onnx,
 )
-from modelserve.export.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
 from modelserve.export.tabular_data import clean, infer_spec, load_table
 from modelserve.export.tabular_train import CANDIDATES, TrainResult, train
+from modelserve.repository import ModelRepository, WrittenVersion
+from modelserve.repository.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def _versions() -> dict[str, str]:
 
 
 def export_classifier(
-    repository: Path,
+    repository: ModelRepository | Path,
     name: str,
     model: Any,
     x_test: np.ndarray,
@@ -122,8 +122,7 @@ def export_classifier(
         files = {}
         if reference is not None:
             files[REFERENCE_NAME] = write_reference(Path(scratch) / REFERENCE_NAME, reference, feature_names)
-        return write_model(
-            repository,
+        return ModelRepository.of(repository).write_version(
             entry,
             onnx_model,
             version=version,
@@ -153,7 +152,7 @@ def export_classifier(
 
 
 def export_tabular(
-    repository: Path,
+    repository: ModelRepository | Path,
     name: str,
     data: Path,
     target: str,

@@ -30,8 +30,8 @@ import onnxruntime as ort
 from modelserve.contracts.model import TextContract
 from modelserve.export.errors import ExportError, ParityError
 from modelserve.export.hf_source import resolve
-from modelserve.export.repository import WrittenVersion, write_model
-from modelserve.export.spec import DynamicBatching, ModelEntry, TensorConfig
+from modelserve.repository import ModelRepository, WrittenVersion
+from modelserve.repository.spec import DynamicBatching, ModelEntry, TensorConfig
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def _check_head(src: Path, config: Any, task_name: str, task: Task) -> None:
 
 
 def export_transformer(
-    repository: Path,
+    repository: ModelRepository | Path,
     name: str,
     source: str,
     task_name: str,
@@ -249,8 +249,7 @@ def export_transformer(
             for p in out.iterdir()
             if p.is_file() and not p.name.endswith(".onnx")
         }
-        return write_model(
-            repository,
+        return ModelRepository.of(repository).write_version(
             entry,
             model,
             version=version,

@@ -30,8 +30,8 @@ from modelserve.contracts.model import ImageClassifierContract, ImageFeaturesCon
 from modelserve.contracts.provenance import Provenance
 from modelserve.export.errors import ExportError, ParityError, SourceUnavailableError
 from modelserve.export.provenance import file_provenance, local, random_init
-from modelserve.export.repository import WrittenVersion, write_model
-from modelserve.export.spec import DynamicBatching, ModelEntry, TensorConfig
+from modelserve.repository import ModelRepository, WrittenVersion
+from modelserve.repository.spec import DynamicBatching, ModelEntry, TensorConfig
 
 ARCHS = ("resnet50", "vgg16", "tiny")
 MAX_BATCH = 32
@@ -141,7 +141,7 @@ def _entry(name: str, info: dict[str, Any], dim: int, labelled: bool) -> ModelEn
 
 
 def export_keras_vision(
-    repository: Path,
+    repository: ModelRepository | Path,
     name: str,
     arch: str,
     *,
@@ -195,8 +195,7 @@ def export_keras_vision(
         )
 
     written = [
-        write_model(
-            repository,
+        ModelRepository.of(repository).write_version(
             _entry(name, info, dim, labels is not None),
             model,
             version=version,
@@ -209,8 +208,7 @@ def export_keras_vision(
         half = to_fp16(model)
         parity = _parity(half, images, expected, FP16_ATOL, FP16_RTOL)
         written.append(
-            write_model(
-                repository,
+            ModelRepository.of(repository).write_version(
                 _entry(f"{name}_fp16", info, dim, labels is not None),
                 half,
                 version=version,

@@ -27,8 +27,8 @@ from modelserve.export.darknet.weights import read_weights
 from modelserve.export.darknet.yolov8 import inspect_yolov8
 from modelserve.export.errors import ParityError, SourceUnavailableError
 from modelserve.export.provenance import local
-from modelserve.export.repository import WrittenVersion, write_model
-from modelserve.export.spec import DynamicBatching, ModelEntry, TensorConfig
+from modelserve.repository import ModelRepository, WrittenVersion
+from modelserve.repository.spec import DynamicBatching, ModelEntry, TensorConfig
 
 MAX_BATCH = 16
 
@@ -72,7 +72,7 @@ def _entry(name: str, model: onnx.ModelProto) -> ModelEntry:
 
 
 def _write(
-    repository: Path,
+    repository: ModelRepository | Path,
     name: str,
     model: onnx.ModelProto,
     classes: Sequence[str],
@@ -85,8 +85,7 @@ def _write(
     with tempfile.TemporaryDirectory() as tmp:
         labels = Path(tmp) / "labels.txt"
         labels.write_text("\n".join(classes) + "\n")
-        return write_model(
-            repository,
+        return ModelRepository.of(repository).write_version(
             _entry(name, model),
             model,
             version=version,
@@ -96,7 +95,7 @@ def _write(
 
 
 def export_darknet(
-    repository: Path,
+    repository: ModelRepository | Path,
     name: str,
     cfg: Path,
     weights: Path,
@@ -140,7 +139,7 @@ def export_darknet(
 
 
 def export_yolov8(
-    repository: Path,
+    repository: ModelRepository | Path,
     name: str,
     onnx_path: Path,
     *,

@@ -21,6 +21,7 @@ from typing import Any
 
 from modelserve.api.settings import ApiSettings
 from modelserve.errors import ApiStartError
+from modelserve.repository.atomic import write_atomic
 
 STATUS_ENV = "MODELSERVE_TRITON_STATUS_FILE"
 PROMETHEUS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -84,9 +85,8 @@ class StatusWriter:
                 last = now
 
     def _write(self, status: tuple[str, str]) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"state": status[0], "reason": status[1]}))
-        tmp.replace(self.path)  # a worker never reads half a file
+        # A worker never reads half a file.
+        write_atomic(self.path, json.dumps({"state": status[0], "reason": status[1]}).encode())
 
 
 class ApiRunner:

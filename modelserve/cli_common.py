@@ -17,6 +17,7 @@ from modelserve.client import ClientError, TritonClient
 from modelserve.control import resolve_key
 from modelserve.errors import ModelserveError
 from modelserve.export.errors import ExportError
+from modelserve.repository.errors import RepositoryError
 from modelserve.serve.errors import ServeError
 
 T = TypeVar("T")
@@ -62,7 +63,15 @@ ControlKey = Annotated[
     ),
 ]
 
-HANDLED = (ClientError, ServeError, ExportError, ModelserveError, ValueError, FileNotFoundError)
+HANDLED = (
+    ClientError,
+    ServeError,
+    ExportError,
+    RepositoryError,
+    ModelserveError,
+    ValueError,
+    FileNotFoundError,
+)
 
 
 def setup_logging(verbose: bool) -> None:

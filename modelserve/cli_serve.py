@@ -23,8 +23,8 @@ from modelserve.cli_common import (
     setup_logging,
     sigterm_as_interrupt,
 )
-from modelserve.contracts.random_weights import warn_random_models
 from modelserve.control import write_key
+from modelserve.repository import ModelRepository
 from modelserve.serve import ports
 from modelserve.serve.settings import ServerSettings
 from modelserve.serve.supervisor import Supervisor
@@ -136,7 +136,9 @@ def serve(
         try:
             run(supervisor.start)
             _announce(supervisor, work_dir)
-            warn_random_models(repository, logger)  # `up` and `api` warn as the API starts
+            # `up` and `api` warn as the API starts
+            for line in ModelRepository(repository).random_warnings():
+                logger.warning("%s", line)
             typer.echo(f"log: {supervisor.server.log_path}  (Ctrl-C stops)")
             if supervisor.wait() == "failed":
                 typer.secho(f"error: {supervisor.reason}", fg=typer.colors.RED, err=True)

@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelserve.contracts.model import ContractError, read_contract
-from modelserve.export.repository import list_models
-from modelserve.export.versioning import read_index
 from modelserve.fleet import open_fleet
+from modelserve.repository import ModelRepository
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,9 +21,14 @@ class InventoryRow:
 
 
 def inventory(
-    repository: Path, *, url: str | None = None, protocol: str = "grpc", control_key: str | None = None
+    repository: ModelRepository | Path,
+    *,
+    url: str | None = None,
+    protocol: str = "grpc",
+    control_key: str | None = None,
 ) -> list[InventoryRow]:
-    index = read_index(repository)
+    repo = ModelRepository.of(repository)
+    index = repo.index.read()
     replicas: dict[str, dict[tuple[str, str], tuple[str, str]]] = {}  # url -> (name, version) -> state
     if url:  # every replica the URL names: each may serve something else (a late or drifted one)
         with open_fleet(url, protocol=protocol, timeout_s=10, control_key=control_key) as fleet:
@@ -33,7 +36,7 @@ def inventory(
                 entries = client.repository_index()
                 replicas[client.url] = {(e.name, e.version): (e.state, e.reason) for e in entries}
     rows = []
-    for model in list_models(repository):
+    for model in repo.models():
         versions = [str(v) for v in model.versions] or ["-"]
         for version in versions:
             record = index.get(model.name, {}).get(version, {})
@@ -44,7 +47,7 @@ def inventory(
                     version=version,
                     model_id=str(record.get("id", "-")),
                     created=str(record.get("created", "-")),
-                    weights=_weights(repository / model.name / version),
+                    weights=_weights(repo, model.name, version),
                     state=state,
                     note=model.problem or reason,
                 )
@@ -65,8 +68,7 @@ def _state(
     return "MIXED", "; ".join(f"{address}: {state}" for address, (state, _) in states.items())
 
 
-def _weights(version_dir: Path) -> str:
-    try:
-        return read_contract(version_dir).provenance.weights
-    except ContractError:  # a hand-placed model, or a version directory that is not there ("-")
-        return "-"
+def _weights(repo: ModelRepository, name: str, version: str) -> str:
+    """The provenance; "-" for a hand-placed model, or a model without versions."""
+    provenance = repo.provenance(name, version) if version.isdigit() else None
+    return provenance.weights if provenance is not None else "-"

@@ -27,13 +27,14 @@ from pathlib import Path
 from tritonclient.grpc import model_config_pb2 as mc
 
 from modelserve.client import ClientError, ModelNotFoundError, TritonClient
-from modelserve.contracts.lifecycle import LifecycleState, read_state, write_state
 from modelserve.errors import LifecycleError
-from modelserve.export.config import config_to_json, read_config, write_config
+from modelserve.repository import LifecycleState, ModelRepository
+from modelserve.repository.config import config_to_json
 from modelserve.verify import verify
 
 logger = logging.getLogger(__name__)
 Fleet = TritonClient | Sequence[TritonClient]
+Repo = ModelRepository | Path
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,7 +67,7 @@ def _load(
     client: TritonClient,
     name: str,
     versions: set[int],
-    repository: Path | None = None,
+    repository: ModelRepository | None = None,
     *,
     from_repository: bool = False,
 ) -> None:
@@ -79,27 +80,10 @@ def _load(
     if config is None:
         if repository is None:
             raise ModelNotFoundError(f"{name} is not loaded on {client.url} and no repository was given")
-        config = read_config(repository / name / "config.pbtxt")
+        config = repository.config(name)
     config.version_policy.Clear()
     config.version_policy.specific.versions.extend(sorted(versions))
     client.load(name, config=config_to_json(config))
-
-
-def _persist_policy(repository: Path, name: str, versions: set[int]) -> None:
-    """The version policy written into config.pbtxt, so a restarted Triton serves the same set."""
-    path = repository / name / "config.pbtxt"
-    config = read_config(path)
-    config.version_policy.Clear()
-    config.version_policy.specific.versions.extend(sorted(versions))
-    write_config(path, config)
-
-
-def persisted_versions(repository: Path, name: str) -> set[int]:
-    """The versions config.pbtxt says to serve (what a restarted replica loads)."""
-    policy = read_config(repository / name / "config.pbtxt").version_policy
-    if policy.WhichOneof("policy_choice") == "specific":
-        return set(policy.specific.versions)
-    return set()
 
 
 def _restore(clients: Sequence[TritonClient], name: str, before: Sequence[list[int]]) -> None:
@@ -113,7 +97,7 @@ def _restore(clients: Sequence[TritonClient], name: str, before: Sequence[list[i
 
 def promote(
     clients: Fleet,
-    repository: Path,
+    repository: Repo,
     name: str,
     version: int,
     *,
@@ -124,9 +108,10 @@ def promote(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Outcome:
     fleet = _fleet(clients)
-    if not (repository / name / str(version)).is_dir():
-        raise LifecycleError(f"{name} has no version {version} in {repository}")
-    state = read_state(repository, name)
+    repo = ModelRepository.of(repository)
+    if not repo.has_version(name, version):
+        raise LifecycleError(f"{name} has no version {version} in {repo.root}")
+    state = repo.lifecycle(name)
     if version in state.retired:
         raise LifecycleError(f"{name} v{version} is retired")
     before: list[list[int]] = []
@@ -147,14 +132,14 @@ def promote(
         # Pin what serves now: without a served version the API takes the newest loaded one, and
         # would start sending requests to the new version as soon as one replica had loaded it.
         state.served = served
-        write_state(repository, name, state)
+        repo.save_lifecycle(name, state)
     worst = 0.0
     for i, client in enumerate(fleet):
         try:
             _load(client, name, {*before[i], version})
             if not client.is_model_ready(name, str(version)):
                 raise LifecycleError(f"{name} v{version} loaded but is not ready")
-            worst = max(worst, verify(client, repository, name, version, samples=samples))
+            worst = max(worst, verify(client, repo, name, version, samples=samples))
         except (ClientError, LifecycleError, OSError, ValueError) as exc:
             _restore(fleet[: i + 1], name, before)
             where = f" on {client.url}" if len(fleet) > 1 else ""
@@ -167,13 +152,13 @@ def promote(
     state.previous = [v for v in state.previous if v not in (version, served)] + [served]
     state.served = version
     state.record(action, version, replaced=served, max_abs_diff=worst, replicas=len(fleet))
-    write_state(repository, name, state)  # the switch: the API follows within its cache TTL
+    repo.save_lifecycle(name, state)  # the switch: the API follows within its cache TTL
     sleep(grace_s)  # calls that resolved the old version finish before it goes
     final = {version, served} if keep_previous else {version}
     for client, current in zip(fleet, before, strict=True):
         if final != {*current, version}:
             _load(client, name, final)
-    _persist_policy(repository, name, final)
+    repo.persist_versions(name, final)
     return _outcome(fleet, name, action, version, [served], worst)
 
 
@@ -200,7 +185,7 @@ def _outcome(
 
 def rollback(
     clients: Fleet,
-    repository: Path,
+    repository: Repo,
     name: str,
     version: int | None = None,
     *,
@@ -208,24 +193,26 @@ def rollback(
     grace_s: float = 2.0,
 ) -> Outcome:
     """Back to ``version``, or to the version served before the current one."""
-    state = read_state(repository, name)
+    repo = ModelRepository.of(repository)
+    state = repo.lifecycle(name)
     if version is None:
         earlier = [v for v in state.previous if v != state.served and v not in state.retired]
         if not earlier:
             raise LifecycleError(f"{name} has no earlier served version to roll back to")
         version = earlier[-1]
     return promote(
-        clients, repository, name, version, action="rollback", keep_previous=keep_previous, grace_s=grace_s
+        clients, repo, name, version, action="rollback", keep_previous=keep_previous, grace_s=grace_s
     )
 
 
-def retire(clients: Fleet, repository: Path, name: str, version: int) -> Outcome:
+def retire(clients: Fleet, repository: Repo, name: str, version: int) -> Outcome:
     """Unload a version that is not the served one (on every replica) and keep it from being
     promoted again."""
     fleet = _fleet(clients)
-    if not (repository / name / str(version)).is_dir():
-        raise LifecycleError(f"{name} has no version {version} in {repository}")
-    state = read_state(repository, name)
+    repo = ModelRepository.of(repository)
+    if not repo.has_version(name, version):
+        raise LifecycleError(f"{name} has no version {version} in {repo.root}")
+    state = repo.lifecycle(name)
     first = ready_versions(fleet[0], name)
     served = state.served if state.served in first else (first[-1] if first else None)
     if version == served:
@@ -234,22 +221,23 @@ def retire(clients: Fleet, repository: Path, name: str, version: int) -> Outcome
         current = ready_versions(client, name)
         if version in current:
             _load(client, name, set(current) - {version})
-    persisted = persisted_versions(repository, name)
+    persisted = repo.persisted_versions(name)
     if version in persisted:
-        _persist_policy(repository, name, persisted - {version})
+        repo.persist_versions(name, persisted - {version})
     if version not in state.retired:
         state.retired.append(version)
     state.record("retire", version)
-    write_state(repository, name, state)
+    repo.save_lifecycle(name, state)
     return _outcome(fleet, name, "retire", version, [])
 
 
-def reconcile(clients: Fleet, repository: Path, name: str, *, samples: int = 4) -> Outcome:
+def reconcile(clients: Fleet, repository: Repo, name: str, *, samples: int = 4) -> Outcome:
     """Every replica to the persisted version set (the served version, and the kept one), each
     newly loaded version verified. For a replica that joined late, restarted, or drifted."""
     fleet = _fleet(clients)
-    state: LifecycleState = read_state(repository, name)
-    wanted = persisted_versions(repository, name) or ({state.served} if state.served is not None else set())
+    repo = ModelRepository.of(repository)
+    state: LifecycleState = repo.lifecycle(name)
+    wanted = repo.persisted_versions(name) or ({state.served} if state.served is not None else set())
     wanted -= set(state.retired)
     if not wanted:
         raise LifecycleError(f"{name} has no served version recorded (lifecycle.json, config.pbtxt)")
@@ -260,68 +248,69 @@ def reconcile(clients: Fleet, repository: Path, name: str, *, samples: int = 4) 
         current = set(ready_versions(client, name))
         if current == wanted:
             continue
-        _load(client, name, wanted, repository, from_repository=True)
+        _load(client, name, wanted, repo, from_repository=True)
         for version in sorted(wanted - current):
             if not client.is_model_ready(name, str(version)):
                 raise LifecycleError(f"{name} v{version} did not become ready on {client.url}")
-            worst = max(worst, verify(client, repository, name, version, samples=samples))
+            worst = max(worst, verify(client, repo, name, version, samples=samples))
         changed += 1
     if changed:  # logged, not recorded: reconcile changes servers, never files (read-only mounts)
         logger.info("reconcile %s: %d replica(s) brought to %s", name, changed, sorted(wanted))
     return _outcome(fleet, name, "reconcile", served, [], worst)
 
 
-def served_version(repository: Path, name: str, ready: Sequence[int]) -> int:
+def served_version(repository: Repo, name: str, ready: Sequence[int]) -> int:
     """The version the API serves: the recorded one where it is among ``ready``, else the newest."""
-    served = read_state(repository, name).served
+    served = ModelRepository.of(repository).served_version(name)
     return served if served is not None and served in ready else ready[-1]
 
 
 def apply_config(
-    client: TritonClient, repository: Path, name: str, config: mc.ModelConfig, *, samples: int = 4
+    client: TritonClient, repository: Repo, name: str, config: mc.ModelConfig, *, samples: int = 4
 ) -> Outcome:
     """A new serving config (instances, batching, threads; same files) for the model's served
     version: reload it on the server with the config as override (Triton keeps answering with the
     old instances until the new ones are ready), verify it (ready, warm-up, parity vs ORT), and only
     then write it as config.pbtxt. On a failure the previous live config is loaded again and
     ``LifecycleError`` says so; the file is untouched."""
-    path = repository / name / "config.pbtxt"
+    repo = ModelRepository.of(repository)
+    path = repo.config_path(name)
     if not path.is_file():
         raise LifecycleError(f"{path} does not exist: apply needs the repository that holds {name}")
     previous = client.config(name)
     versions = ready_versions(client, name)
     if not versions:
         raise LifecycleError(f"{name} is not loaded on {client.url}; load it first (modelserve models load)")
-    served = served_version(repository, name, versions)
+    served = served_version(repo, name, versions)
     try:
         client.load(name, config=config_to_json(config))
         if not client.is_model_ready(name, str(served)):
             raise LifecycleError(f"{name} v{served} loaded with the new config but is not ready")
-        worst = verify(client, repository, name, served, samples=samples)
+        worst = verify(client, repo, name, served, samples=samples)
     except (ClientError, LifecycleError, OSError, ValueError) as exc:
         with contextlib.suppress(ClientError):
             client.load(name, config=config_to_json(previous))
         raise LifecycleError(
             f"{name}'s new config was not applied: {exc}; the previous config serves"
         ) from exc
-    write_config(path, config)
+    repo.write_config(name, config)
     return _outcome([client], name, "apply-config", served, [served], worst)
 
 
-def reconcile_all(clients: Fleet, repository: Path, *, samples: int = 4) -> list[Outcome]:
+def reconcile_all(clients: Fleet, repository: Repo, *, samples: int = 4) -> list[Outcome]:
     """``reconcile`` for every model of the repository with a served version on record; the others
     (never promoted) serve whatever their config loads at start-up and have nothing to restore."""
     fleet = _fleet(clients)
-    names = sorted(p.parent.name for p in repository.glob("*/config.pbtxt"))
-    recorded = [n for n in names if persisted_versions(repository, n) or read_state(repository, n).served]
-    return [reconcile(fleet, repository, n, samples=samples) for n in recorded]
+    repo = ModelRepository.of(repository)
+    names = [n for n in repo.names() if repo.config_path(n).is_file()]
+    recorded = [n for n in names if repo.persisted_versions(n) or repo.lifecycle(n).served]
+    return [reconcile(fleet, repo, n, samples=samples) for n in recorded]
 
 
 __all__ = [
     "LifecycleState",
     "Outcome",
     "apply_config",
-    "persisted_versions",
     "promote",
     "ready_versions",
     "reconcile",

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelserve.contracts.lifecycle import read_state
-from modelserve.contracts.model import TabularContract, read_contract
-from modelserve.export.repository import versions_of
+from modelserve.contracts.model import TabularContract
 from modelserve.export.tabular_data import clean, load_table
+from modelserve.repository import ModelRepository
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,11 +51,12 @@ def validate_data(
     )
 
 
-def resolve_version(repository: Path, name: str, version: str) -> int:
+def resolve_version(repository: ModelRepository | Path, name: str, version: str) -> int:
     """``latest`` (the newest version folder) or a number that exists."""
-    versions = versions_of(repository / name)
+    repo = ModelRepository.of(repository)
+    versions = repo.versions(name)
     if not versions:
-        raise ValueError(f"{repository / name}: no versions")
+        raise ValueError(f"{repo.root / name}: no versions")
     if version == "latest":
         return versions[-1]
     if not version.isdigit() or int(version) not in versions:
@@ -64,8 +64,8 @@ def resolve_version(repository: Path, name: str, version: str) -> int:
     return int(version)
 
 
-def _best_metrics(repository: Path, name: str, version: int) -> dict[str, Any]:
-    contract = read_contract(repository / name / str(version))
+def _best_metrics(repo: ModelRepository, name: str, version: int) -> dict[str, Any]:
+    contract = repo.contract(name, version)
     if not isinstance(contract, TabularContract) or contract.model not in contract.metrics:
         raise ValueError(
             f"{name} v{version}: no held-out metrics (only `modelserve export tabular` records them)"
@@ -83,21 +83,24 @@ class Verdict:
     reasons: list[str]
 
 
-def evaluate(repository: Path, name: str, version: int, *, min_f1: float, max_drop: float = 0.01) -> Verdict:
+def evaluate(
+    repository: ModelRepository | Path, name: str, version: int, *, min_f1: float, max_drop: float = 0.01
+) -> Verdict:
     """Pass when the version's held-out weighted F1 is ≥ ``min_f1`` and not more than ``max_drop``
     below the served version's (the one ``lifecycle.json`` names, else the newest other version).
     Each version was scored on its own held-out split: a gate, not a paired comparison."""
-    f1 = float(_best_metrics(repository, name, version)["f1"])
+    repo = ModelRepository.of(repository)
+    f1 = float(_best_metrics(repo, name, version)["f1"])
     reasons = []
     if f1 < min_f1:
         reasons.append(f"weighted F1 {f1:.4f} < minimum {min_f1:.4f}")
-    served = read_state(repository, name).served
-    others = [v for v in versions_of(repository / name) if v != version]
+    served = repo.served_version(name)
+    others = [v for v in repo.versions(name) if v != version]
     baseline = served if served is not None and served != version else (others[-1] if others else None)
     baseline_f1 = None
     if baseline is not None:
         try:
-            baseline_f1 = float(_best_metrics(repository, name, baseline)["f1"])
+            baseline_f1 = float(_best_metrics(repo, name, baseline)["f1"])
         except (ValueError, OSError):
             baseline_f1 = None  # a baseline without metrics cannot gate
         if baseline_f1 is not None and f1 < baseline_f1 - max_drop:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from modelserve.export.errors import ExportError
+from modelserve.repository.errors import RepositoryError
 
 app = typer.Typer(help="CI/CD gates: validate training data, evaluate an exported version.")
 
@@ -33,7 +34,7 @@ def validate(
 
     try:
         report = validate_data(data, target, drop=drop or (), min_rows=min_rows)
-    except (ValueError, ExportError) as exc:
+    except (ValueError, ExportError, RepositoryError) as exc:
         _fail(str(exc))
         return
     typer.echo(f"{data}: {report.rows} rows, {report.features} features, classes {report.classes}")

@@ -14,15 +14,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from modelserve.contracts.lifecycle import read_state
-from modelserve.contracts.model import TabularContract, read_contract
-from modelserve.export.repository import versions_of
+from modelserve.contracts.model import TabularContract
 from modelserve.export.tabular import export_tabular
 from modelserve.export.tabular_data import load_table
 from modelserve.export.tabular_train import CANDIDATES
 from modelserve.fleet import open_fleet
 from modelserve.lifecycle import promote
 from modelserve.pipeline import evaluate
+from modelserve.repository import ModelRepository
 
 
 class RetrainRejectedError(ValueError):
@@ -43,20 +42,20 @@ class Retrained:
         return asdict(self)
 
 
-def _served_contract(repository: Path, name: str) -> tuple[int, TabularContract]:
-    versions = versions_of(repository / name)
+def _served_contract(repo: ModelRepository, name: str) -> tuple[int, TabularContract]:
+    versions = repo.versions(name)
     if not versions:
-        raise ValueError(f"{repository / name}: no versions to retrain from")
-    served = read_state(repository, name).served
+        raise ValueError(f"{repo.root / name}: no versions to retrain from")
+    served = repo.served_version(name)
     version = served if served in versions else versions[-1]
-    contract = read_contract(repository / name / str(version))
+    contract = repo.contract(name, version)
     if not isinstance(contract, TabularContract):
         raise ValueError(f"{name} v{version} is {contract.label}: only tabular exports can be retrained")
     return version, contract
 
 
 def retrain(
-    repository: Path,
+    repository: ModelRepository | Path,
     name: str,
     *,
     url: str,
@@ -71,7 +70,8 @@ def retrain(
     grace_s: float = 2.0,
     progress: Callable[[str], None] = lambda _: None,
 ) -> Retrained:
-    version, contract = _served_contract(repository, name)
+    repo = ModelRepository.of(repository)  # one reader for the whole job: each file parsed once
+    version, contract = _served_contract(repo, name)
     spec = contract.features
     if data is None:
         data = Path(str(contract.source or ""))
@@ -86,7 +86,7 @@ def retrain(
     extra = [c for c in columns if c not in fields and c != target and c not in drop]
     progress(f"retraining {name} from {data} (served: v{version}; dropping {extra or 'nothing'})")
     result, written = export_tabular(
-        repository,
+        repo,
         name,
         data,
         target,
@@ -94,7 +94,7 @@ def retrain(
         drop=[*drop, *extra],
         progress=progress,
     )
-    verdict = evaluate(repository, name, written.version, min_f1=min_f1, max_drop=max_drop)
+    verdict = evaluate(repo, name, written.version, min_f1=min_f1, max_drop=max_drop)
     if not verdict.passed:
         raise RetrainRejectedError(
             f"{name} v{written.version} fails the gate, stays unserved: " + "; ".join(verdict.reasons)
@@ -102,7 +102,7 @@ def retrain(
     progress(f"promoting {name} v{written.version} (weighted F1 {verdict.f1:.4f})")
     # On every replica the URL names (a list or dns:///): model control is per server.
     with open_fleet(url, protocol=protocol, timeout_s=120, control_key=control_key) as fleet:
-        outcome = promote(fleet, repository, name, written.version, grace_s=grace_s)
+        outcome = promote(fleet, repo, name, written.version, grace_s=grace_s)
     return Retrained(
         model=name,
         version=written.version,

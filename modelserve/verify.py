@@ -12,6 +12,7 @@ from tritonclient.utils import triton_to_np_dtype
 
 from modelserve.client import TritonClient
 from modelserve.errors import LifecycleError
+from modelserve.repository import ModelRepository
 
 
 def sample_inputs(config: mc.ModelConfig, rng: np.random.Generator, rows: int = 2) -> dict[str, np.ndarray]:
@@ -31,10 +32,13 @@ def sample_inputs(config: mc.ModelConfig, rng: np.random.Generator, rows: int = 
     return inputs
 
 
-def verify(client: TritonClient, repository: Path, name: str, version: int, *, samples: int = 4) -> float:
+def verify(
+    client: TritonClient, repository: ModelRepository | Path, name: str, version: int, *, samples: int = 4
+) -> float:
     """Warm-up and parity sample against ONNX Runtime on the version's file; max |difference|."""
     config = client.config(name)
-    path = repository / name / str(version) / (config.default_model_filename or "model.onnx")
+    version_dir = ModelRepository.of(repository).version_dir(name, version)
+    path = version_dir / (config.default_model_filename or "model.onnx")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
     worst = 0.0

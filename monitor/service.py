@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
 
-from modelserve.contracts.reference import Reference, read_reference
+from modelserve.contracts.reference import Reference
 from modelserve.monitor.actions import post_webhook, retrain_argv, run_job
 from modelserve.monitor.drift import DriftReport, detect
 from modelserve.monitor.feedback import FeedbackBatcher
@@ -32,6 +32,7 @@ from modelserve.monitor.policy import ModelPolicy, MonitoringPolicy
 from modelserve.monitor.quality import window_metrics
 from modelserve.monitor.store import PredictionRecord, Store, StoreError
 from modelserve.monitor.upkeep import StoreHealth, Upkeep
+from modelserve.repository import ModelRepository
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class Monitor:
         store: Store,
         policy: MonitoringPolicy,
         *,
-        repository: Path,
+        repository: ModelRepository | Path,
         triton_url: str,
         triton_protocol: str,
         served_version: Resolver,
@@ -59,7 +60,7 @@ class Monitor:
     ) -> None:
         self.store = store
         self.policy = policy
-        self.repository = repository
+        self.repository = ModelRepository.of(repository)
         self.triton_url = triton_url
         self.triton_protocol = triton_protocol
         self.served_version = served_version
@@ -249,7 +250,7 @@ class Monitor:
     def _reference(self, model: str, version: str) -> Reference | None:
         key = (model, version)
         if key not in self._references:
-            self._references[key] = read_reference(self.repository, model, version)
+            self._references[key] = self.repository.reference(model, version)
         return self._references[key]
 
     async def drift(
@@ -347,7 +348,7 @@ class Monitor:
             argv = retrain_argv(
                 policy.retrain,
                 model=model,
-                repository=self.repository,
+                repository=self.repository.root,
                 triton_url=self.triton_url,
                 protocol=self.triton_protocol,
                 reason=kind,

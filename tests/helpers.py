@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -105,3 +106,10 @@ def tritonservers(repo: Path) -> list[int]:
         for p in processes()
         if p.state != "Z" and p.argv and p.argv[0].endswith(b"tritonserver") and flag in p.argv
     ]
+
+
+def read_contract(version_dir: Path) -> Any:
+    """The contract of ``<repository>/<name>/<version>``, read as the API reads it."""
+    from modelserve.repository import ModelRepository
+
+    return ModelRepository(version_dir.parent.parent).contract(version_dir.parent.name, version_dir.name)

@@ -21,9 +21,11 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-try:  # imported as serve.backend.* (tests, benchmarks)
+try:  # imported as modelserve.serve.backend.* (tests, benchmarks)
+    from . import modelserve_parameters as P
     from .modelserve_host_staging import HostStaging
 except ImportError:  # inside the stub, beside model.py
+    import modelserve_parameters as P  # type: ignore[no-redef]
     from modelserve_host_staging import HostStaging  # type: ignore[no-redef]
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class RunnerSettings:
     enable_mem_arena: bool = True
     enable_mem_pattern: bool = True
     allow_spinning: bool = True  # ONNX Runtime's default
+    device_allocator_for_initializers: bool = False
     graph_level: int | None = None
     cuda_options: dict[str, str] = field(default_factory=dict)
     tensorrt: bool = False
@@ -90,7 +93,12 @@ class RunnerSettings:
 
     @classmethod
     def from_triton(cls, config: Mapping[str, Any], *, kind: str, device_id: int) -> RunnerSettings:
-        params = {k: str(v.get("string_value", "")) for k, v in (config.get("parameters") or {}).items()}
+        """RunnerError when the config's ``parameters`` name a key the backend does not know."""
+        raw = {k: str(v.get("string_value", "")) for k, v in (config.get("parameters") or {}).items()}
+        try:
+            params = P.check(raw)
+        except P.ParameterError as exc:
+            raise RunnerError(str(exc)) from None
         use_gpu = kind.upper() in ("GPU", "KIND_GPU")
         max_batch = int(config.get("max_batch_size", 0))
         cuda_options: dict[str, str] = {}
@@ -103,12 +111,9 @@ class RunnerSettings:
                 tensorrt_fp16 = acc_params.get("precision_mode", "").upper() == "FP16"
             elif acc.get("name") == "cuda":
                 cuda_options.update(acc_params)
-        if "cudnn_conv_algo_search" in params:
-            cuda_options["cudnn_conv_algo_search"] = _cudnn_search(params["cudnn_conv_algo_search"])
+        cuda_options.update(_cuda_parameters(params))
         graph = (config.get("optimization") or {}).get("graph") or {}
-        pad = params.get("pad_batch_to_buckets", "true" if use_gpu else "false").lower() == "true"
-        staging = params.get("host_staging", "true" if use_gpu else "false").lower() == "true"
-        per_bucket = params.get("session_per_bucket", "true" if use_gpu else "false").lower() == "true"
+        pad = P.flag(params, P.PAD_BATCH_TO_BUCKETS, use_gpu)
         return cls(
             max_batch_size=max_batch,
             inputs=tuple(_spec(t) for t in config.get("input", [])),
@@ -117,28 +122,45 @@ class RunnerSettings:
             device_id=device_id,
             # GPU instances: the CUDA EP launches kernels from the calling thread; the CPU pool only
             # runs the few nodes left on the CPU, and a core-sized pool competes with Triton's threads.
-            intra_op_threads=int(params.get("intra_op_thread_count", 1 if use_gpu else 0) or 0),
-            inter_op_threads=int(params.get("inter_op_thread_count", 0) or 0),
-            parallel_execution=params.get("execution_mode", "0") == "1",
-            enable_mem_arena=params.get("enable_mem_arena", "1") != "0",
-            enable_mem_pattern=params.get("enable_mem_pattern", "1") != "0",
+            intra_op_threads=P.number(params, P.INTRA_OP_THREADS, 1 if use_gpu else 0),
+            inter_op_threads=P.number(params, P.INTER_OP_THREADS, 0),
+            parallel_execution=params.get(P.EXECUTION_MODE, "0") == "1",
+            enable_mem_arena=P.flag(params, P.MEM_ARENA, True),
+            enable_mem_pattern=P.flag(params, P.MEM_PATTERN, True),
             # Idle threads don't spin unless asked: measured on the 2-core box, a forest served
             # 15-25% more at concurrency 16 with idle threads sleeping (they share the cores with
             # the API and the other models).
-            allow_spinning=params.get("allow_spinning", "0") != "0",
+            allow_spinning=P.flag(params, P.ALLOW_SPINNING, False),
+            device_allocator_for_initializers=P.flag(params, P.DEVICE_ALLOCATOR_FOR_INITIALIZERS, False),
             graph_level=int(graph["level"]) if "level" in graph else None,
             cuda_options=cuda_options,
             tensorrt=tensorrt,
             tensorrt_fp16=tensorrt_fp16,
             pad_to_buckets=pad and max_batch > 0,
             buckets=batch_buckets(max_batch, _preferred_sizes(config)),
-            host_staging=staging and pad and max_batch > 0,
-            session_per_bucket=per_bucket and pad and max_batch > 0,
+            host_staging=P.flag(params, P.HOST_STAGING, use_gpu) and pad and max_batch > 0,
+            session_per_bucket=P.flag(params, P.SESSION_PER_BUCKET, use_gpu) and pad and max_batch > 0,
         )
 
 
+def _cuda_parameters(params: Mapping[str, str]) -> dict[str, str]:
+    """The CUDA EP options NGC's backend takes as (deprecated) config parameters, in ORT's names."""
+    options = {}
+    if P.CUDNN_CONV_ALGO_SEARCH in params:
+        # Triton's ORT backend takes 0/1/2; ORT's CUDA EP takes the names.
+        options["cudnn_conv_algo_search"] = _cudnn_search(params[P.CUDNN_CONV_ALGO_SEARCH])
+    if P.GPU_MEM_LIMIT in params:
+        options["gpu_mem_limit"] = params[P.GPU_MEM_LIMIT]
+    if P.ARENA_EXTEND_STRATEGY in params:
+        options["arena_extend_strategy"] = ("kNextPowerOfTwo", "kSameAsRequested")[
+            int(params[P.ARENA_EXTEND_STRATEGY])
+        ]
+    if P.COPY_IN_DEFAULT_STREAM in params:
+        options["do_copy_in_default_stream"] = "1" if P.flag(params, P.COPY_IN_DEFAULT_STREAM, True) else "0"
+    return options
+
+
 def _cudnn_search(value: str) -> str:
-    # Triton's ORT backend takes 0/1/2; ORT's CUDA EP takes the names.
     return {"0": "EXHAUSTIVE", "1": "HEURISTIC", "2": "DEFAULT"}.get(value, value.upper())
 
 
@@ -262,6 +284,8 @@ class OrtRunner:
         # Idle intra-op threads spin by default: lower latency on dedicated cores, burnt CPU on a
         # box shared with the API and other models.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if s.allow_spinning else "0")
+        if s.device_allocator_for_initializers:
+            opts.add_session_config_entry(P.DEVICE_ALLOCATOR_FOR_INITIALIZERS, "1")
         if s.graph_level is not None:
             opts.graph_optimization_level = _GRAPH_LEVELS.get(
                 s.graph_level, ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -140,36 +140,54 @@ def _check_control(model: str, sig: Signature, max_batch: int, name: str, data_t
         )
 
 
+@dataclass(frozen=True)
+class DimsMismatch:
+    """How a config's dims break Triton's rule: ``batch`` (max_batch_size > 0 but the graph's first
+    dim is missing or fixed), ``rank``, or ``dims`` (the axes after the batch dim that differ)."""
+
+    reason: str
+    axes: tuple[int, ...] = ()
+
+
+def dims_mismatch(
+    graph: Sequence[int], dims: Sequence[int], max_batch: int, exact: bool
+) -> DimsMismatch | None:
+    """Triton's CompareDimsSupported, the one copy of the rule (the exporter checks with it too):
+    an input may fix a dim the graph leaves variable (-1); an output (``exact``) must match it."""
+    if max_batch > 0:
+        if not graph or graph[0] != -1:
+            return DimsMismatch("batch")
+        graph = graph[1:]
+    if len(graph) != len(dims):
+        return DimsMismatch("rank")
+    axes = tuple(i for i, (g, d) in enumerate(zip(graph, dims, strict=True)) if (exact or g != -1) and g != d)
+    return DimsMismatch("dims", axes) if axes else None
+
+
 def _compare_dims(
     model: str, tensor: str, graph: Sequence[int], dims: Sequence[int], max_batch: int, exact: bool
 ) -> None:
-    """Triton's CompareDimsSupported: inputs may leave graph dims variable, outputs must match."""
-
-    def same(full: Sequence[int]) -> bool:
-        return len(graph) == len(full) and all(
-            g == f for g, f in zip(graph, full, strict=True) if exact or g != -1
-        )
-
+    mismatch = dims_mismatch(graph, dims, max_batch, exact)
+    if mismatch is None:
+        return
     head = f"model '{model}', tensor '{tensor}': "
+    if mismatch.reason == "batch":
+        raise ModelConfigError(
+            head + "for the model to support batching the shape should have at least 1 dimension "
+            f"and the first dimension must be -1; but shape expected by the model is {shape_str(graph)}"
+        )
     if max_batch > 0:
-        if not graph or graph[0] != -1:
-            raise ModelConfigError(
-                head + "for the model to support batching the shape should have at least 1 dimension "
-                f"and the first dimension must be -1; but shape expected by the model is {shape_str(graph)}"
-            )
         full = [-1, *dims]
-        if not same(full):
-            raise ModelConfigError(
-                head + f"the model expects {len(graph)} dimensions (shape {shape_str(graph)}) but the model "
-                f"configuration specifies {len(full)} dimensions (an initial batch dimension because "
-                "max_batch_size > 0 followed by the explicit tensor shape, making complete shape "
-                f"{shape_str(full)})"
-            )
-    elif not same(dims):
         raise ModelConfigError(
             head + f"the model expects {len(graph)} dimensions (shape {shape_str(graph)}) but the model "
-            f"configuration specifies {len(dims)} dimensions (shape {shape_str(dims)})"
+            f"configuration specifies {len(full)} dimensions (an initial batch dimension because "
+            "max_batch_size > 0 followed by the explicit tensor shape, making complete shape "
+            f"{shape_str(full)})"
         )
+    raise ModelConfigError(
+        head + f"the model expects {len(graph)} dimensions (shape {shape_str(graph)}) but the model "
+        f"configuration specifies {len(dims)} dimensions (shape {shape_str(dims)})"
+    )
 
 
 def _check_io(

@@ -52,6 +52,11 @@ MISMATCHES: dict[str, str] = {
         "autofill failed for model 'bad_autofill': model does not support batching while non-zero "
         "max_batch_size is specified"
     ),
+    # Stricter than NGC's backend, which ignores a key it does not know (docs/triton-conformance.md).
+    "bad_parameter": (
+        "unknown backend parameter 'intra_op_threads'; the ONNX Runtime backend knows "
+        "allow_spinning, arena_extend_strategy, cudnn_conv_algo_search"
+    ),
 }
 
 
@@ -128,6 +133,7 @@ def _mismatches(root: Path) -> None:
         ("bad_output_dims", lambda c: c.output[0].dims.__setitem__(0, 8)),
         ("bad_dtype", lambda c: setattr(c.input[0], "data_type", mc.TYPE_FP32)),
         ("bad_input_count", lambda c: c.input.pop()),
+        ("bad_parameter", lambda c: c.parameters["intra_op_threads"].__setattr__("string_value", "1")),
     ):
         config = m.config_for(name, m.simple(), 8)
         change(config)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from modelserve.export.demo import DemoModel, export_demo_set
-from modelserve.export.repository import write_model
-from modelserve.export.spec import DynamicBatching, ModelEntry, TensorConfig, VersionPolicy
+from modelserve.repository import ModelRepository
+from modelserve.repository.spec import DynamicBatching, ModelEntry, TensorConfig, VersionPolicy
 from modelserve.serve.server import EmbeddedTriton
 from modelserve.serve.settings import ServerSettings
 from tests.helpers import save, scale_model
@@ -46,15 +46,15 @@ def build_repository(root: Path) -> list[DemoModel]:
     (root / "prod_scale" / "config.pbtxt").write_text(PRODUCTION_CONFIG)
     # Two versions served side by side: v1 doubles, v2 triples.
     versioned = ModelEntry(name="versioned", version_policy=VersionPolicy(kind="all"), **SCALE_IO)
-    write_model(root, versioned, scale_model(2.0), version=1)
-    write_model(root, versioned, scale_model(3.0), version=2)
+    ModelRepository(root).write_version(versioned, scale_model(2.0), version=1)
+    ModelRepository(root).write_version(versioned, scale_model(3.0), version=2)
     # One that batches, for the batching test: a 20 ms window so a loaded CI box still batches.
     batched = ModelEntry(
         name="batched", dynamic_batching=DynamicBatching(max_queue_delay_us=20000), **SCALE_IO
     )
-    write_model(root, batched, scale_model(5.0), version=1)
+    ModelRepository(root).write_version(batched, scale_model(5.0), version=1)
     # A model that serves v1 and later receives a corrupt v2.
-    write_model(root, ModelEntry(name="flaky", **SCALE_IO), scale_model(7.0), version=1)
+    ModelRepository(root).write_version(ModelEntry(name="flaky", **SCALE_IO), scale_model(7.0), version=1)
     return demo
 
 

@@ -11,12 +11,13 @@ from tritonclient.grpc import model_config_pb2 as mc
 from typer.testing import CliRunner
 
 from modelserve.client import TritonClient
-from modelserve.contracts.model import TabularContract, read_contract
+from modelserve.contracts.model import TabularContract
 from modelserve.export.cli import app as export_app
 from modelserve.export.tabular import export_tabular
 from modelserve.export.tabular_data import clean, example_table, infer_spec
 from modelserve.export.tabular_train import train
-from modelserve.export.versioning import read_index
+from modelserve.repository import ModelRepository
+from tests.helpers import read_contract
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +36,7 @@ def test_example_table_export_serves_the_same_answers_as_the_sklearn_pipeline(se
     meta = read_contract(written.model_dir / str(written.version))
     assert isinstance(meta, TabularContract)
     assert meta.model == result.best and meta.features.target == "segment"
-    assert read_index(root)["segments"][str(written.version)]["id"] == written.model_id
+    assert ModelRepository(root).index.read()["segments"][str(written.version)]["id"] == written.model_id
 
 
 def test_cli_export_of_a_bundled_data_set_is_served(server, repository, tmp_path):

@@ -12,9 +12,10 @@ from transformers import AutoModelForSequenceClassification, AutoModelForTokenCl
 from typer.testing import CliRunner
 
 from modelserve.client import TritonClient
-from modelserve.contracts.model import TextContract, read_contract
+from modelserve.contracts.model import TextContract
 from modelserve.export.cli import app as export_app
 from modelserve.export.tiny_transformers import save_tiny_model
+from tests.helpers import read_contract
 
 pytestmark = pytest.mark.integration
 TEXTS = ["john smith works at acme corp in london", "the movie is good"]

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from modelserve.client import AsyncTritonClient, TritonClient
-from modelserve.export.repository import write_model
-from modelserve.export.spec import ModelEntry, TensorConfig
+from modelserve.repository import ModelRepository
+from modelserve.repository.spec import ModelEntry, TensorConfig
 from modelserve.serve.server import EmbeddedTriton
 from modelserve.serve.settings import ServerSettings
 from tests.helpers import scale_model
@@ -31,7 +31,7 @@ def triton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedTriton]
         outputs=(TensorConfig(name="y", data_type="FP32", dims=(4,)),),
         max_batch_size=8,
     )
-    write_model(root, entry, scale_model(2.0), version=1)
+    ModelRepository(root).write_version(entry, scale_model(2.0), version=1)
     settings = ServerSettings(
         lock_control_plane=False,  # tests drive model control; test_supervision covers the lock
         repository=root,

@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from modelserve.cli import app
 from modelserve.client import TritonClient
-from modelserve.contracts.lifecycle import read_state
 from modelserve.export.tabular_data import example_table
 from modelserve.lifecycle import ready_versions
+from modelserve.repository import ModelRepository
 from modelserve.serve.server import EmbeddedTriton
 from modelserve.serve.settings import ServerSettings
 
@@ -102,7 +102,10 @@ def test_the_workflow_steps_train_gate_and_promote(tmp_path: Path) -> None:
                 },
             )
             assert "promote churn v2: done; loaded now: v2" in out
-            assert ready_versions(client, "churn") == [2] and read_state(served, "churn").served == 2
+            assert (
+                ready_versions(client, "churn") == [2]
+                and ModelRepository(served).lifecycle("churn").served == 2
+            )
     finally:
         os.environ.pop("MODELSERVE_REPOSITORY", None)
 

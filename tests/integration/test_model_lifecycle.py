@@ -23,11 +23,11 @@ from modelserve.api.app import create_app
 from modelserve.api.settings import ApiSettings
 from modelserve.cli import app as cli
 from modelserve.client import AsyncTritonClient, TritonClient
-from modelserve.contracts.lifecycle import read_state
 from modelserve.contracts.tabular import FeatureSpec, FieldSpec
 from modelserve.errors import LifecycleError
 from modelserve.export.tabular import export_classifier
 from modelserve.lifecycle import promote, ready_versions, retire, rollback
+from modelserve.repository import ModelRepository
 from modelserve.serve.server import EmbeddedTriton
 from modelserve.serve.settings import ServerSettings
 
@@ -140,7 +140,7 @@ def test_promote_verify_rollback_and_retire_under_load(tmp_path: Path) -> None:
         assert traffic.failures == [] and traffic.ok > 50
         assert outcome.loaded == [2] and ready_versions(client, NAME) == [2]
         assert traffic.versions[-1] == "2"
-        state = read_state(root, NAME)
+        state = ModelRepository(root).lifecycle(NAME)
         assert state.served == 2 and state.previous == [1]
         assert "specific" in (root / NAME / "config.pbtxt").read_text()  # a restart serves v2 too
         probs = client.infer(NAME, {"features": data.data[:20].astype(np.float64)})["probabilities"]
@@ -156,7 +156,7 @@ def test_promote_verify_rollback_and_retire_under_load(tmp_path: Path) -> None:
             traffic.during(lambda: promote(client, root, NAME, 3, grace_s=0.2))
         assert "\nAt:" not in str(refused.value)  # the stub's traceback stays in the server log
         assert traffic.failures == []
-        assert ready_versions(client, NAME) == [2] and read_state(root, NAME).served == 2
+        assert ready_versions(client, NAME) == [2] and ModelRepository(root).lifecycle(NAME).served == 2
 
         # Roll back (to v1, the version served before) through the CLI, under load.
         traffic.failures.clear()
@@ -197,4 +197,4 @@ def test_promote_verify_rollback_and_retire_under_load(tmp_path: Path) -> None:
         assert events == ["promote", "rollback", "retire"]
         # Rolling back again goes to v2 (served before v1 came back), as `kubectl rollout undo` does.
         assert rollback(client, root, NAME, grace_s=0.2).version == 2
-        assert read_state(root, NAME).previous == [1]  # each once, never the served one
+        assert ModelRepository(root).lifecycle(NAME).previous == [1]  # each once, never the served one

@@ -23,10 +23,10 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from modelserve.api.app import create_app
 from modelserve.api.settings import ApiSettings
-from modelserve.contracts.lifecycle import read_state
 from modelserve.contracts.reference import REFERENCE_NAME
 from modelserve.export.tabular import export_tabular
 from modelserve.export.tabular_data import example_table
+from modelserve.repository import ModelRepository
 from modelserve.serve.ports import free_port
 from modelserve.serve.server import EmbeddedTriton
 from modelserve.serve.settings import ServerSettings
@@ -286,7 +286,7 @@ def test_degradation_runs_the_retraining_job_and_the_new_version_serves(stack: S
         assert outcome["detail"]["result"]["version"] == 2
         assert [e["kind"] for e in events][-3:] == ["degradation", "retrain_started", "retrain_succeeded"]
 
-        assert read_state(stack.root, NAME).served == 2
+        assert ModelRepository(stack.root).lifecycle(NAME).served == 2
         assert (stack.root / NAME / "2" / REFERENCE_NAME).is_file()
         time.sleep(0.5)  # the API's served-version cache (0.2 s here)
         response = http.post(

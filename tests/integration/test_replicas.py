@@ -23,13 +23,13 @@ from sklearn.preprocessing import StandardScaler
 from modelserve.api.app import create_app
 from modelserve.api.settings import ApiSettings
 from modelserve.client import TritonClient
-from modelserve.contracts.lifecycle import read_state
 from modelserve.contracts.tabular import FeatureSpec, FieldSpec
 from modelserve.errors import LifecycleError
 from modelserve.export.tabular import export_classifier
 from modelserve.fleet import open_fleet
 from modelserve.inventory import inventory
 from modelserve.lifecycle import promote, ready_versions, reconcile, reconcile_all, rollback
+from modelserve.repository import ModelRepository
 from modelserve.serve.server import EmbeddedTriton
 from modelserve.serve.settings import ServerSettings
 
@@ -213,7 +213,7 @@ def test_a_rollout_reaches_every_replica_under_load_and_loses_nothing(replicas):
         seen = len(load.versions)
         _wait_for(lambda: load.versions[seen:] and load.versions[-1] == "1")
     assert load.failures == [] and load.ok > 100
-    assert read_state(repo, NAME).served == 1
+    assert ModelRepository(repo).lifecycle(NAME).served == 1
 
 
 def test_a_verification_failure_on_one_replica_restores_every_replica(tmp_path):
@@ -234,7 +234,7 @@ def test_a_verification_failure_on_one_replica_restores_every_replica(tmp_path):
                 promote(fleet, repo, NAME, 2, grace_s=0.0)
             assert "still serving v1" in str(failed.value)
             assert [ready_versions(c, NAME) for c in fleet] == [[1], [1]]  # both restored
-        assert read_state(repo, NAME).served == 1  # pinned before the load, never switched
+        assert ModelRepository(repo).lifecycle(NAME).served == 1  # pinned before the load, never switched
     finally:
         first.stop()
         second.stop()
@@ -289,7 +289,7 @@ def test_retraining_promotes_the_new_version_on_every_replica(replicas, tmp_path
         max_drop=1.0,
         grace_s=0.2,
     )
-    assert done.version == 2 and read_state(repo, NAME).served == 2
+    assert done.version == 2 and ModelRepository(repo).lifecycle(NAME).served == 2
     for server in servers:  # a load reaches one server: the retrain must act on each
         with TritonClient(server.endpoints.grpc_url, control_key=KEY) as client:
             assert ready_versions(client, NAME) == [2]

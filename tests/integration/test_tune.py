@@ -18,10 +18,10 @@ from modelserve.cli import app
 from modelserve.client import TritonClient
 from modelserve.contracts.reference import REFERENCE_NAME
 from modelserve.contracts.tabular import FeatureSpec, FieldSpec
-from modelserve.export.config import read_config
 from modelserve.export.demo import DemoModel
 from modelserve.export.tabular import export_classifier
 from modelserve.lifecycle import apply_config
+from modelserve.repository.config import read_config
 from modelserve.serve.server import EmbeddedTriton
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

@@ -19,10 +19,10 @@ from modelserve.contracts.model import (
     TextContract,
     contract_json,
     parse_contract,
-    read_contract,
 )
 from modelserve.contracts.provenance import Provenance
 from modelserve.contracts.tabular import FeatureSpec, FieldSpec
+from modelserve.repository import ModelRepository
 
 SPEC = FeatureSpec(fields=(FieldSpec(name="a", kind="numeric"),), target="t", classes=("x", "y"))
 COMMON = {"name": "m", "version": 3, "id": "m-abc", "sha256": "00", "created": "2026-11-28T00:00:00Z"}
@@ -157,11 +157,12 @@ def test_typos_in_a_contract_are_refused_not_ignored():
 
 
 def test_reading_a_version_without_a_contract_says_so(tmp_path):
+    (tmp_path / "m" / "1").mkdir(parents=True)
     with pytest.raises(ContractMissingError, match="no export contract"):
-        read_contract(tmp_path)
-    (tmp_path / "modelserve.json").write_text("[1, 2]")
+        ModelRepository(tmp_path).contract("m", 1)
+    (tmp_path / "m" / "1" / "modelserve.json").write_text("[1, 2]")
     with pytest.raises(ContractError, match="not a JSON object"):
-        read_contract(tmp_path)
+        ModelRepository(tmp_path).contract("m", 1)
 
 
 def test_each_kind_names_itself_for_messages():

@@ -180,3 +180,25 @@ def test_unnamed_batch_dim_shares_one_dynamic_session(tmp_path):
     assert runner.sessions == {}
     (result,) = runner.run([{"x": np.ones((3, 4), dtype=np.float32)}])
     assert isinstance(result, dict) and result["y"].shape == (3, 4)
+
+
+def test_an_unknown_parameter_is_refused_with_the_known_ones():
+    typo = {**CONFIG, "parameters": {"intra_op_threads": {"string_value": "2"}}}
+    with pytest.raises(
+        RunnerError, match=r"unknown backend parameter 'intra_op_threads'.*intra_op_thread_count"
+    ):
+        RunnerSettings.from_triton(typo, kind="CPU", device_id=0)
+    wrong = {**CONFIG, "parameters": {"execution_mode": {"string_value": "parallel"}}}
+    with pytest.raises(RunnerError, match="execution_mode.*choose one of 0, 1"):
+        RunnerSettings.from_triton(wrong, kind="CPU", device_id=0)
+
+
+def test_ngc_cuda_parameters_become_cuda_provider_options():
+    params = {"gpu_mem_limit": "1024", "arena_extend_strategy": "1", "do_copy_in_default_stream": "0"}
+    config = {**CONFIG, "parameters": {k: {"string_value": v} for k, v in params.items()}}
+    s = RunnerSettings.from_triton(config, kind="KIND_GPU", device_id=0)
+    assert s.cuda_options == {
+        "gpu_mem_limit": "1024",
+        "arena_extend_strategy": "kSameAsRequested",
+        "do_copy_in_default_stream": "0",
+    }

@@ -18,18 +18,17 @@ from modelserve.api.app import create_app
 from modelserve.api.catalog import Catalog, Served
 from modelserve.api.settings import ApiSettings
 from modelserve.api.weights import WEIGHTS_HEADER, stamp
-from modelserve.contracts.model import TensorContract, read_contract
+from modelserve.contracts.model import TensorContract
 from modelserve.contracts.provenance import RANDOM_WARNING, Provenance
-from modelserve.contracts.random_weights import random_versions, warn_random_models
 from modelserve.export.cli import app as export_app
 from modelserve.export.hf_source import resolve
 from modelserve.export.keras_source import imagenet_file
 from modelserve.export.provenance import file_sha256, local, trained
-from modelserve.export.repository import write_model
-from modelserve.export.spec import ModelEntry, TensorConfig
 from modelserve.export.vision import provenance as vision_provenance
 from modelserve.inventory import inventory
-from tests.helpers import fake_yolov8, scale_model
+from modelserve.repository import ModelRepository
+from modelserve.repository.spec import ModelEntry, TensorConfig
+from tests.helpers import fake_yolov8, read_contract, scale_model
 
 ENTRY = ModelEntry(
     name="scale",
@@ -127,22 +126,22 @@ def test_keras_sources_random_release_or_file(tmp_path, monkeypatch):
 
 
 def test_writing_a_random_weight_model_warns_and_the_repository_says_which(tmp_path, caplog):
-    write_model(tmp_path, ENTRY, scale_model(2.0), contract=TensorContract(framework="onnx"))
+    ModelRepository(tmp_path).write_version(
+        ENTRY, scale_model(2.0), contract=TensorContract(framework="onnx")
+    )
     random = TensorContract(framework="onnx", provenance=Provenance(weights="random", source="test"))
     with caplog.at_level(logging.WARNING):
-        written = write_model(tmp_path, ENTRY, scale_model(3.0), contract=random)
+        written = ModelRepository(tmp_path).write_version(ENTRY, scale_model(3.0), contract=random)
     assert written.provenance.random
     assert f"model 'scale' v2: {RANDOM_WARNING}" in caplog.messages
     assert read_contract(tmp_path / "scale" / "2").provenance.weights == "random"
     index = json.loads((tmp_path / "index.json").read_text())
     assert index["scale"]["2"]["provenance"]["weights"] == "random"
-    assert random_versions(tmp_path) == {"scale": (2,)}
-    log = logging.getLogger("test.start")
-    with caplog.at_level(logging.WARNING):
-        caplog.clear()
-        assert warn_random_models(tmp_path, log) == [f"model 'scale' v2: {RANDOM_WARNING}"]
-    assert caplog.messages == [f"model 'scale' v2: {RANDOM_WARNING}"], "once per model"
-    assert random_versions(tmp_path / "missing") == {}
+    assert ModelRepository(tmp_path).random_versions() == {"scale": (2,)}
+    assert ModelRepository(tmp_path).random_warnings() == [f"model 'scale' v2: {RANDOM_WARNING}"], (
+        "once per model"
+    )
+    assert ModelRepository(tmp_path / "missing").random_versions() == {}
 
 
 def test_the_export_cli_prints_the_warning_line_for_random_weights_only(tmp_path):
@@ -166,8 +165,8 @@ def test_an_answer_is_stamped_with_the_weights_header_and_catalog_listings_never
     response = Response()
     assert stamp(response, Served(name="m", version="1", contract=contract)) == "random"
     assert response.headers[WEIGHTS_HEADER] == "random"
-    write_model(tmp_path, ENTRY, scale_model(2.0), contract=contract)
-    catalog = Catalog(tmp_path, triton=None)  # type: ignore[arg-type]  # listings do not call Triton
+    ModelRepository(tmp_path).write_version(ENTRY, scale_model(2.0), contract=contract)
+    catalog = Catalog(ModelRepository(tmp_path), triton=None)  # type: ignore[arg-type]  # no Triton call
     assert catalog.provenance("scale", "1") == contract.provenance
     assert catalog.provenance("scale", "") is None and catalog.provenance("scale", "7") is None
     assert catalog.provenance("../scale", "1") is None
@@ -220,8 +219,8 @@ def test_modelserve_serve_warns_once_per_random_model_as_it_starts(tmp_path, mon
     from modelserve.cli import app as cli
 
     random = TensorContract(framework="onnx", provenance=Provenance(weights="random"))
-    write_model(tmp_path, ENTRY, scale_model(2.0), contract=random)
-    write_model(tmp_path, ENTRY, scale_model(3.0), contract=random)
+    ModelRepository(tmp_path).write_version(ENTRY, scale_model(2.0), contract=random)
+    ModelRepository(tmp_path).write_version(ENTRY, scale_model(3.0), contract=random)
     monkeypatch.setattr("modelserve.cli_serve.Supervisor", _FakeSupervisor)
     with caplog.at_level(logging.WARNING, logger="modelserve.cli_serve"):
         result = CliRunner().invoke(cli, ["serve", "-r", str(tmp_path), "--work-dir", str(tmp_path / "w")])

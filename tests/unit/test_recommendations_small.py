@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from modelserve.contracts.model import RecommendationsContract, read_contract
+from modelserve.contracts.model import RecommendationsContract
 from modelserve.export.recommendations import export_recommendations
+from tests.helpers import read_contract
 
 
 def test_three_items_and_two_users_export(tmp_path: Path) -> None:

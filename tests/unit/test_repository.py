@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from modelserve.contracts.model import TensorContract, read_contract
-from modelserve.export.config import read_config, write_config
-from modelserve.export.errors import ConfigValidationError, RepositoryWriteError
-from modelserve.export.repository import list_models, versions_of, write_model
-from modelserve.export.spec import ModelEntry, TensorConfig
-from tests.helpers import scale_model
+from modelserve.contracts.model import TensorContract
+from modelserve.repository import ModelRepository
+from modelserve.repository.config import read_config, write_config
+from modelserve.repository.errors import ConfigValidationError, RepositoryReadError, RepositoryWriteError
+from modelserve.repository.spec import ModelEntry, TensorConfig
+from tests.helpers import read_contract, scale_model
 
 ENTRY = ModelEntry(
     name="scale",
@@ -21,7 +21,7 @@ ENTRY = ModelEntry(
 
 def test_write_model_lays_out_config_version_and_metadata(tmp_path):
     contract = TensorContract(framework="onnx", source="test")
-    written = write_model(tmp_path, ENTRY, scale_model(2.0), contract=contract)
+    written = ModelRepository(tmp_path).write_version(ENTRY, scale_model(2.0), contract=contract)
     assert written.version == 1
     assert (tmp_path / "scale" / "1" / "model.onnx").is_file()
     assert read_config(tmp_path / "scale" / "config.pbtxt").name == "scale"
@@ -31,21 +31,21 @@ def test_write_model_lays_out_config_version_and_metadata(tmp_path):
 
 
 def test_versions_count_up_and_existing_versions_are_not_overwritten(tmp_path):
-    write_model(tmp_path, ENTRY, scale_model(2.0))
-    assert write_model(tmp_path, ENTRY, scale_model(3.0)).version == 2
-    assert versions_of(tmp_path / "scale") == [1, 2]
+    ModelRepository(tmp_path).write_version(ENTRY, scale_model(2.0))
+    assert ModelRepository(tmp_path).write_version(ENTRY, scale_model(3.0)).version == 2
+    assert ModelRepository(tmp_path).versions("scale") == [1, 2]
     with pytest.raises(RepositoryWriteError, match="already exists; choose another version"):
-        write_model(tmp_path, ENTRY, scale_model(4.0), version=1)
+        ModelRepository(tmp_path).write_version(ENTRY, scale_model(4.0), version=1)
 
 
 def test_a_new_version_leaves_the_served_version_policy_alone(tmp_path):
-    write_model(tmp_path, ENTRY, scale_model(2.0))
+    ModelRepository(tmp_path).write_version(ENTRY, scale_model(2.0))
     path = tmp_path / "scale" / "config.pbtxt"
     assert read_config(path).version_policy.WhichOneof("policy_choice") == "latest"  # never promoted
     config = read_config(path)
     config.version_policy.specific.versions.append(1)  # what `models promote scale 1` persists
     write_config(path, config)
-    write_model(tmp_path, ENTRY, scale_model(3.0))
+    ModelRepository(tmp_path).write_version(ENTRY, scale_model(3.0))
     assert list(read_config(path).version_policy.specific.versions) == [1]  # v2 written, not served
 
 
@@ -57,7 +57,7 @@ def test_invalid_config_writes_nothing(tmp_path):
         outputs=(TensorConfig(name="y", data_type="FP32", dims=(4,)),),
     )
     with pytest.raises(ConfigValidationError, match="dim 0 is 5"):
-        write_model(tmp_path, bad, scale_model(2.0))
+        ModelRepository(tmp_path).write_version(bad, scale_model(2.0))
     assert not (tmp_path / "bad").exists()
 
 
@@ -69,21 +69,21 @@ def test_label_count_must_match_the_output(tmp_path):
         outputs=(TensorConfig(name="y", data_type="FP32", dims=(4,), label_filename="labels.txt"),),
     )
     with pytest.raises(ConfigValidationError, match="4 classes but 3 labels"):
-        write_model(tmp_path, entry, scale_model(2.0), labels=["a", "b", "c"])
-    write_model(tmp_path, entry, scale_model(2.0), labels=["a", "b", "c", "d"])
+        ModelRepository(tmp_path).write_version(entry, scale_model(2.0), labels=["a", "b", "c"])
+    ModelRepository(tmp_path).write_version(entry, scale_model(2.0), labels=["a", "b", "c", "d"])
     assert (tmp_path / "scale" / "labels.txt").read_text().split() == ["a", "b", "c", "d"]
 
 
 def test_no_staging_directory_is_left_behind(tmp_path):
-    write_model(tmp_path, ENTRY, scale_model(2.0))
+    ModelRepository(tmp_path).write_version(ENTRY, scale_model(2.0))
     assert [p.name for p in (tmp_path / "scale").iterdir() if p.name.startswith(".")] == []
 
 
 def test_list_models_reports_unusable_entries(tmp_path):
-    write_model(tmp_path, ENTRY, scale_model(2.0))
+    ModelRepository(tmp_path).write_version(ENTRY, scale_model(2.0))
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.pbtxt").write_text("max_batch_size: {")
-    listed = {m.name: m for m in list_models(tmp_path)}
+    listed = {m.name: m for m in ModelRepository(tmp_path).models()}
     assert listed["scale"].versions == (1,) and listed["scale"].problem is None
     assert listed["broken"].problem is not None
     assert json.loads(json.dumps(listed["scale"].versions)) == [1]
@@ -91,7 +91,39 @@ def test_list_models_reports_unusable_entries(tmp_path):
 
 def test_a_file_given_as_the_repository_is_named_as_one(tmp_path):
     (tmp_path / "items.csv").write_text("a,b\n")
-    with pytest.raises(RepositoryWriteError, match="is a file, not a directory"):
-        list_models(tmp_path / "items.csv")
-    with pytest.raises(RepositoryWriteError, match="does not exist"):
-        list_models(tmp_path / "nope")
+    with pytest.raises(RepositoryReadError, match="is a file, not a directory"):
+        ModelRepository(tmp_path / "items.csv").models()
+    with pytest.raises(RepositoryReadError, match="does not exist"):
+        ModelRepository(tmp_path / "nope").models()
+
+
+def test_each_file_is_parsed_once_until_it_is_replaced(tmp_path, monkeypatch):
+    """A flow asks the repository for the same config, contract and lifecycle state many times (a
+    retrain did 2-4 reads of each); the repository parses each once, and sees a replaced file."""
+    from modelserve.repository import repository as module
+
+    repo = ModelRepository(tmp_path)
+    repo.write_version(ENTRY, scale_model(2.0))
+    parsed = []
+    real = module.read_config
+    monkeypatch.setattr(module, "read_config", lambda path: parsed.append(path) or real(path))
+    assert [repo.config("scale").name for _ in range(4)] == ["scale"] * 4
+    assert len(parsed) == 1
+    assert repo.contract("scale", 1) is repo.contract("scale", "1")  # one parse for both spellings
+    state = repo.lifecycle("scale")
+    state.served = 1
+    repo.save_lifecycle("scale", state)
+    assert repo.lifecycle("scale").served == 1 and repo.served_version("scale") == 1
+    changed = repo.config("scale")
+    changed.max_batch_size = 4
+    repo.write_config("scale", changed)  # a new file (atomic rename): read again
+    assert repo.config("scale").max_batch_size == 4 and len(parsed) == 2
+    repo.config("scale").max_batch_size = 99  # a caller's copy, not the cached message
+    assert repo.config("scale").max_batch_size == 4
+
+
+def test_names_that_leave_the_repository_are_refused(tmp_path):
+    repo = ModelRepository(tmp_path)
+    with pytest.raises(ConfigValidationError, match="model name"):
+        repo.model_dir("../etc")
+    assert not repo.has_model("..") and not repo.has_version("scale", "x")

@@ -4,9 +4,9 @@ import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from modelserve.export.config import build_config, config_to_text, read_config
-from modelserve.export.errors import ConfigValidationError
-from modelserve.export.spec import (
+from modelserve.repository.config import build_config, config_to_text, read_config
+from modelserve.repository.errors import ConfigValidationError, UnknownParameterError
+from modelserve.repository.spec import (
     DynamicBatching,
     InstanceGroup,
     ModelEntry,
@@ -135,3 +135,16 @@ def test_export_checks_the_name_and_version_before_reading_any_data(tmp_path):
     assert bad_name.exit_code == 2 and "Invalid value for '--name'" in bad_name.output
     bad_version = CliRunner().invoke(app, ["tabular", missing, "-t", "y", "-n", "ok", "--version", "0"])
     assert bad_version.exit_code == 2 and "--version" in bad_version.output
+
+
+def test_a_backend_parameter_the_backend_does_not_know_is_refused_at_export():
+    with pytest.raises(UnknownParameterError, match=r"'intra_op_threads'.*knows .*intra_op_thread_count"):
+        ModelEntry(name="m", inputs=(_t("x"),), outputs=(_t("y"),), parameters={"intra_op_threads": "2"})
+    with pytest.raises(UnknownParameterError, match="enable_mem_arena.*1/0"):
+        ModelEntry(name="m", inputs=(_t("x"),), outputs=(_t("y"),), parameters={"enable_mem_arena": "yes"})
+    ok = ModelEntry(name="m", inputs=(_t("x"),), outputs=(_t("y"),), parameters={"allow_spinning": "1"})
+    assert dict(ok.parameters) == {"allow_spinning": "1"}
+
+
+def _t(name: str) -> TensorConfig:
+    return TensorConfig(name=name, data_type="FP32", dims=(4,))

@@ -21,8 +21,8 @@ from modelserve.benchmarks.tune_space import (
 )
 from modelserve.cli import app
 from modelserve.errors import TuneError
-from modelserve.export.config import build_config
 from modelserve.export.tabular import classifier_entry
+from modelserve.repository.config import build_config
 
 
 def _default() -> mc.ModelConfig:

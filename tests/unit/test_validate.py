@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 from onnx import TensorProto, helper
 
-from modelserve.export.config import build_config
-from modelserve.export.errors import ConfigValidationError
-from modelserve.export.onnx_graph import read_signature
-from modelserve.export.spec import ModelEntry, TensorConfig
-from modelserve.export.validate import validate_config
+from modelserve.repository.config import build_config
+from modelserve.repository.errors import ConfigValidationError
+from modelserve.repository.graph import read_signature
+from modelserve.repository.spec import ModelEntry, TensorConfig
+from modelserve.repository.validate import validate_config
 from tests.helpers import scale_model
 
 

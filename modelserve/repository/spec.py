@@ -1,5 +1,5 @@
 """User-facing description of one repository entry: keyword-only frozen dataclasses that validate
-themselves. ``export.config`` turns a ModelEntry into Triton's ModelConfig protobuf."""
+themselves. ``modelserve.repository.config`` turns a ModelEntry into Triton's ModelConfig protobuf."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-from modelserve.export.errors import ConfigValidationError
+from modelserve.repository.errors import ConfigValidationError, UnknownParameterError
+from modelserve.serve.backend import modelserve_parameters as backend_parameters
 
 DATA_TYPES = (
     "TYPE_BOOL",
@@ -136,7 +137,7 @@ class ModelEntry:
     instance_groups: tuple[InstanceGroup, ...] = ()
     version_policy: VersionPolicy = field(default_factory=VersionPolicy)
     warmup_batch_sizes: tuple[int, ...] = ()  # one warm-up request (random data) per size
-    parameters: Mapping[str, str] = field(default_factory=dict)
+    parameters: Mapping[str, str] = field(default_factory=dict)  # backend_parameters' vocabulary
     tensorrt_fp16: bool = False  # GPU nodes: ask the ORT backend for the TensorRT EP in FP16
     default_model_filename: str = "model.onnx"
 
@@ -164,4 +165,8 @@ class ModelEntry:
             raise ConfigValidationError(
                 f"model '{self.name}': batch sizes {too_big} exceed max_batch_size {self.max_batch_size}"
             )
+        try:
+            backend_parameters.check(self.parameters)
+        except backend_parameters.ParameterError as exc:
+            raise UnknownParameterError(f"model '{self.name}': {exc}") from None
         object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))

@@ -1,12 +1,8 @@
-"""Write and read entries of a Triton model repository.
+"""Writing one version of a model into the repository (``ModelRepository.write_version``).
 
-    <repository>/<name>/config.pbtxt
-    <repository>/<name>/labels.txt                  (when an output names a label_filename)
-    <repository>/<name>/<version>/model.onnx
-    <repository>/<name>/<version>/modelserve.json   (the model contract: contracts/model.py)
-
-A write validates first and stages the version directory beside its final place (a hidden,
-non-numeric name Triton ignores), then renames it in: a failed export leaves nothing half-written.
+A write validates first (the config against the graph, the labels against the outputs) and stages
+the version directory beside its final place (a hidden, non-numeric name Triton ignores), then
+renames it in: a failed export leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -19,25 +15,26 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import onnx
 from tritonclient.grpc import model_config_pb2 as mc
 
-from modelserve.contracts.model import METADATA_NAME, ModelContract, TensorContract, contract_json
+from modelserve.contracts.model import METADATA_NAME, ContractBase, TensorContract, contract_json
 from modelserve.contracts.provenance import Provenance
 from modelserve.contracts.random_weights import random_warning
-from modelserve.export.atomic import write_atomic
-from modelserve.export.config import build_config, read_config, write_config
-from modelserve.export.errors import ConfigValidationError, RepositoryWriteError
-from modelserve.export.onnx_graph import read_signature
-from modelserve.export.spec import ModelEntry
-from modelserve.export.validate import validate_config
-from modelserve.export.versioning import content_id, now_utc, record_version
+from modelserve.repository.atomic import write_atomic
+from modelserve.repository.config import build_config
+from modelserve.repository.errors import ConfigValidationError, RepositoryWriteError
+from modelserve.repository.graph import read_signature
+from modelserve.repository.index import content_id, now_utc
+from modelserve.repository.spec import ModelEntry
+from modelserve.repository.validate import validate_config
+
+if TYPE_CHECKING:
+    from modelserve.repository.repository import ModelRepository
 
 logger = logging.getLogger(__name__)
-
-CONFIG_NAME = "config.pbtxt"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,12 +45,6 @@ class WrittenVersion:
     sha256: str
     model_id: str
     provenance: Provenance = field(default_factory=Provenance)  # where the weights came from
-
-
-def versions_of(model_dir: Path) -> list[int]:
-    if not model_dir.is_dir():
-        return []
-    return sorted(int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit())
 
 
 def _check_labels(config: mc.ModelConfig, labels: Sequence[str] | None) -> None:
@@ -73,14 +64,14 @@ def _check_labels(config: mc.ModelConfig, labels: Sequence[str] | None) -> None:
             raise ConfigValidationError("labels must not contain newlines")
 
 
-def write_model(
-    repository: Path,
+def write_version(
+    repo: ModelRepository,
     entry: ModelEntry,
     model: onnx.ModelProto,
     *,
     version: int | None = None,
     labels: Sequence[str] | None = None,
-    contract: ModelContract | None = None,
+    contract: ContractBase | None = None,
     overwrite: bool = False,
     extra_files: Mapping[str, Path] | None = None,
 ) -> WrittenVersion:
@@ -94,9 +85,9 @@ def write_model(
     config = build_config(entry)
     validate_config(config, read_signature(model))
     _check_labels(config, labels)
-    model_dir = repository / entry.name
+    model_dir = repo.model_dir(entry.name)
     if version is None:
-        version = (versions_of(model_dir) or [0])[-1] + 1
+        version = (repo.versions(entry.name) or [0])[-1] + 1
     if version < 1:
         raise RepositoryWriteError(f"version {version} must be >= 1")
     final = model_dir / str(version)
@@ -110,14 +101,7 @@ def write_model(
     try:
         staging.mkdir(parents=True)
         (staging / entry.default_model_filename).write_bytes(payload)
-        for relative, source in (extra_files or {}).items():
-            target = staging / relative
-            if not target.resolve().is_relative_to(staging.resolve()):
-                raise RepositoryWriteError(
-                    f"extra file {relative!r} would land outside the version directory"
-                )
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
+        _copy_extra_files(staging, extra_files or {})
         written = (contract or TensorContract(framework="onnx")).model_copy(
             update={
                 "name": entry.name,
@@ -133,19 +117,14 @@ def write_model(
         if final.exists():
             shutil.rmtree(final)
         staging.rename(final)
-        _keep_served_policy(model_dir / CONFIG_NAME, config)
-        write_config(model_dir / CONFIG_NAME, config)
+        _keep_served_policy(repo, entry.name, config)
+        repo.write_config(entry.name, config)
     except OSError as exc:
         raise RepositoryWriteError(f"writing {final}: {exc}") from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(staging)
-    record: dict[str, Any] = written.model_dump(
-        mode="json", include={"id", "sha256", "created", "source", "framework", "kind", "provenance"}
-    )
-    if written.kind == "tabular":
-        record["metrics"] = written.model_dump(mode="json")["metrics"]
-    record_version(repository, entry.name, version, record)
+    repo.index.record(entry.name, version, _index_record(written))
     logger.info("wrote %s version %d (%s)", entry.name, version, written.id)
     if written.provenance.random:
         logger.warning("%s", random_warning(entry.name, [version]))
@@ -159,14 +138,33 @@ def write_model(
     )
 
 
-def _keep_served_policy(path: Path, config: mc.ModelConfig) -> None:
+def _copy_extra_files(staging: Path, extra_files: Mapping[str, Path]) -> None:
+    for relative, source in extra_files.items():
+        target = staging / relative
+        if not target.resolve().is_relative_to(staging.resolve()):
+            raise RepositoryWriteError(f"extra file {relative!r} would land outside the version directory")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+
+
+def _index_record(written: ContractBase) -> dict[str, Any]:
+    record: dict[str, Any] = written.model_dump(
+        mode="json", include={"id", "sha256", "created", "source", "framework", "kind", "provenance"}
+    )
+    metrics = written.model_dump(mode="json").get("metrics")
+    if metrics is not None:  # trained families record their held-out metrics
+        record["metrics"] = metrics
+    return record
+
+
+def _keep_served_policy(repo: ModelRepository, name: str, config: mc.ModelConfig) -> None:
     """A new version is written beside the served one, not served by the export: the lifecycle
     commands name the served versions in config.pbtxt (so a restarted Triton loads them), and an
     export that reset the policy to 'latest' made a restarted replica serve an unpromoted version."""
-    if not path.exists():
+    if not repo.config_path(name).exists():
         return
     try:
-        policy = read_config(path).version_policy
+        policy = repo.config(name).version_policy
     except ConfigValidationError:
         return  # an unreadable old config is replaced whole
     if policy.WhichOneof("policy_choice") == "specific":
@@ -175,33 +173,3 @@ def _keep_served_policy(path: Path, config: mc.ModelConfig) -> None:
 
 def _label_file(config: mc.ModelConfig) -> str:
     return str(next(o.label_filename for o in config.output if o.label_filename))
-
-
-@dataclass(frozen=True, kw_only=True)
-class RepositoryModel:
-    """What the files say about one model, without a server."""
-
-    name: str
-    versions: tuple[int, ...]
-    config: mc.ModelConfig | None
-    problem: str | None  # why the entry is unusable, if it is
-
-
-def list_models(repository: Path) -> list[RepositoryModel]:
-    if not repository.is_dir():
-        why = "is a file, not a directory" if repository.exists() else "does not exist"
-        raise RepositoryWriteError(f"model repository {repository} {why}")
-    models = []
-    for model_dir in sorted(p for p in repository.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        config: mc.ModelConfig | None = None
-        problem: str | None = None
-        try:
-            config = read_config(model_dir / CONFIG_NAME)
-        except ConfigValidationError as exc:
-            problem = str(exc)
-        models.append(
-            RepositoryModel(
-                name=model_dir.name, versions=tuple(versions_of(model_dir)), config=config, problem=problem
-            )
-        )
-    return models

@@ -10,9 +10,9 @@ from pathlib import Path
 from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from modelserve.export.atomic import write_atomic
-from modelserve.export.errors import ConfigValidationError
-from modelserve.export.spec import ModelEntry, TensorConfig
+from modelserve.repository.atomic import write_atomic
+from modelserve.repository.errors import ConfigValidationError
+from modelserve.repository.spec import ModelEntry, TensorConfig
 
 # What production (NGC) TensorRT settings look like; harmless on CPU, where our backend ignores them.
 TENSORRT_WORKSPACE_BYTES = str(1 << 30)

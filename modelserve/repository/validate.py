@@ -12,8 +12,9 @@ from collections.abc import Sequence
 
 from tritonclient.grpc import model_config_pb2 as mc
 
-from modelserve.export.errors import ConfigValidationError
-from modelserve.export.onnx_graph import DYNAMIC, GraphSignature, GraphTensor
+from modelserve.repository.errors import ConfigValidationError
+from modelserve.repository.graph import DYNAMIC, GraphSignature, GraphTensor
+from modelserve.serve.backend.modelserve_signature import dims_mismatch
 
 # NGC tritonserver 24.10 ships ONNX Runtime 1.19.x: ai.onnx opset <= 21, ai.onnx.ml <= 4, IR <= 10.
 MAX_OPSET = {"": 21, "ai.onnx.ml": 4}
@@ -34,32 +35,31 @@ def _check_dims(
     problems: list[str],
     exact: bool = False,
 ) -> None:
-    """Triton's rule (CompareDimsSupported): an input may fix a dim the graph leaves variable; an
-    output's dims must equal the graph's, variable ones included."""
+    """Triton's rule (``dims_mismatch``, shared with our backend's check at load), in words that
+    say how to fix the config."""
     if graph.shape is None:
         return  # rank unknown in the graph: nothing to compare
-    graph_shape = list(graph.shape)
-    if batched:
-        if not graph_shape:
-            problems.append(f"{where}: max_batch_size > 0 but the graph tensor is a scalar (no batch dim)")
-            return
-        if graph_shape[0] != DYNAMIC:
-            problems.append(
-                f"{where}: max_batch_size > 0 needs a variable first (batch) dim; "
-                f"the graph fixes it to {graph_shape[0]}"
-            )
-        graph_shape = graph_shape[1:]
-    if len(graph_shape) != len(config_shape):
+    mismatch = dims_mismatch(graph.shape, config_shape, 1 if batched else 0, exact)
+    if mismatch is None:
+        return
+    graph_shape = list(graph.shape[1:] if batched else graph.shape)
+    if mismatch.reason == "batch" and not graph.shape:
+        problems.append(f"{where}: max_batch_size > 0 but the graph tensor is a scalar (no batch dim)")
+    elif mismatch.reason == "batch":
+        problems.append(
+            f"{where}: max_batch_size > 0 needs a variable first (batch) dim; "
+            f"the graph fixes it to {graph.shape[0]}"
+        )
+    elif mismatch.reason == "rank":
         problems.append(
             f"{where}: config shape {list(config_shape)} has rank {len(config_shape)}, the graph's "
             f"{_show(graph_shape)} has rank {len(graph_shape)}"
             + (" (after the batch dim)" if batched else "")
         )
-        return
-    for axis, (want, have) in enumerate(zip(config_shape, graph_shape, strict=True)):
-        if (exact or have != DYNAMIC) and want != have:
-            shown = "variable (-1)" if have == DYNAMIC else have
-            problems.append(f"{where}: dim {axis} is {want} in the config but {shown} in the graph")
+    for axis in mismatch.axes:
+        have = graph_shape[axis]
+        shown = "variable (-1)" if have == DYNAMIC else have
+        problems.append(f"{where}: dim {axis} is {config_shape[axis]} in the config but {shown} in the graph")
 
 
 def _show(shape: Sequence[int]) -> str:

@@ -28,7 +28,7 @@ from modelserve.api.errors import (
 )
 from modelserve.api.services import Svc
 from modelserve.client import ClientError
-from modelserve.monitor.store import StoreError
+from modelserve.monitor.errors import StoreError
 
 router = APIRouter()
 

@@ -30,7 +30,7 @@ from modelserve.client import (
     ModelNotReadyError,
     ServerUnavailableError,
 )
-from modelserve.monitor.store import StoreError
+from modelserve.monitor.errors import StoreError
 
 
 class ApiError(Exception):

@@ -19,6 +19,7 @@ import urllib.request
 from importlib import metadata
 from pathlib import Path
 
+from modelserve.benchmarks.errors import BaselineError
 from modelserve.serve.ports import free_port
 
 # The newest releases; both install cleanly on CPython 3.11. uvloop>=0.22 makes the
@@ -52,9 +53,9 @@ def ensure_venv(venv_dir: Path) -> Path:
             # pip warns once per unreachable extra index; keep the lines that say what failed.
             lines = [ln for ln in done.stderr.splitlines() if not ln.startswith("WARNING: Location")]
             tail = "\n".join(lines[-20:])
-            raise RuntimeError(f"{' '.join(cmd)} failed with exit code {done.returncode}:\n{tail}")
+            raise BaselineError(f"{' '.join(cmd)} failed with exit code {done.returncode}:\n{tail}")
     if not mlserver.exists():
-        raise RuntimeError(f"pip succeeded but {mlserver} is missing")
+        raise BaselineError(f"pip succeeded but {mlserver} is missing")
     return mlserver
 
 
@@ -175,10 +176,10 @@ class MLServer:
             if self._proc.poll() is not None:
                 code = self._proc.returncode
                 self._stop()
-                raise RuntimeError(f"mlserver exited early with code {code}:\n{self._log_tail()}")
+                raise BaselineError(f"mlserver exited early with code {code}:\n{self._log_tail()}")
             if time.monotonic() > deadline:
                 self._stop()
-                raise RuntimeError(f"mlserver not ready after {self.ready_timeout_s} s:\n{self._log_tail()}")
+                raise BaselineError(f"mlserver not ready after {self.ready_timeout_s} s:\n{self._log_tail()}")
             time.sleep(0.2)
         return self
 

@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from modelserve.benchmarks.errors import BaselineError
+
 
 def find() -> str | None:
     return shutil.which("perf_analyzer")
@@ -55,7 +57,7 @@ def run(
     sweeps here are geometric)."""
     binary = find()
     if binary is None:
-        raise RuntimeError(unavailable_reason())
+        raise BaselineError(unavailable_reason())
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for c in concurrency:
@@ -65,6 +67,6 @@ def run(
             cmd += ["-f", str(out)]
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
             if proc.returncode != 0:
-                raise RuntimeError(f"perf_analyzer failed ({proc.returncode}): {proc.stderr[-1000:]}")
+                raise BaselineError(f"perf_analyzer failed ({proc.returncode}): {proc.stderr[-1000:]}")
             rows += parse_csv(out.read_text())
     return rows

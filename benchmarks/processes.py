@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from modelserve.benchmarks.errors import ServerProcessError
 from modelserve.serve.ports import free_port
 
 
@@ -24,7 +25,7 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: flo
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode} before answering:\n{tail}")
+            raise ServerProcessError(f"{proc.args!r} exited with {proc.returncode} before answering:\n{tail}")
         try:
             with urllib.request.urlopen(url, timeout=1) as resp:
                 if resp.status == 200:
@@ -32,7 +33,7 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: flo
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s (log: {log})")
+    raise ServerProcessError(f"{url} did not answer within {timeout_s:.0f} s (log: {log})")
 
 
 class HttpServerProcess:
@@ -67,7 +68,7 @@ class HttpServerProcess:
     def pid(self) -> int:
         """The server's pid (also its process group: workers it forks share it)."""
         if self._proc is None:
-            raise RuntimeError("the server is not running")
+            raise ServerProcessError("the server is not running")
         return self._proc.pid
 
     def stop(self) -> None:

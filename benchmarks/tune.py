@@ -6,7 +6,7 @@ a load override (the files do not change), measure it at every asked concurrency
 own sample input, read Triton's statistics around each window. The sweep stops before a point that
 would overrun the time budget and reports what it measured. The served config is loaded again at
 the end, whatever happened; ``apply`` then reloads the chosen one with verification and writes it
-as config.pbtxt (``modelserve.lifecycle.apply_config``).
+as config.pbtxt (``modelserve.ops.lifecycle.apply_config``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from tritonclient.grpc import model_config_pb2 as mc
 
+from modelserve.benchmarks.errors import TuneError
 from modelserve.benchmarks.loadgen import LoadSpec, run_load
 from modelserve.benchmarks.measure import run_async
 from modelserve.benchmarks.report import Row
@@ -33,11 +34,10 @@ from modelserve.benchmarks.triton_split import StatisticsWindow
 from modelserve.benchmarks.tune_report import PointOutcome, aa_changes, summary_lines, table
 from modelserve.benchmarks.tune_space import Axes, apply_point, config_diff, grid, point_of, select_best
 from modelserve.client import ClientError, ModelNotFoundError, TritonClient
-from modelserve.errors import TuneError
-from modelserve.lifecycle import apply_config, ready_versions, served_version
+from modelserve.ops.lifecycle import apply_config, ready_versions, served_version
+from modelserve.ops.verify import sample_inputs
 from modelserve.repository import ModelRepository
 from modelserve.repository.config import config_to_json, config_to_text
-from modelserve.verify import sample_inputs
 
 READY_WAIT_S = 30.0
 
@@ -77,7 +77,7 @@ def sample_request(
     config: mc.ModelConfig, repository: Path, name: str, version: int
 ) -> dict[str, np.ndarray]:
     """One row the model would see: the version's tabular reference sample where it has one (real
-    feature values), else a random draw of the config's types (``modelserve.verify``)."""
+    feature values), else a random draw of the config's types (``modelserve.ops.verify``)."""
     drawn = sample_inputs(config, np.random.default_rng(0), rows=1)
     if len(config.input) == 1 and config.max_batch_size > 0:
         try:

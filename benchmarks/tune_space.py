@@ -15,7 +15,7 @@ from typing import Any
 from google.protobuf import json_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from modelserve.errors import TuneError
+from modelserve.benchmarks.errors import TuneError
 from modelserve.serve.backend.modelserve_parameters import INTRA_OP_THREADS
 
 THREADS_PARAMETER = INTRA_OP_THREADS  # our ORT backend and NGC's both read it

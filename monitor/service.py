@@ -26,11 +26,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from modelserve.contracts.reference import Reference
 from modelserve.monitor.actions import post_webhook, retrain_argv, run_job
 from modelserve.monitor.drift import DriftReport, detect
+from modelserve.monitor.errors import StoreError
 from modelserve.monitor.feedback import FeedbackBatcher
 from modelserve.monitor.live import Hub
 from modelserve.monitor.policy import ModelPolicy, MonitoringPolicy
 from modelserve.monitor.quality import window_metrics
-from modelserve.monitor.store import PredictionRecord, Store, StoreError
+from modelserve.monitor.store import PredictionRecord, Store
 from modelserve.monitor.upkeep import StoreHealth, Upkeep
 from modelserve.repository import ModelRepository
 

@@ -40,6 +40,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
+from modelserve.monitor.errors import StoreError
+
 metadata = MetaData()
 
 predictions = Table(
@@ -94,10 +96,6 @@ leases = Table(
     Column("holder", String(64), nullable=False),
     Column("until", Float, nullable=False),
 )
-
-
-class StoreError(RuntimeError):
-    """The monitoring database cannot be reached or used; the message names the URL (no password)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,7 +13,7 @@ import pytest
 import tritonclient.http as httpclient
 from typer.testing import CliRunner
 
-from modelserve.cli import app
+from modelserve.cli.app import app
 from tests.conformance import models as m
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from modelserve.benchmarks.measure import Sweep
 from modelserve.benchmarks.report import PERF_ANALYZER_COLUMNS
 from modelserve.benchmarks.suite import RunOptions, run
-from modelserve.cli import app
+from modelserve.cli.app import app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 

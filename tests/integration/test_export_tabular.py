@@ -10,9 +10,9 @@ from sklearn.datasets import load_breast_cancer
 from tritonclient.grpc import model_config_pb2 as mc
 from typer.testing import CliRunner
 
+from modelserve.cli.export import app as export_app
 from modelserve.client import TritonClient
 from modelserve.contracts.model import TabularContract
-from modelserve.export.cli import app as export_app
 from modelserve.export.tabular import export_tabular
 from modelserve.export.tabular_data import clean, example_table, infer_spec
 from modelserve.export.tabular_train import train

@@ -11,9 +11,9 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 from typer.testing import CliRunner
 
+from modelserve.cli.export import app as export_app
 from modelserve.client import TritonClient
 from modelserve.contracts.model import TextContract
-from modelserve.export.cli import app as export_app
 from modelserve.export.tiny_transformers import save_tiny_model
 from tests.helpers import read_contract
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from modelserve.cli.export import app as export_app
 from modelserve.client import TritonClient
-from modelserve.export.cli import app as export_app
 
 pytestmark = pytest.mark.integration
 

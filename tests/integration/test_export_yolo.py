@@ -13,8 +13,8 @@ import onnx
 import pytest
 from typer.testing import CliRunner
 
+from modelserve.cli.export import app as export_app
 from modelserve.client import TritonClient
-from modelserve.export.cli import app as export_app
 from modelserve.export.darknet.cfg import load_cfg
 from modelserve.export.darknet.parity import _opencv_raw_layer, make_input
 from modelserve.export.darknet.weights import random_weights, write_weights

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from modelserve.cli import app
+from modelserve.cli.app import app
 from modelserve.client import AsyncTritonClient, InferenceTimeoutError, ServerUnavailableError, TritonClient
 from modelserve.serve.ports import free_port
 from modelserve.serve.server import EmbeddedTriton

@@ -14,10 +14,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from modelserve.cli import app
+from modelserve.cli.app import app
 from modelserve.client import TritonClient
 from modelserve.export.tabular_data import example_table
-from modelserve.lifecycle import ready_versions
+from modelserve.ops.lifecycle import ready_versions
 from modelserve.repository import ModelRepository
 from modelserve.serve.server import EmbeddedTriton
 from modelserve.serve.settings import ServerSettings

@@ -21,12 +21,12 @@ from typer.testing import CliRunner
 
 from modelserve.api.app import create_app
 from modelserve.api.settings import ApiSettings
-from modelserve.cli import app as cli
+from modelserve.cli.app import app as cli
 from modelserve.client import AsyncTritonClient, TritonClient
 from modelserve.contracts.tabular import FeatureSpec, FieldSpec
-from modelserve.errors import LifecycleError
 from modelserve.export.tabular import export_classifier
-from modelserve.lifecycle import promote, ready_versions, retire, rollback
+from modelserve.ops.errors import LifecycleError
+from modelserve.ops.lifecycle import promote, ready_versions, retire, rollback
 from modelserve.repository import ModelRepository
 from modelserve.serve.server import EmbeddedTriton
 from modelserve.serve.settings import ServerSettings

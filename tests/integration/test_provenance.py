@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from modelserve.api.app import create_app
 from modelserve.api.settings import ApiSettings
 from modelserve.api.weights import WEIGHTS_HEADER
-from modelserve.cli import app as cli
+from modelserve.cli.app import app as cli
 from modelserve.client import TritonClient
 from modelserve.contracts.provenance import RANDOM_WARNING
 from modelserve.export.darknet.cfg import load_cfg

@@ -140,7 +140,7 @@ def test_precision_at_k_on_held_out_interactions(server: Any, served: Any) -> No
 def test_cli_exports_and_names_bad_tables(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from modelserve.cli import app
+    from modelserve.cli.app import app
 
     inter, items = example_interactions(n_users=40, n_items=30)
     inter.to_csv(tmp_path / "i.csv", index=False)

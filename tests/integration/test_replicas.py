@@ -24,11 +24,11 @@ from modelserve.api.app import create_app
 from modelserve.api.settings import ApiSettings
 from modelserve.client import TritonClient
 from modelserve.contracts.tabular import FeatureSpec, FieldSpec
-from modelserve.errors import LifecycleError
 from modelserve.export.tabular import export_classifier
-from modelserve.fleet import open_fleet
-from modelserve.inventory import inventory
-from modelserve.lifecycle import promote, ready_versions, reconcile, reconcile_all, rollback
+from modelserve.ops.errors import LifecycleError
+from modelserve.ops.fleet import open_fleet
+from modelserve.ops.inventory import inventory
+from modelserve.ops.lifecycle import promote, ready_versions, reconcile, reconcile_all, rollback
 from modelserve.repository import ModelRepository
 from modelserve.serve.server import EmbeddedTriton
 from modelserve.serve.settings import ServerSettings
@@ -273,7 +273,7 @@ def test_reconcile_brings_a_late_replica_to_the_served_version(replicas, tmp_pat
 def test_retraining_promotes_the_new_version_on_every_replica(replicas, tmp_path):
     import pandas as pd
 
-    from modelserve.retrain import retrain
+    from modelserve.ops.retrain import retrain
 
     repo, servers = replicas
     table = pd.DataFrame(DATA.data, columns=DATA.feature_names)

@@ -14,13 +14,13 @@ from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
 from modelserve.benchmarks.tune_space import Measured, TunePoint, apply_point, point_of, select_best
-from modelserve.cli import app
+from modelserve.cli.app import app
 from modelserve.client import TritonClient
 from modelserve.contracts.reference import REFERENCE_NAME
 from modelserve.contracts.tabular import FeatureSpec, FieldSpec
 from modelserve.export.demo import DemoModel
 from modelserve.export.tabular import export_classifier
-from modelserve.lifecycle import apply_config
+from modelserve.ops.lifecycle import apply_config
 from modelserve.repository.config import read_config
 from modelserve.serve.server import EmbeddedTriton
 

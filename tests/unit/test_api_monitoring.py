@@ -14,7 +14,7 @@ from modelserve.api.app import create_app
 from modelserve.api.errors import PayloadTooLargeError, UnprocessableError
 from modelserve.api.monitoring import parse_feedback
 from modelserve.api.settings import ApiSettings
-from modelserve.monitor.store import StoreError
+from modelserve.monitor.errors import StoreError
 from modelserve.serve.ports import free_port
 
 

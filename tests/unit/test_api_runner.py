@@ -8,9 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from modelserve.api.settings import ApiSettings
-from modelserve.api_runner import ApiRunner, StatusWriter, file_status, settings_env
-from modelserve.cli_common import describe_invalid
-from modelserve.errors import ApiStartError
+from modelserve.cli.common import describe_invalid
+from modelserve.ops.api_runner import ApiRunner, StatusWriter, file_status, settings_env
+from modelserve.ops.errors import ApiStartError
 
 
 def test_a_worker_builds_the_settings_it_was_given(monkeypatch):

@@ -14,7 +14,7 @@ from modelserve.benchmarks import history
 from modelserve.benchmarks.loadgen import OK, LoadSpec, Outcome, run_load
 from modelserve.benchmarks.rawhttp import Connection, build_request, server_timing
 from modelserve.benchmarks.targets import HttpTarget, v2_json_body
-from modelserve.cli import app
+from modelserve.cli.app import app
 
 
 class Scripted:

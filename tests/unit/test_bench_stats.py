@@ -193,6 +193,7 @@ def test_perf_analyzer_csv_parses_to_numbers() -> None:
 
 
 def test_the_cli_knows_the_suite_scenarios_and_results_folder_without_importing_it():
-    from modelserve.benchmarks import cli, suite
+    from modelserve.benchmarks import suite
+    from modelserve.cli import bench as cli
 
     assert cli.SCENARIO_NAMES == suite.SCENARIOS and cli.DEFAULT_RESULTS == suite.DEFAULT_RESULTS

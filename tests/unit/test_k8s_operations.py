@@ -101,7 +101,7 @@ def _cli_options() -> dict[str, set[str]]:
     """`modelserve models` verbs and their options, from the Typer app (its own click, duck-typed)."""
     import typer
 
-    from modelserve.cli import app
+    from modelserve.cli.app import app
 
     models: Any = typer.main.get_command(app).commands["models"]  # type: ignore[attr-defined]
     return {

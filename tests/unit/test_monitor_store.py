@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelserve.monitor.store import PredictionRecord, Store, StoreError
+from modelserve.monitor.errors import StoreError
+from modelserve.monitor.store import PredictionRecord, Store
 
 
 def _records(model: str, n: int, *, version: str = "1", start: float = 0.0) -> list[PredictionRecord]:

@@ -18,14 +18,14 @@ from modelserve.api.app import create_app
 from modelserve.api.catalog import Catalog, Served
 from modelserve.api.settings import ApiSettings
 from modelserve.api.weights import WEIGHTS_HEADER, stamp
+from modelserve.cli.export import app as export_app
 from modelserve.contracts.model import TensorContract
 from modelserve.contracts.provenance import RANDOM_WARNING, Provenance
-from modelserve.export.cli import app as export_app
 from modelserve.export.hf_source import resolve
 from modelserve.export.keras_source import imagenet_file
 from modelserve.export.provenance import file_sha256, local, trained
 from modelserve.export.vision import provenance as vision_provenance
-from modelserve.inventory import inventory
+from modelserve.ops.inventory import inventory
 from modelserve.repository import ModelRepository
 from modelserve.repository.spec import ModelEntry, TensorConfig
 from tests.helpers import fake_yolov8, read_contract, scale_model
@@ -216,14 +216,14 @@ class _FakeSupervisor:
 
 
 def test_modelserve_serve_warns_once_per_random_model_as_it_starts(tmp_path, monkeypatch, caplog):
-    from modelserve.cli import app as cli
+    from modelserve.cli.app import app as cli
 
     random = TensorContract(framework="onnx", provenance=Provenance(weights="random"))
     ModelRepository(tmp_path).write_version(ENTRY, scale_model(2.0), contract=random)
     ModelRepository(tmp_path).write_version(ENTRY, scale_model(3.0), contract=random)
-    monkeypatch.setattr("modelserve.cli_serve.Supervisor", _FakeSupervisor)
-    with caplog.at_level(logging.WARNING, logger="modelserve.cli_serve"):
+    monkeypatch.setattr("modelserve.cli.serving.Supervisor", _FakeSupervisor)
+    with caplog.at_level(logging.WARNING, logger="modelserve.cli.serving"):
         result = CliRunner().invoke(cli, ["serve", "-r", str(tmp_path), "--work-dir", str(tmp_path / "w")])
     assert result.exit_code == 0, result.output
-    said = [r.getMessage() for r in caplog.records if r.name == "modelserve.cli_serve"]
+    said = [r.getMessage() for r in caplog.records if r.name == "modelserve.cli.serving"]
     assert said == [f"model 'scale' v1, v2: {RANDOM_WARNING}"]

@@ -100,13 +100,17 @@ def test_a_file_given_as_the_repository_is_named_as_one(tmp_path):
 def test_each_file_is_parsed_once_until_it_is_replaced(tmp_path, monkeypatch):
     """A flow asks the repository for the same config, contract and lifecycle state many times (a
     retrain did 2-4 reads of each); the repository parses each once, and sees a replaced file."""
-    from modelserve.repository import repository as module
+    from modelserve.repository import config, repository
 
     repo = ModelRepository(tmp_path)
     repo.write_version(ENTRY, scale_model(2.0))
     parsed = []
-    real = module.read_config
-    monkeypatch.setattr(module, "read_config", lambda path: parsed.append(path) or real(path))
+
+    def counted(path):
+        parsed.append(path)
+        return config.read_config(path)
+
+    monkeypatch.setattr(repository, "read_config", counted)
     assert [repo.config("scale").name for _ in range(4)] == ["scale"] * 4
     assert len(parsed) == 1
     assert repo.contract("scale", 1) is repo.contract("scale", "1")  # one parse for both spellings

@@ -128,7 +128,7 @@ def test_model_names_that_are_not_plain_folder_names_are_refused(name):
 def test_export_checks_the_name_and_version_before_reading_any_data(tmp_path):
     from typer.testing import CliRunner
 
-    from modelserve.export.cli import app
+    from modelserve.cli.export import app
 
     missing = str(tmp_path / "no-such.csv")  # reading it would fail: the name check comes first
     bad_name = CliRunner().invoke(app, ["tabular", missing, "-t", "y", "-n", ".."])

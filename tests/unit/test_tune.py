@@ -7,7 +7,7 @@ import pytest
 from tritonclient.grpc import model_config_pb2 as mc
 from typer.testing import CliRunner
 
-from modelserve.benchmarks.tune_cli import parse_ints, parse_preferred
+from modelserve.benchmarks.errors import TuneError
 from modelserve.benchmarks.tune_space import (
     THREADS_PARAMETER,
     Axes,
@@ -19,8 +19,8 @@ from modelserve.benchmarks.tune_space import (
     point_of,
     select_best,
 )
-from modelserve.cli import app
-from modelserve.errors import TuneError
+from modelserve.cli.app import app
+from modelserve.cli.tune import parse_ints, parse_preferred
 from modelserve.export.tabular import classifier_entry
 from modelserve.repository.config import build_config
 

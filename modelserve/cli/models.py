@@ -1,47 +1,23 @@
-"""``modelserve``: each verb parses, calls one library function, prints. Errors exit 1 with one line."""
+"""``modelserve models ...``: what a repository holds and a server serves; explicit model control;
+the lifecycle verbs (promote, rollback, retire, reconcile) across replicas."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 
-from modelserve import cli_serve
-from modelserve.cli_common import ControlKey, Proto, Repo, Url, WorkDir, run
+from modelserve.cli.common import ControlKey, Proto, Repo, Url, WorkDir, run
 from modelserve.client import TritonClient
-from modelserve.control import resolve_key
-from modelserve.export.cli import app as export_app
-from modelserve.fleet import open_fleet
-from modelserve.monitor_cli import app as monitor_app
-from modelserve.pipeline_cli import app as pipeline_app
+from modelserve.ops.control import resolve_key
+from modelserve.ops.fleet import open_fleet
 
-app = typer.Typer(
-    help="Serve ONNX models with NVIDIA Triton: export, serve, query.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
-models_app = typer.Typer(help="List and control the models of a repository or a running server.")
-app.add_typer(models_app, name="models")
-app.add_typer(export_app, name="export")
-try:  # the API image ships without the benchmark suite
-    from modelserve.benchmarks.cli import app as bench_app
-    from modelserve.benchmarks.tune_cli import tune as tune_verb
-
-    app.add_typer(bench_app, name="bench")
-    app.command("tune")(tune_verb)
-except ImportError:  # pragma: no cover - exercised in the image
-    pass
-app.add_typer(pipeline_app, name="pipeline")
-app.add_typer(monitor_app, name="monitor")
-for verb in (cli_serve.demo, cli_serve.serve, cli_serve.up, cli_serve.api):
-    app.command()(verb)
+app = typer.Typer(help="List and control the models of a repository or a running server.")
 
 
-@models_app.command("list")
+@app.command("list")
 def models_list(
     repository: Repo = Path("model_repository"),
     url: Annotated[str | None, typer.Option("--url", help="also ask a running Triton (host:port)")] = None,
@@ -50,7 +26,7 @@ def models_list(
     work_dir: WorkDir = Path(".modelserve"),
 ) -> None:
     """List models, versions and content ids from the files; with --url, also what the server serves."""
-    from modelserve.inventory import inventory
+    from modelserve.ops.inventory import inventory
 
     key = resolve_key(control_key, work_dir)
     rows = run(lambda: inventory(repository, url=url, protocol=protocol, control_key=key))
@@ -73,7 +49,7 @@ def _control(url: str, protocol: str, action: str, name: str, key: str | None, w
             c.unload(name)
 
 
-@models_app.command("load")
+@app.command("load")
 def models_load(
     name: str,
     url: Url = "127.0.0.1:8001",
@@ -86,7 +62,7 @@ def models_load(
     typer.echo(f"loaded {name}")
 
 
-@models_app.command("unload")
+@app.command("unload")
 def models_unload(
     name: str,
     url: Url = "127.0.0.1:8001",
@@ -124,7 +100,7 @@ def _lifecycle(
             typer.echo(f"{action} {out.name} v{out.version}: done{where}; loaded now: {loaded}")
 
 
-@models_app.command("promote")
+@app.command("promote")
 def models_promote(
     name: str,
     version: int,
@@ -136,7 +112,7 @@ def models_promote(
     work_dir: WorkDir = Path(".modelserve"),
 ) -> None:
     """Load VERSION beside the served one, verify it (warm-up, parity vs ORT), switch, unload the old."""
-    from modelserve.lifecycle import promote
+    from modelserve.ops.lifecycle import promote
 
     _lifecycle(
         "promote",
@@ -147,7 +123,7 @@ def models_promote(
     )
 
 
-@models_app.command("rollback")
+@app.command("rollback")
 def models_rollback(
     name: str,
     version: Annotated[int | None, typer.Argument(help="default: the version served before")] = None,
@@ -159,7 +135,7 @@ def models_rollback(
     work_dir: WorkDir = Path(".modelserve"),
 ) -> None:
     """Serve an earlier version again, with the same checks as promote."""
-    from modelserve.lifecycle import rollback
+    from modelserve.ops.lifecycle import rollback
 
     _lifecycle(
         "rollback",
@@ -170,7 +146,7 @@ def models_rollback(
     )
 
 
-@models_app.command("retire")
+@app.command("retire")
 def models_retire(
     name: str,
     version: int,
@@ -180,12 +156,12 @@ def models_retire(
     work_dir: WorkDir = Path(".modelserve"),
 ) -> None:
     """Unload a version that is not served and keep it from being promoted again."""
-    from modelserve.lifecycle import retire
+    from modelserve.ops.lifecycle import retire
 
     _lifecycle("retire", url, control_key, work_dir, lambda c: retire(c, repository, name, version))
 
 
-@models_app.command("reconcile")
+@app.command("reconcile")
 def models_reconcile(
     name: Annotated[str | None, typer.Argument(help="default: every model with a served version")] = None,
     repository: Repo = Path("model_repository"),
@@ -195,7 +171,7 @@ def models_reconcile(
 ) -> None:
     """Bring every replica to the served version set (after a replica joined late, restarted or
     drifted); each newly loaded version is verified."""
-    from modelserve.lifecycle import reconcile, reconcile_all
+    from modelserve.ops.lifecycle import reconcile, reconcile_all
 
     _lifecycle(
         "reconcile",
@@ -204,54 +180,3 @@ def models_reconcile(
         work_dir,
         lambda c: reconcile(c, repository, name) if name else reconcile_all(c, repository),
     )
-
-
-def parse_inputs(data: str, dtypes: dict[str, str]) -> dict[str, np.ndarray]:
-    """``{"name": nested list}`` -> arrays typed from the model's metadata."""
-    from tritonclient.utils import triton_to_np_dtype
-
-    try:
-        raw = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"--data is not JSON: {exc}") from exc
-    if not isinstance(raw, dict) or not raw:
-        raise ValueError(
-            '--data must be a JSON object of input name -> nested list, e.g. {"features": [[1, 2]]}'
-        )
-    unknown = sorted(set(raw) - set(dtypes))
-    if unknown:
-        raise ValueError(f"unknown inputs {unknown}; the model takes {sorted(dtypes)}")
-    arrays = {}
-    for name, value in raw.items():
-        try:
-            arrays[name] = np.asarray(value, dtype=triton_to_np_dtype(dtypes[name]))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"input '{name}' is not a {dtypes[name]} array: {exc}") from exc
-    return arrays
-
-
-@app.command()
-def infer(
-    model: str,
-    data: Annotated[str, typer.Option("--data", "-d", help='JSON: {"input": [[...]], ...}')],
-    url: Url = "127.0.0.1:8001",
-    protocol: Proto = "grpc",
-    version: Annotated[str, typer.Option(help="model version (default: per version policy)")] = "",
-) -> None:
-    """Send one request to a running server and print the outputs as JSON."""
-
-    def go() -> dict[str, Any]:
-        with TritonClient(url, protocol=protocol, timeout_s=30) as client:
-            meta = client.metadata(model, version)
-            inputs = parse_inputs(data, {t.name: t.datatype for t in meta.inputs})
-            return {k: v.tolist() for k, v in client.infer(model, inputs, version=version).items()}
-
-    typer.echo(json.dumps(run(go)))
-
-
-def main() -> None:  # pragma: no cover - console entry
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from modelserve.benchmarks.cli import DEFAULT_RESULTS
 from modelserve.benchmarks.tune_space import Axes
-from modelserve.cli_common import ControlKey, Repo, Url, WorkDir, run, setup_logging
-from modelserve.control import resolve_key
+from modelserve.cli.bench import DEFAULT_RESULTS
+from modelserve.cli.common import ControlKey, Repo, Url, WorkDir, run, setup_logging
+from modelserve.ops.control import resolve_key
 
 
 def parse_ints(text: str, what: str, *, minimum: int = 1) -> tuple[int, ...]:

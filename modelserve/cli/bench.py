@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from modelserve.client.errors import ClientError
-from modelserve.export.errors import ExportError
-from modelserve.repository.errors import RepositoryError
-from modelserve.serve.errors import ServeError
+from modelserve.cli.common import run, setup_logging
 
 # Kept here rather than imported from the suite: importing the suite (load generator, clients,
 # plots) at start cost the whole CLI 0.4 s. A unit test checks both agree.
@@ -23,18 +18,6 @@ app = typer.Typer(
     help="Benchmarks: latency and throughput with baselines in the same run, history, comparisons.",
     invoke_without_command=True,
 )
-
-# What a benchmark can fail with that a user can act on: one red line, exit 1 (anything else is a bug
-# and keeps its traceback).
-HANDLED = (ValueError, RuntimeError, FileNotFoundError, ClientError, ServeError, ExportError, RepositoryError)
-
-
-def _handled(fn: Callable[[], None]) -> None:
-    try:
-        fn()
-    except HANDLED as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
 
 
 Results = Annotated[Path, typer.Option("--results", help="results folder (runs/, history.jsonl)")]
@@ -90,7 +73,7 @@ def bench(
     """Run a scenario end to end (no subcommand): table, CSV, JSON, plots, history."""
     if ctx.invoked_subcommand is not None:
         return
-    _handled(
+    run(
         lambda: _bench(
             scenario,
             concurrency,
@@ -131,9 +114,10 @@ def _bench(
     verbose: bool,
 ) -> None:
     from modelserve.benchmarks.measure import Sweep
-    from modelserve.benchmarks.suite import RunOptions, run
+    from modelserve.benchmarks.suite import RunOptions
+    from modelserve.benchmarks.suite import run as run_suite
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s")
+    setup_logging(verbose)
     if arrival not in ("poisson", "constant"):
         raise ValueError(f"--arrival must be poisson or constant, got {arrival!r}")
     if duration <= 0 or trials < 1 or warmup < 0 or requests < 0:
@@ -157,7 +141,7 @@ def _bench(
         perf_analyzer=perf_analyzer,
         api_workers=api_workers,
     )
-    run(options, out=typer.echo)
+    run_suite(options, out=typer.echo)
 
 
 @app.command()
@@ -193,7 +177,7 @@ def compare(
             f"run pairs in {path}: run the same commit twice to measure the run-to-run drift)"
         )
 
-    _handled(go)
+    run(go)
 
 
 @app.command("history")
@@ -212,7 +196,7 @@ def list_history(results: Results = DEFAULT_RESULTS) -> None:
                 f"{len(entry['rows'])} rows"
             )
 
-    _handled(go)
+    run(go)
 
 
 @app.command()
@@ -226,4 +210,4 @@ def plot(run_dir: Annotated[Path, typer.Argument(help="a run's folder (holding r
         for path in plot_run(load_document(run_dir), run_dir if run_dir.is_dir() else run_dir.parent):
             typer.echo(str(path))
 
-    _handled(go)
+    run(go)

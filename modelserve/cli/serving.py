@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from modelserve.cli_common import (
+from modelserve.cli.common import (
     ApiWorkers,
     Control,
     ControlKey,
@@ -23,7 +23,7 @@ from modelserve.cli_common import (
     setup_logging,
     sigterm_as_interrupt,
 )
-from modelserve.control import write_key
+from modelserve.ops.control import write_key
 from modelserve.repository import ModelRepository
 from modelserve.serve import ports
 from modelserve.serve.settings import ServerSettings
@@ -98,7 +98,7 @@ def demo(
     verbose: Verbose = False,
 ) -> None:
     """Export the demo models, start the embedded Triton, answer requests over gRPC and HTTP, stop."""
-    from modelserve.demo import run_demo
+    from modelserve.ops.demo import run_demo
 
     setup_logging(verbose)
     settings = server_settings(repository, http_port, grpc_port, metrics_port, work_dir)
@@ -168,7 +168,7 @@ def up(
 ) -> None:
     """Run the embedded Triton (supervised) and the FastAPI front beside it until Ctrl-C / SIGTERM."""
     from modelserve.api.settings import ApiSettings
-    from modelserve.api_runner import ApiRunner
+    from modelserve.ops.api_runner import ApiRunner
 
     setup_logging(verbose)
     settings = server_settings(
@@ -245,8 +245,8 @@ def api(
 ) -> None:
     """Run the API alone, in front of Triton servers started elsewhere (``serve``, NGC, a cluster)."""
     from modelserve.api.settings import ApiSettings
-    from modelserve.api_runner import ApiRunner
-    from modelserve.control import resolve_key
+    from modelserve.ops.api_runner import ApiRunner
+    from modelserve.ops.control import resolve_key
 
     setup_logging(verbose)
     run(lambda: ports.check_free(api_host, api_port, "API"))

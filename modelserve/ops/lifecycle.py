@@ -5,7 +5,7 @@ A promotion never lets a broken version answer, and never drops a request:
 
 1. load the new version *beside* the served one on every replica (Triton's load API with a
    version-policy override; the served version keeps answering throughout);
-2. verify it on every replica: ready, a warm-up, then a parity sample (``modelserve.verify``);
+2. verify it on every replica: ready, a warm-up, then a parity sample (``modelserve.ops.verify``);
 3. switch once: ``lifecycle.json`` names it the served version (the API follows within its TTL);
 4. after a grace period, unload the old one on every replica unless ``keep_previous``, and persist
    the version policy in config.pbtxt so a restarted replica serves the same.
@@ -27,10 +27,10 @@ from pathlib import Path
 from tritonclient.grpc import model_config_pb2 as mc
 
 from modelserve.client import ClientError, ModelNotFoundError, TritonClient
-from modelserve.errors import LifecycleError
+from modelserve.ops.errors import LifecycleError
+from modelserve.ops.verify import verify
 from modelserve.repository import LifecycleState, ModelRepository
 from modelserve.repository.config import config_to_json
-from modelserve.verify import verify
 
 logger = logging.getLogger(__name__)
 Fleet = TritonClient | Sequence[TritonClient]

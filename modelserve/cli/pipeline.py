@@ -7,19 +7,9 @@ from typing import Annotated
 
 import typer
 
-from modelserve.export.errors import ExportError
-from modelserve.repository.errors import RepositoryError
+from modelserve.cli.common import Repo, fail, run
 
 app = typer.Typer(help="CI/CD gates: validate training data, evaluate an exported version.")
-
-Repo = Annotated[
-    Path, typer.Option("--repository", "-r", envvar="MODELSERVE_REPOSITORY", help="model repository")
-]
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
 
 
 @app.command()
@@ -30,13 +20,9 @@ def validate(
     min_rows: Annotated[int, typer.Option(min=2)] = 50,
 ) -> None:
     """Refuse training data that cannot be learnt or evaluated from; print what it holds."""
-    from modelserve.pipeline import validate_data
+    from modelserve.ops.pipeline import validate_data
 
-    try:
-        report = validate_data(data, target, drop=drop or (), min_rows=min_rows)
-    except (ValueError, ExportError, RepositoryError) as exc:
-        _fail(str(exc))
-        return
+    report = run(lambda: validate_data(data, target, drop=drop or (), min_rows=min_rows))
     typer.echo(f"{data}: {report.rows} rows, {report.features} features, classes {report.classes}")
     for column, share in sorted(report.missing_share.items()):
         typer.echo(f"  {column}: {100 * share:.1f}% missing (imputed in the graph)")
@@ -51,16 +37,12 @@ def evaluate(
     repository: Repo = Path("model_repository"),
 ) -> None:
     """Gate a version on its held-out metrics; exit 1 (with why) when it must not be promoted."""
-    from modelserve.pipeline import evaluate as judge
-    from modelserve.pipeline import resolve_version
+    from modelserve.ops.pipeline import evaluate as judge
+    from modelserve.ops.pipeline import resolve_version
 
-    try:
-        v = resolve_version(repository, name, version)
-        verdict = judge(repository, name, v, min_f1=min_f1, max_drop=max_drop)
-    except (ValueError, OSError) as exc:
-        _fail(str(exc))
-        return
+    v = run(lambda: resolve_version(repository, name, version))
+    verdict = run(lambda: judge(repository, name, v, min_f1=min_f1, max_drop=max_drop))
     against = f" (v{verdict.baseline}: {verdict.baseline_f1:.4f})" if verdict.baseline_f1 is not None else ""
     if not verdict.passed:
-        _fail(f"{name} v{v} fails the gate: " + "; ".join(verdict.reasons))
+        fail(f"{name} v{v} fails the gate: " + "; ".join(verdict.reasons))
     typer.echo(f"{name} v{v}: weighted F1 {verdict.f1:.4f}{against}: passes")

@@ -11,7 +11,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 from tritonclient.utils import triton_to_np_dtype
 
 from modelserve.client import TritonClient
-from modelserve.errors import LifecycleError
+from modelserve.ops.errors import LifecycleError
 from modelserve.repository import ModelRepository
 
 

@@ -1,19 +1,17 @@
-"""``modelserve export ...`` / ``python -m export ...``: one verb per model family.
+"""``modelserve export ...``: one verb per model family.
 
 Each verb parses, calls one export function, prints what was written. Errors exit 1 with one line.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from modelserve.cli.common import Repo, Verbose, progress, run, setup_logging
 from modelserve.contracts.random_weights import random_warning
-from modelserve.export.errors import ExportError
 from modelserve.export.sklearn_onnx import DEFAULT_ATOL
 from modelserve.repository.errors import RepositoryError
 from modelserve.repository.spec import check_model_name
@@ -22,11 +20,6 @@ if TYPE_CHECKING:
     from modelserve.repository import WrittenVersion
 
 app = typer.Typer(help="Export models to ONNX into the Triton model repository.", no_args_is_help=True)
-T = TypeVar("T")
-Repo = Annotated[
-    Path, typer.Option("--repository", "-r", envvar="MODELSERVE_REPOSITORY", help="model repository")
-]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log details")]
 
 
 def _name(value: str) -> str:
@@ -49,24 +42,6 @@ RandomWeights = Annotated[
 ]
 
 
-def run(fn: Callable[[], T]) -> T:
-    """Run ``fn``; a known failure becomes one red line on stderr and exit code 1."""
-    try:
-        return fn()
-    except (
-        ExportError,
-        RepositoryError,
-        ValueError,
-        FileNotFoundError,
-    ) as exc:  # ValueError: contract violations too
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
-
-
-def progress(message: str) -> None:
-    typer.echo(f"  ... {message}", err=True)
-
-
 def report(written: WrittenVersion) -> None:
     """The version written; with random weights, a warning line too (the log has one as well, but
     a user reading the CLI's output must not miss it)."""
@@ -76,18 +51,12 @@ def report(written: WrittenVersion) -> None:
         typer.secho(f"warning: {random_warning(name, [written.version])}", fg=typer.colors.YELLOW)
 
 
-def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
-
-
 @app.command("demo")
 def demo(repository: Repo = Path("model_repository"), verbose: Verbose = False) -> None:
     """Export the demo set (scikit-learn models on data sets that ship with scikit-learn)."""
     from modelserve.export.demo import export_demo_set
 
-    _logging(verbose)
+    setup_logging(verbose)
     for m in run(lambda: export_demo_set(repository)):
         report(m.written)
 
@@ -117,7 +86,7 @@ def tabular(
     from modelserve.export.tabular import export_tabular
     from modelserve.export.tabular_train import CANDIDATES
 
-    _logging(verbose)
+    setup_logging(verbose)
     result, written = run(
         lambda: export_tabular(
             repository,
@@ -157,7 +126,7 @@ def transformer(
     """Export a transformers model with optimum, check it against the source, save its tokenizer."""
     from modelserve.export.transformers_onnx import export_transformer
 
-    _logging(verbose)
+    setup_logging(verbose)
     written = run(
         lambda: export_transformer(
             repository, name, source, task, random_weights=random_weights, version=version, progress=progress
@@ -183,7 +152,7 @@ def darknet(
     """Convert Darknet cfg+weights to ONNX, check it against OpenCV's Darknet importer, export it."""
     from modelserve.export.yolo import export_darknet
 
-    _logging(verbose)
+    setup_logging(verbose)
     written = run(
         lambda: export_darknet(
             repository,
@@ -236,7 +205,7 @@ def vision(
     """Export Keras ResNet50 / VGG16 (classifier or feature extractor) via tf2onnx, checked against Keras."""
     from modelserve.export.vision import export_keras_vision
 
-    _logging(verbose)
+    setup_logging(verbose)
     written = run(
         lambda: export_keras_vision(
             repository,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from modelserve.api.settings import ApiSettings
-from modelserve.errors import ApiStartError
+from modelserve.ops.errors import ApiStartError
 from modelserve.repository.atomic import write_atomic
 
 STATUS_ENV = "MODELSERVE_TRITON_STATUS_FILE"
@@ -143,7 +143,7 @@ class ApiRunner:
         from uvicorn.supervisors import Multiprocess
 
         config = uvicorn.Config(
-            "modelserve.api_runner:app_from_env",
+            "modelserve.ops.api_runner:app_from_env",
             factory=True,
             host=self.host,
             port=self.port,
@@ -169,7 +169,8 @@ class ApiRunner:
         store that cannot open is one error line instead of a traceback per worker."""
         if not self.settings.monitoring:
             return
-        from modelserve.monitor.store import Store, StoreError
+        from modelserve.monitor.errors import StoreError
+        from modelserve.monitor.store import Store
 
         try:
             Store(self.settings.monitoring_url).close()

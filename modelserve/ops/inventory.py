@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelserve.fleet import open_fleet
+from modelserve.ops.fleet import open_fleet
 from modelserve.repository import ModelRepository
 
 

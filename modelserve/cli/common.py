@@ -8,15 +8,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 
+from modelserve.benchmarks.errors import BenchmarkError
 from modelserve.client import ClientError, TritonClient
-from modelserve.control import resolve_key
-from modelserve.errors import ModelserveError
 from modelserve.export.errors import ExportError
+from modelserve.monitor.errors import StoreError
+from modelserve.ops.control import resolve_key
+from modelserve.ops.errors import OpsError
 from modelserve.repository.errors import RepositoryError
 from modelserve.serve.errors import ServeError
 
@@ -63,21 +65,36 @@ ControlKey = Annotated[
     ),
 ]
 
+# The one rule: a failure a user can act on (each package's error root, a bad value, a missing or
+# unreadable file) is one red line and exit 1; anything else is a bug and keeps its traceback.
 HANDLED = (
     ClientError,
     ServeError,
     ExportError,
     RepositoryError,
-    ModelserveError,
+    StoreError,
+    OpsError,
+    BenchmarkError,
     ValueError,
-    FileNotFoundError,
+    OSError,
 )
 
 
 def setup_logging(verbose: bool) -> None:
+    """The only place handlers are configured: library modules only log."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+
+
+def fail(message: str) -> NoReturn:
+    """A refusal of the verb's own (a gate that did not pass): one red line, exit 1."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+def progress(message: str) -> None:
+    typer.echo(f"  ... {message}", err=True)
 
 
 @contextmanager
@@ -88,8 +105,7 @@ def one_line_errors() -> Iterator[None]:
         typer.secho(f"error: {describe_invalid(exc)}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
     except HANDLED as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
+        fail(str(exc))
 
 
 def describe_invalid(exc: ValidationError) -> str:

@@ -18,9 +18,9 @@ from modelserve.contracts.model import TabularContract
 from modelserve.export.tabular import export_tabular
 from modelserve.export.tabular_data import load_table
 from modelserve.export.tabular_train import CANDIDATES
-from modelserve.fleet import open_fleet
-from modelserve.lifecycle import promote
-from modelserve.pipeline import evaluate
+from modelserve.ops.fleet import open_fleet
+from modelserve.ops.lifecycle import promote
+from modelserve.ops.pipeline import evaluate
 from modelserve.repository import ModelRepository
 
 

@@ -8,14 +8,10 @@ from typing import Annotated
 
 import typer
 
-from modelserve.cli_common import HANDLED, ControlKey, WorkDir
-from modelserve.control import resolve_key
+from modelserve.cli.common import ControlKey, Proto, Repo, Url, WorkDir, run
+from modelserve.ops.control import resolve_key
 
 app = typer.Typer(help="Model monitoring jobs.")
-
-Repo = Annotated[
-    Path, typer.Option("--repository", "-r", envvar="MODELSERVE_REPOSITORY", help="model repository")
-]
 
 
 @app.command()
@@ -30,19 +26,17 @@ def retrain(
     min_f1: Annotated[float, typer.Option(min=0.0, max=1.0, help="held-out weighted F1 gate")] = 0.7,
     max_drop: Annotated[float, typer.Option(min=0.0, help="allowed F1 drop below the served version")] = 0.01,
     repository: Repo = Path("model_repository"),
-    url: Annotated[str, typer.Option("--url", envvar="MODELSERVE_TRITON_URL", help="Triton host:port")] = (
-        "127.0.0.1:8001"
-    ),
-    protocol: Annotated[str, typer.Option(help="grpc or http (match the port)")] = "grpc",
+    url: Url = "127.0.0.1:8001",
+    protocol: Proto = "grpc",
     control_key: ControlKey = None,
     work_dir: WorkDir = Path(".modelserve"),
     as_json: Annotated[bool, typer.Option("--json", help="last line: the outcome as JSON")] = False,
 ) -> None:
     """Train, export a new version, gate it on metrics, promote it; exit 1 (with why) otherwise."""
-    from modelserve.retrain import retrain as run
+    from modelserve.ops.retrain import retrain as job
 
-    try:
-        done = run(
+    done = run(  # a refused promotion (LifecycleError) is one line too
+        lambda: job(
             repository,
             name,
             url=url,
@@ -56,9 +50,7 @@ def retrain(
             max_drop=max_drop,
             progress=typer.echo,
         )
-    except (*HANDLED, OSError) as exc:  # a refused promotion (LifecycleError) included
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
+    )
     was = ", ".join(f"v{v}" for v in done.previous) or "nothing"
     typer.echo(f"{name} v{done.version} serves (was {was}); weighted F1 {done.f1:.4f}")
     if as_json:

@@ -9,7 +9,7 @@ import json
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from modelserve.api.errors import PayloadTooLargeError
+from modelserve.serving.errors import PayloadTooLargeError
 
 
 class BodyLimitMiddleware:

@@ -18,12 +18,12 @@ from typing import Any
 from fastapi import APIRouter, Body, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 
-from modelserve.api.errors import NotFoundError, PayloadTooLargeError, UnprocessableError
-from modelserve.api.params import ModelName
-from modelserve.api.services import Svc
-from modelserve.api.text_prep import unicode_text
-from modelserve.contracts.model import TabularContract
+from modelserve.families import family_of
 from modelserve.monitor.service import Monitor
+from modelserve.serving.catalog import Served
+from modelserve.serving.errors import NotFoundError, PayloadTooLargeError, UnprocessableError
+from modelserve.serving.params import ModelName, unicode_text
+from modelserve.serving.services import Services, Svc
 
 router = APIRouter(prefix="/v1/monitoring")
 ws_router = APIRouter()
@@ -124,9 +124,7 @@ def parse_feedback(body: Any, classes: list[str], max_items: int) -> dict[str, s
 )
 async def feedback(svc: Svc, model: ModelName, body: Any = Body(...)) -> FeedbackResponse:
     monitor = svc.monitoring()
-    served = await svc.catalog.served(model, TabularContract)
-    classes = list(served.contract.features.classes)
-    labels = parse_feedback(body, classes, svc.settings.max_records)
+    labels = parse_feedback(body, await _feedback_classes(svc, model), svc.settings.max_records)
     missing, verdict = await monitor.feedback(model, labels)
     if missing:
         shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
@@ -134,6 +132,17 @@ async def feedback(svc: Svc, model: ModelName, body: Any = Body(...)) -> Feedbac
             f"{len(missing)} prediction id(s) of '{model}' not found (none labelled): {shown}"
         )
     return FeedbackResponse(model=model, accepted=len(labels), **(verdict or {}))
+
+
+async def _feedback_classes(svc: Services, model: str) -> list[str]:
+    """The labels feedback may give the model's predictions, as its family says (empty: any)."""
+    version = await svc.catalog.served_version(model)
+    served = Served(name=model, version=version, contract=svc.catalog.contract(model, version))
+    family = family_of(served.contract)
+    if family is None or family.feedback_classes is None:
+        why = family.monitoring if family is not None else "raw tensors only"
+        raise NotFoundError(f"model '{model}' is {served.contract.label}: it records no predictions ({why})")
+    return list(family.feedback_classes(served, svc.catalog))
 
 
 async def _known(monitor: Monitor, model: str) -> dict[str, Any]:
@@ -211,7 +220,7 @@ async def drift(
     await _known(monitor, model)
     if version is not None:
         version = str(int(version))  # "01" is version 1
-        if not (svc.settings.repository / model / version).is_dir():
+        if not svc.catalog.repository.has_version(model, version):
             raise NotFoundError(f"'{model}' has no version {version} in the repository")
     return DriftResponse(model=model, **await monitor.drift(model, version=version, window=window))
 

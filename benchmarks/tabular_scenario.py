@@ -38,7 +38,7 @@ from modelserve.benchmarks.processes import api_server, flask_server
 from modelserve.benchmarks.report import Row
 from modelserve.benchmarks.targets import HttpTarget, InProcessTarget, TritonTarget, v2_json_body
 from modelserve.contracts.tabular import FeatureSpec, FieldSpec
-from modelserve.export.tabular import export_classifier
+from modelserve.families.tabular.exporter import export_classifier
 from modelserve.serve.server import EmbeddedTriton
 from modelserve.serve.settings import ServerSettings
 

@@ -43,7 +43,7 @@ def run(
     echo: Callable[[Row], None] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[Row]:
-    from modelserve.export.vision import export_keras_vision
+    from modelserve.families.vision.exporter import export_keras_vision
 
     if batches != (1,):
         raise ValueError("the vision scenario sends one image per request (--batch 1)")

@@ -1,43 +1,29 @@
 """The model contract: what an exporter promises about one version, written as ``modelserve.json``
 beside ``model.onnx`` and read by the API, monitoring and the lifecycle commands.
 
-One pydantic model per kind of model, discriminated on ``kind``:
+Each model family declares its own kind of contract (``modelserve.families.<family>.contract``), a
+subclass of ``ContractBase`` with a ``kind`` literal; the families' registry collects them into one
+``ContractSet``, which parses a contract's JSON into its kind's class. A reader given no set (the
+lifecycle commands, inventory) gets the common part of any kind (``GenericContract``); ``tensor``
+(raw tensors only, no API route) is known everywhere.
 
-    tabular            records -> feature spec -> class probabilities      POST /v1/models/{name}/predict
-    image-classifier   image -> top-k labels                               POST /v1/vision/{name}/classify
-    image-features     image -> pooled embedding                           POST /v1/vision/{name}/features
-    detection          image -> boxes (YOLO decoding contract)             POST /v1/vision/{name}/detect
-    text               texts -> tokenizer -> a task's answer               POST /v1/text/{name}/...
-    recommendations    user id -> ranked items                             GET  /v1/recommendations/{user}
-    tensor             raw tensors only (Triton's own protocol)
-
-A new family is a new variant here, an exporter that builds it, and a router that asks the catalog
-for it. ``schema_version`` 3 is this layout (2 plus the weights' ``provenance``); older files are
-migrated on read (``migrate_v1``: no ``schema_version``; ``migrate_v2``), and anything else fails
-with a message that says how to re-export.
+``schema_version`` 3 is this layout (2 plus the weights' ``provenance``); older files are migrated
+on read (``migrate_v1``: no ``schema_version``; ``migrate_v2``), and anything else fails with a
+message that says how to re-export.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    field_serializer,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelserve.contracts.provenance import Provenance
-from modelserve.contracts.tabular import FeatureSpec
 
 SCHEMA_VERSION: Literal[3] = 3
 METADATA_NAME = "modelserve.json"
-TextTask = Literal["sentiment", "nli", "ner", "embeddings"]
 
 
 class ContractError(ValueError):
@@ -82,151 +68,76 @@ class ContractBase(BaseModel):
         return self.describe()
 
 
-class TabularContract(ContractBase):
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    kind: Literal["tabular"] = "tabular"
-    features: FeatureSpec
-    inputs: dict[str, Any] = Field(default_factory=dict)  # tensor name -> dtype, shape, columns
-    model: str | None = None  # the winning candidate (tabular training)
-    metrics: dict[str, dict[str, float]] = Field(default_factory=dict)  # candidate -> held-out metrics
-
-    @field_validator("features", mode="before")
-    @classmethod
-    def _spec(cls, value: Any) -> FeatureSpec:
-        return value if isinstance(value, FeatureSpec) else FeatureSpec.from_dict(value)
-
-    @field_serializer("features")
-    def _spec_out(self, spec: FeatureSpec) -> dict[str, Any]:
-        return spec.as_dict()
-
-    @property
-    def input_dtype(self) -> str:
-        """The ``features`` tensor's numpy dtype: float64 (exact trees), float32 in older exports."""
-        return str(self.inputs.get("features", {}).get("dtype", "float32"))
-
-
-class ImagePreprocessing(BaseModel):
-    """How the API turns an image into the graph's input; the rest happens inside the graph."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    layout: Literal["NHWC", "NCHW"] = "NHWC"
-    size: tuple[int, int]  # height, width
-    channel_order: Literal["RGB", "BGR"] = "RGB"
-    range: tuple[float, float] = (0.0, 255.0)
-    resize: Literal["nearest", "bilinear"] = "nearest"
-    in_graph: str = ""
-
-
-class _ImageContract(ContractBase):
-    image: ImagePreprocessing
-    input: str = "images"
-
-
-class ImageClassifierContract(_ImageContract):
-    kind: Literal["image-classifier"] = "image-classifier"
-    output: str = "probabilities"
-
-
-class ImageFeaturesContract(_ImageContract):
-    kind: Literal["image-features"] = "image-features"
-    output: str = "embedding"
-
-
-class DetectionContract(ContractBase):
-    kind: Literal["detection"] = "detection"
-    decoding: dict[str, Any]  # contracts.yolo's decoding contract: layout, input, outputs, class_names
-
-    @field_validator("decoding")
-    @classmethod
-    def _decoding(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if value.get("layout") not in ("darknet_v3_raw", "yolov8"):
-            raise ValueError(f"decoding.layout {value.get('layout')!r}; expected darknet_v3_raw or yolov8")
-        if not isinstance(value.get("input"), dict) or not value.get("outputs"):
-            raise ValueError("decoding needs 'input' (name, shape) and 'outputs'")
-        return value
-
-
-class TextContract(ContractBase):
-    kind: Literal["text"] = "text"
-    task: TextTask
-    inputs: tuple[str, ...]  # the graph's token inputs, in the order the API sends them
-    labels: tuple[str, ...] = ()
-    entailment_index: int | None = None  # nli: which logit means "entailment"
-    tokenizer: str = "tokenizer"  # directory inside the version
-    max_length: int = 512
-    pairs: bool = False  # the task takes (text, text) pairs
-
-    @property
-    def output(self) -> str:
-        return "sentence_embedding" if self.task == "embeddings" else "logits"
-
-
-class RecommendationsContract(ContractBase):
-    kind: Literal["recommendations"] = "recommendations"
-    users: tuple[str, ...]
-    items: tuple[str, ...]
-    popular: tuple[int, ...]  # item indices, most rated first (cold start)
-    similar_users: int
-    ratings_file: str = "ratings.npy"  # the user x item rating matrix, inside the version
-
-
 class TensorContract(ContractBase):
+    """Raw tensors only: served through Triton's own protocol, no API route."""
+
     kind: Literal["tensor"] = "tensor"
 
 
-ModelContract = Annotated[
-    TabularContract
-    | ImageClassifierContract
-    | ImageFeaturesContract
-    | DetectionContract
-    | TextContract
-    | RecommendationsContract
-    | TensorContract,
-    Field(discriminator="kind"),
-]
-_ADAPTER: TypeAdapter[ModelContract] = TypeAdapter(ModelContract)
+class GenericContract(ContractBase):
+    """A contract of a kind the reader was not given: its common part (provenance, ids, source),
+    the rest kept as it was read."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    kind: str
+
+    @property
+    def label(self) -> str:
+        return f"{'an' if self.kind[:1] in 'aeiou' else 'a'} {self.kind} model"
 
 
 class ContractSet:
-    """The kinds of contract a reader knows: ``parse`` turns a contract's JSON form into its kind's
-    class (``ModelRepository`` reads files through one)."""
+    """The kinds of contract a reader knows. ``strict``: a kind outside the set is an error (the
+    API, which must serve it); otherwise it reads as a ``GenericContract``."""
 
-    def __init__(self, adapter: TypeAdapter[Any]) -> None:
-        self._adapter = adapter
+    def __init__(self, kinds: Iterable[type[ContractBase]] = (), *, strict: bool = False) -> None:
+        self.kinds: dict[str, type[ContractBase]] = {"tensor": TensorContract}
+        for cls in kinds:
+            kind = kind_of(cls)
+            if kind in self.kinds and self.kinds[kind] is not cls:
+                raise ValueError(f"two contract classes claim kind {kind!r}: {self.kinds[kind]} and {cls}")
+            self.kinds[kind] = cls
+        self.strict = strict
 
-    @classmethod
-    def generic(cls) -> ContractSet:
-        return cls(_ADAPTER)
+    def parse(self, raw: dict[str, Any], *, where: str = "contract") -> ContractBase:
+        """A contract from its JSON form; older files (version 1: no ``schema_version``; 2) are
+        migrated first."""
+        raw = migrate(raw, where=where)
+        kind = str(raw.get("kind", ""))
+        cls = self.kinds.get(kind)
+        if cls is None and self.strict:
+            known = ", ".join(sorted(self.kinds))
+            raise ContractError(f"{where}: kind {kind!r} is not one this modelserve serves ({known})")
+        try:
+            return (cls or GenericContract).model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in (kind, *first["loc"]))
+            raise ContractError(
+                f"{where}: {field}: {first['msg']}; re-export the model with `modelserve export ...`"
+            ) from exc
 
-    def parse(self, raw: dict[str, Any], *, where: str = "contract") -> ModelContract:
-        return parse_contract(raw, where=where, adapter=self._adapter)
+
+def kind_of(cls: type[ContractBase]) -> str:
+    field = cls.model_fields.get("kind")
+    if field is None or not isinstance(field.default, str):
+        raise ValueError(f"{cls.__name__} declares no kind (a `kind: Literal[...]` with a default)")
+    return field.default
 
 
-def parse_contract(
-    raw: dict[str, Any], *, where: str = "contract", adapter: TypeAdapter[Any] = _ADAPTER
-) -> ModelContract:
-    """A contract from its JSON form; older files (version 1: no ``schema_version``; 2) are migrated."""
+def migrate(raw: dict[str, Any], *, where: str = "contract") -> dict[str, Any]:
     schema = raw.get("schema_version")
     if schema is None:
-        raw = migrate_v2(migrate_v1(raw))
-    elif schema == 2:
-        raw = migrate_v2(raw)
-    elif schema != SCHEMA_VERSION:
+        return migrate_v2(migrate_v1(raw))
+    if schema == 2:
+        return migrate_v2(raw)
+    if schema != SCHEMA_VERSION:
         raise ContractError(
             f"{where}: schema_version {schema!r} is not one this modelserve reads ({SCHEMA_VERSION}); "
             "re-export the model with this modelserve (`modelserve export ...`)"
         )
-    try:
-        contract: ModelContract = adapter.validate_python(raw)
-        return contract
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise ContractError(
-            f"{where}: {field}: {first['msg']}; re-export the model with `modelserve export ...`"
-        ) from exc
+    return raw
 
 
 def contract_json(contract: ContractBase) -> str:
@@ -264,7 +175,7 @@ def migrate_v1(raw: dict[str, Any]) -> dict[str, Any]:
                 out[key] = raw[key]
     elif isinstance(raw.get("preprocessing"), dict) and isinstance(raw.get("source"), dict):
         variant = raw["source"].get("variant")
-        pre = {k: v for k, v in raw["preprocessing"].items() if k in ImagePreprocessing.model_fields}
+        pre = {k: v for k, v in raw["preprocessing"].items() if k in _IMAGE_FIELDS}
         out.update(kind="image-features" if variant == "features" else "image-classifier", image=pre)
         out["preprocessing"] = "decode, RGB, resize as `image` says; the rest is in the graph"
     else:
@@ -295,6 +206,8 @@ def _v2_provenance(raw: dict[str, Any]) -> dict[str, Any]:
     return {"weights": "unknown"}
 
 
+_IMAGE_FIELDS = ("layout", "size", "channel_order", "range", "resize", "in_graph")
+
 __all__ = [
     "METADATA_NAME",
     "SCHEMA_VERSION",
@@ -302,17 +215,11 @@ __all__ = [
     "ContractError",
     "ContractMissingError",
     "ContractSet",
-    "DetectionContract",
-    "ImageClassifierContract",
-    "ImageFeaturesContract",
-    "ImagePreprocessing",
-    "ModelContract",
-    "RecommendationsContract",
-    "TabularContract",
+    "GenericContract",
     "TensorContract",
-    "TextContract",
     "contract_json",
+    "kind_of",
+    "migrate",
     "migrate_v1",
     "migrate_v2",
-    "parse_contract",
 ]

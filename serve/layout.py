@@ -24,6 +24,7 @@ BACKEND_FILES = (
     "modelserve_autocomplete.py",
     "modelserve_sequence.py",
     "modelserve_parameters.py",
+    "modelserve_runner_settings.py",
 )
 PYTHON_BACKEND_FILES = ("libtriton_python.so", "triton_python_backend_utils.py")
 

@@ -110,6 +110,6 @@ def tritonservers(repo: Path) -> list[int]:
 
 def read_contract(version_dir: Path) -> Any:
     """The contract of ``<repository>/<name>/<version>``, read as the API reads it."""
-    from modelserve.repository import ModelRepository
+    from modelserve.families import open_repository
 
-    return ModelRepository(version_dir.parent.parent).contract(version_dir.parent.name, version_dir.name)
+    return open_repository(version_dir.parent.parent).contract(version_dir.parent.name, version_dir.name)

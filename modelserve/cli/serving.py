@@ -167,8 +167,8 @@ def up(
     verbose: Verbose = False,
 ) -> None:
     """Run the embedded Triton (supervised) and the FastAPI front beside it until Ctrl-C / SIGTERM."""
-    from modelserve.api.settings import ApiSettings
     from modelserve.ops.api_runner import ApiRunner
+    from modelserve.serving.settings import ApiSettings
 
     setup_logging(verbose)
     settings = server_settings(
@@ -244,9 +244,9 @@ def api(
     verbose: Verbose = False,
 ) -> None:
     """Run the API alone, in front of Triton servers started elsewhere (``serve``, NGC, a cluster)."""
-    from modelserve.api.settings import ApiSettings
     from modelserve.ops.api_runner import ApiRunner
     from modelserve.ops.control import resolve_key
+    from modelserve.serving.settings import ApiSettings
 
     setup_logging(verbose)
     run(lambda: ports.check_free(api_host, api_port, "API"))

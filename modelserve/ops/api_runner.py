@@ -19,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from modelserve.api.settings import ApiSettings
 from modelserve.ops.errors import ApiStartError
 from modelserve.repository.atomic import write_atomic
+from modelserve.serving.settings import ApiSettings
 
 STATUS_ENV = "MODELSERVE_TRITON_STATUS_FILE"
 PROMETHEUS_ENV = "PROMETHEUS_MULTIPROC_DIR"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from modelserve.client import TritonClient
-from modelserve.export.demo import DemoModel, export_demo_set
+from modelserve.families.tabular.demo import DemoModel, export_demo_set
 from modelserve.serve.server import EmbeddedTriton, Endpoints
 from modelserve.serve.settings import ServerSettings
 

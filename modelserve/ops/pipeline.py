@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelserve.contracts.model import TabularContract
 from modelserve.export.tabular_data import clean, load_table
+from modelserve.families import open_repository
+from modelserve.families.tabular.contract import TabularContract
 from modelserve.repository import ModelRepository
 
 
@@ -53,7 +54,7 @@ def validate_data(
 
 def resolve_version(repository: ModelRepository | Path, name: str, version: str) -> int:
     """``latest`` (the newest version folder) or a number that exists."""
-    repo = ModelRepository.of(repository)
+    repo = open_repository(repository)
     versions = repo.versions(name)
     if not versions:
         raise ValueError(f"{repo.root / name}: no versions")
@@ -89,7 +90,7 @@ def evaluate(
     """Pass when the version's held-out weighted F1 is ≥ ``min_f1`` and not more than ``max_drop``
     below the served version's (the one ``lifecycle.json`` names, else the newest other version).
     Each version was scored on its own held-out split: a gate, not a paired comparison."""
-    repo = ModelRepository.of(repository)
+    repo = open_repository(repository)
     f1 = float(_best_metrics(repo, name, version)["f1"])
     reasons = []
     if f1 < min_f1:

@@ -14,10 +14,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from modelserve.contracts.model import TabularContract
-from modelserve.export.tabular import export_tabular
 from modelserve.export.tabular_data import load_table
 from modelserve.export.tabular_train import CANDIDATES
+from modelserve.families import open_repository
+from modelserve.families.tabular.contract import TabularContract
+from modelserve.families.tabular.exporter import export_tabular
 from modelserve.ops.fleet import open_fleet
 from modelserve.ops.lifecycle import promote
 from modelserve.ops.pipeline import evaluate
@@ -70,7 +71,7 @@ def retrain(
     grace_s: float = 2.0,
     progress: Callable[[str], None] = lambda _: None,
 ) -> Retrained:
-    repo = ModelRepository.of(repository)  # one reader for the whole job: each file parsed once
+    repo = open_repository(repository)  # one reader for the whole job: each file parsed once
     version, contract = _served_contract(repo, name)
     spec = contract.features
     if data is None:

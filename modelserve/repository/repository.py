@@ -29,10 +29,10 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from modelserve.contracts.model import (
     METADATA_NAME,
+    ContractBase,
     ContractError,
     ContractMissingError,
     ContractSet,
-    ModelContract,
 )
 from modelserve.contracts.provenance import Provenance
 from modelserve.contracts.random_weights import random_warning
@@ -67,13 +67,16 @@ class ModelRepository:
 
     def __init__(self, root: Path | str, *, contracts: ContractSet | None = None) -> None:
         self.root = Path(root)
-        self.contracts = contracts or ContractSet.generic()
+        self.contracts = contracts or ContractSet()
         self.index = Index(self.root)
         self._cache: dict[Path, tuple[tuple[int, int, int], Any]] = {}
 
     @classmethod
-    def of(cls, where: ModelRepository | Path | str) -> ModelRepository:
-        return where if isinstance(where, ModelRepository) else cls(where)
+    def of(
+        cls, where: ModelRepository | Path | str, *, contracts: ContractSet | None = None
+    ) -> ModelRepository:
+        """``where`` itself when it is a repository; else one on that path reading ``contracts``."""
+        return where if isinstance(where, ModelRepository) else cls(where, contracts=contracts)
 
     def __repr__(self) -> str:
         return f"ModelRepository({str(self.root)!r})"
@@ -162,7 +165,7 @@ class ModelRepository:
 
     # --- the model contract -------------------------------------------------------------------
 
-    def contract(self, name: str, version: int | str) -> ModelContract:
+    def contract(self, name: str, version: int | str) -> ContractBase:
         """The version's contract. ContractMissingError: the version has none (put there by hand);
         ContractError: it is unreadable or of a schema this modelserve does not read."""
         try:
@@ -193,7 +196,7 @@ class ModelRepository:
         """One line per model with random-weight versions: said at every server and API start."""
         return [random_warning(name, versions) for name, versions in self.random_versions().items()]
 
-    def _parse_contract(self, path: Path) -> ModelContract:
+    def _parse_contract(self, path: Path) -> ContractBase:
         if not path.is_file():
             raise ContractMissingError(f"{path}: no export contract (not written by `modelserve export`)")
         try:
@@ -211,6 +214,8 @@ class ModelRepository:
             spec = getattr(self.contract(name, version), "features", None)
         except ContractError:
             return None
+        if isinstance(spec, dict):  # read without the tabular family's class (its common part)
+            spec = FeatureSpec.from_dict(spec)
         if not isinstance(spec, FeatureSpec):
             return None
         return read_reference(self.version_dir(name, version), spec)
@@ -253,7 +258,7 @@ class ModelRepository:
         *,
         version: int | None = None,
         labels: Sequence[str] | None = None,
-        contract: ModelContract | None = None,
+        contract: ContractBase | None = None,
         overwrite: bool = False,
         extra_files: Mapping[str, Path] | None = None,
     ) -> WrittenVersion:

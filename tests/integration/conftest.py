@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from modelserve.export.demo import DemoModel, export_demo_set
+from modelserve.families.tabular.demo import DemoModel, export_demo_set
 from modelserve.repository import ModelRepository
 from modelserve.repository.spec import DynamicBatching, ModelEntry, TensorConfig, VersionPolicy
 from modelserve.serve.server import EmbeddedTriton

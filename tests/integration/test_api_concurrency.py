@@ -8,16 +8,16 @@ import httpx
 import pytest
 
 from modelserve.api.app import create_app
-from modelserve.api.settings import ApiSettings
 from modelserve.client import TritonClient
+from modelserve.serving.settings import ApiSettings
 
 pytestmark = pytest.mark.integration
 
 
 def test_concurrent_api_requests_are_batched_by_triton(server, repository):
     root, _ = repository
-    from modelserve.export.tabular import export_tabular
     from modelserve.export.tabular_data import example_table
+    from modelserve.families.tabular.exporter import export_tabular
 
     data = root.parent / "concurrency.csv"
     frame = example_table(300, seed=5)

@@ -11,11 +11,11 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from modelserve.api.app import create_app
-from modelserve.api.settings import ApiSettings
 from modelserve.client import TritonClient
 from modelserve.export.darknet.cfg import load_cfg
 from modelserve.export.darknet.weights import random_weights, write_weights
-from modelserve.export.yolo import export_darknet, export_yolov8
+from modelserve.families.detection.exporter import export_darknet, export_yolov8
+from modelserve.serving.settings import ApiSettings
 from tests.helpers import fake_yolov8
 from tests.integration.test_export_yolo import TINY_CFG
 

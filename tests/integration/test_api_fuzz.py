@@ -12,16 +12,16 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from modelserve.api.app import create_app
-from modelserve.api.settings import ApiSettings
 from modelserve.client import TritonClient
 from modelserve.export.darknet.cfg import load_cfg
 from modelserve.export.darknet.weights import random_weights, write_weights
-from modelserve.export.tabular import export_tabular
 from modelserve.export.tabular_data import example_table
 from modelserve.export.tiny_transformers import save_tiny_model
-from modelserve.export.transformers_onnx import export_transformer
-from modelserve.export.vision import export_keras_vision
-from modelserve.export.yolo import export_darknet
+from modelserve.families.detection.exporter import export_darknet
+from modelserve.families.tabular.exporter import export_tabular
+from modelserve.families.text.exporter import export_transformer
+from modelserve.families.vision.exporter import export_keras_vision
+from modelserve.serving.settings import ApiSettings
 from tests.integration.test_export_yolo import TINY_CFG
 
 pytestmark = pytest.mark.integration

@@ -15,10 +15,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from modelserve.api.app import create_app
 from modelserve.api.auth import RedactSecrets
-from modelserve.api.settings import ApiSettings
 from modelserve.client import TritonClient
 from modelserve.export.tiny_transformers import save_tiny_model
-from modelserve.export.transformers_onnx import export_transformer
+from modelserve.families.text.exporter import export_transformer
+from modelserve.serving.settings import ApiSettings
 
 pytestmark = pytest.mark.integration
 KEY = "s3cret-kéy"  # not ASCII: compared as bytes

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from modelserve.api.app import create_app
-from modelserve.api.settings import ApiSettings
+from modelserve.serving.settings import ApiSettings
 
 pytestmark = pytest.mark.integration
 

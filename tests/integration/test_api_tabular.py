@@ -7,10 +7,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from modelserve.api.app import create_app
-from modelserve.api.settings import ApiSettings
 from modelserve.client import TritonClient
-from modelserve.export.tabular import export_tabular
 from modelserve.export.tabular_data import example_table
+from modelserve.families.tabular.exporter import export_tabular
+from modelserve.serving.settings import ApiSettings
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 from modelserve.api.app import create_app
-from modelserve.api.settings import ApiSettings
 from modelserve.client import TritonClient
 from modelserve.export.tiny_transformers import save_tiny_model
-from modelserve.export.transformers_onnx import export_transformer
+from modelserve.families.text.exporter import export_transformer
+from modelserve.serving.settings import ApiSettings
 
 pytestmark = pytest.mark.integration
 TEXT = "john smith works at acme corp in london"

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from modelserve.api.app import create_app
-from modelserve.api.settings import ApiSettings
 from modelserve.client import TritonClient
-from modelserve.export.vision import export_keras_vision
+from modelserve.families.vision.exporter import export_keras_vision
+from modelserve.serving.settings import ApiSettings
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from modelserve.export.demo import export_demo_set
+from modelserve.families.tabular.demo import export_demo_set
 from modelserve.serve.ports import free_port
 from tests.helpers import Proc, processes
 

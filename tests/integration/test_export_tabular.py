@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from modelserve.cli.export import app as export_app
 from modelserve.client import TritonClient
-from modelserve.contracts.model import TabularContract
-from modelserve.export.tabular import export_tabular
 from modelserve.export.tabular_data import clean, example_table, infer_spec
 from modelserve.export.tabular_train import train
+from modelserve.families.tabular.contract import TabularContract
+from modelserve.families.tabular.exporter import export_tabular
 from modelserve.repository import ModelRepository
 from tests.helpers import read_contract
 

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from modelserve.cli.export import app as export_app
 from modelserve.client import TritonClient
-from modelserve.contracts.model import TextContract
 from modelserve.export.tiny_transformers import save_tiny_model
+from modelserve.families.text.contract import TextContract
 from tests.helpers import read_contract
 
 pytestmark = pytest.mark.integration

@@ -88,7 +88,7 @@ def test_the_api_in_front_of_a_hung_server_is_not_ready_and_times_out_once(silen
     from fastapi.testclient import TestClient
 
     from modelserve.api.app import create_app
-    from modelserve.api.settings import ApiSettings
+    from modelserve.serving.settings import ApiSettings
 
     settings = ApiSettings(
         triton_url=f"127.0.0.1:{silent_server}",

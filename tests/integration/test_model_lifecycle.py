@@ -20,16 +20,16 @@ from sklearn.preprocessing import StandardScaler
 from typer.testing import CliRunner
 
 from modelserve.api.app import create_app
-from modelserve.api.settings import ApiSettings
 from modelserve.cli.app import app as cli
 from modelserve.client import AsyncTritonClient, TritonClient
 from modelserve.contracts.tabular import FeatureSpec, FieldSpec
-from modelserve.export.tabular import export_classifier
+from modelserve.families.tabular.exporter import export_classifier
 from modelserve.ops.errors import LifecycleError
 from modelserve.ops.lifecycle import promote, ready_versions, retire, rollback
 from modelserve.repository import ModelRepository
 from modelserve.serve.server import EmbeddedTriton
 from modelserve.serve.settings import ServerSettings
+from modelserve.serving.settings import ApiSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

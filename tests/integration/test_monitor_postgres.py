@@ -29,11 +29,11 @@ import uvicorn
 import websockets
 
 from modelserve.api.app import create_app
-from modelserve.api.settings import ApiSettings
-from modelserve.export.demo import DemoModel
+from modelserve.families.tabular.demo import DemoModel
 from modelserve.monitor.store import Store
 from modelserve.serve.ports import free_port
 from modelserve.serve.server import EmbeddedTriton
+from modelserve.serving.settings import ApiSettings
 from tests.unit.test_monitor_store import exercise
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

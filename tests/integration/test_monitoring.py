@@ -22,14 +22,14 @@ import websockets
 from sklearn.metrics import accuracy_score, f1_score
 
 from modelserve.api.app import create_app
-from modelserve.api.settings import ApiSettings
 from modelserve.contracts.reference import REFERENCE_NAME
-from modelserve.export.tabular import export_tabular
 from modelserve.export.tabular_data import example_table
+from modelserve.families.tabular.exporter import export_tabular
 from modelserve.repository import ModelRepository
 from modelserve.serve.ports import free_port
 from modelserve.serve.server import EmbeddedTriton
 from modelserve.serve.settings import ServerSettings
+from modelserve.serving.settings import ApiSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

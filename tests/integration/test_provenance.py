@@ -16,14 +16,14 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from modelserve.api.app import create_app
-from modelserve.api.settings import ApiSettings
-from modelserve.api.weights import WEIGHTS_HEADER
 from modelserve.cli.app import app as cli
 from modelserve.client import TritonClient
 from modelserve.contracts.provenance import RANDOM_WARNING
 from modelserve.export.darknet.cfg import load_cfg
 from modelserve.export.darknet.weights import random_weights, write_weights
 from modelserve.export.tabular_data import example_table
+from modelserve.serving.call import WEIGHTS_HEADER
+from modelserve.serving.settings import ApiSettings
 from tests.integration.test_export_yolo import TINY_CFG
 
 pytestmark = pytest.mark.integration

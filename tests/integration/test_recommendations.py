@@ -12,15 +12,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from modelserve.api.app import create_app
-from modelserve.api.settings import ApiSettings
 from modelserve.client import TritonClient
-from modelserve.export.recommendations import (
+from modelserve.families.recommendations.exporter import (
     MASKED,
     example_interactions,
     export_recommendations,
     fit,
     reference,
 )
+from modelserve.serving.settings import ApiSettings
 
 pytestmark = pytest.mark.integration
 

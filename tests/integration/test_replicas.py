@@ -21,10 +21,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from modelserve.api.app import create_app
-from modelserve.api.settings import ApiSettings
 from modelserve.client import TritonClient
 from modelserve.contracts.tabular import FeatureSpec, FieldSpec
-from modelserve.export.tabular import export_classifier
+from modelserve.families.tabular.exporter import export_classifier
 from modelserve.ops.errors import LifecycleError
 from modelserve.ops.fleet import open_fleet
 from modelserve.ops.inventory import inventory
@@ -32,6 +31,7 @@ from modelserve.ops.lifecycle import promote, ready_versions, reconcile, reconci
 from modelserve.repository import ModelRepository
 from modelserve.serve.server import EmbeddedTriton
 from modelserve.serve.settings import ServerSettings
+from modelserve.serving.settings import ApiSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 NAME = "fleet"

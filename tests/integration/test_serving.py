@@ -20,7 +20,7 @@ from modelserve.client import (
     ModelNotReadyError,
     TritonClient,
 )
-from modelserve.export.demo import DemoModel
+from modelserve.families.tabular.demo import DemoModel
 from modelserve.serve.server import EmbeddedTriton
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from modelserve.client import AccessDeniedError, TritonClient
-from modelserve.export.demo import export_demo_set
+from modelserve.families.tabular.demo import export_demo_set
 from modelserve.serve.ports import free_port
 from modelserve.serve.settings import ServerSettings
 from modelserve.serve.supervisor import Supervisor

@@ -18,8 +18,8 @@ from modelserve.cli.app import app
 from modelserve.client import TritonClient
 from modelserve.contracts.reference import REFERENCE_NAME
 from modelserve.contracts.tabular import FeatureSpec, FieldSpec
-from modelserve.export.demo import DemoModel
-from modelserve.export.tabular import export_classifier
+from modelserve.families.tabular.demo import DemoModel
+from modelserve.families.tabular.exporter import export_classifier
 from modelserve.ops.lifecycle import apply_config
 from modelserve.repository.config import read_config
 from modelserve.serve.server import EmbeddedTriton

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from modelserve.api.app import create_app
-from modelserve.api.settings import ApiSettings
 from modelserve.serve.ports import free_port
+from modelserve.serving.settings import ApiSettings
 
 
 def _client(**settings: object) -> TestClient:
@@ -67,13 +67,13 @@ def test_every_response_says_where_the_time_went():
 
 
 def test_client_errors_map_to_statuses_with_retry_after_where_retrying_helps():
-    from modelserve.api.errors import from_client_error
     from modelserve.client import (
         InferenceTimeoutError,
         ModelNotFoundError,
         ModelNotReadyError,
         ServerUnavailableError,
     )
+    from modelserve.serving.errors import from_client_error
 
     assert from_client_error(InferenceTimeoutError("slow")).status == 504
     assert from_client_error(ModelNotFoundError("who")).status == 404
@@ -83,7 +83,7 @@ def test_client_errors_map_to_statuses_with_retry_after_where_retrying_helps():
 
 
 def test_keyword_phrases_stay_inside_sentences_and_clauses() -> None:
-    from modelserve.api.text_prep import keyword_candidates
+    from modelserve.families.text.prep import keyword_candidates
 
     found = keyword_candidates("It will rain. Markets fell sharply, stocks dropped; yields rose (again).", 50)
     assert "markets fell" in found and "fell sharply" in found and "stocks dropped" in found
@@ -91,7 +91,7 @@ def test_keyword_phrases_stay_inside_sentences_and_clauses() -> None:
 
 
 def test_keyword_words_keep_their_digits_and_any_script() -> None:
-    from modelserve.api.text_prep import keyword_candidates
+    from modelserve.families.text.prep import keyword_candidates
 
     found = keyword_candidates("w10 w11 word7", 10)
     assert {"w10", "w10 w11", "word7"} <= set(found) and "w w" not in found  # was "w w": digits dropped

@@ -6,8 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from modelserve.api.app import create_app
-from modelserve.api.settings import ApiSettings
 from modelserve.serve.ports import free_port
+from modelserve.serving.settings import ApiSettings
 
 JSON = {"content-type": "application/json"}
 

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modelserve.api.gateway import Gateway
 from modelserve.client import ModelNotFoundError
+from modelserve.serving.gateway import Gateway
 
 
 class _Triton:
@@ -45,9 +45,9 @@ def _gateway(served: str) -> tuple[Gateway, _Catalog, Any]:
 def test_a_call_to_an_unloaded_version_goes_to_the_served_one_and_says_so() -> None:
     gateway, catalog, request = _gateway(served="2")
     out = asyncio.run(gateway.infer(request, "m", {"x": np.zeros((1, 1))}, version="1"))
-    assert out["y"].tolist() == [2.0]
+    assert out.outputs["y"].tolist() == [2.0]
     assert catalog.triton.calls == ["1", "2"]
-    assert request.state.triton_version == "2"  # not the "1" the caller asked for
+    assert out.version == "2"  # not the "1" the caller asked for
     assert catalog.forgotten == 1
     assert request.state.triton_s > 0
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modelserve.api.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaError
-from modelserve.api.images import decode_image, to_tensor, top_k
-from modelserve.contracts.model import ImagePreprocessing
+from modelserve.contracts.image import ImagePreprocessing
+from modelserve.serving.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaError
+from modelserve.serving.images import decode_image, to_tensor, top_k
 
 LIMITS = {"max_bytes": 1_000_000, "max_pixels": 1_000_000}
 

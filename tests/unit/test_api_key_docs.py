@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from modelserve.api.app import create_app
 from modelserve.api.auth import PUBLIC
-from modelserve.api.settings import ApiSettings
+from modelserve.serving.settings import ApiSettings
 
 
 def test_every_keyed_operation_says_so_and_public_ones_do_not():

@@ -11,11 +11,11 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from modelserve.api.app import create_app
-from modelserve.api.errors import PayloadTooLargeError, UnprocessableError
 from modelserve.api.monitoring import parse_feedback
-from modelserve.api.settings import ApiSettings
 from modelserve.monitor.errors import StoreError
 from modelserve.serve.ports import free_port
+from modelserve.serving.errors import PayloadTooLargeError, UnprocessableError
+from modelserve.serving.settings import ApiSettings
 
 
 def _client(tmp_path: Path, **settings: Any) -> TestClient:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelserve.api.app import create_app
-from modelserve.api.settings import ApiSettings
+from modelserve.serving.settings import ApiSettings
 
 
 def test_every_route_documents_its_answer_with_a_named_schema_or_a_media_type(tmp_path):

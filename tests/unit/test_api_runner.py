@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from modelserve.api.settings import ApiSettings
 from modelserve.cli.common import describe_invalid
 from modelserve.ops.api_runner import ApiRunner, StatusWriter, file_status, settings_env
 from modelserve.ops.errors import ApiStartError
+from modelserve.serving.settings import ApiSettings
 
 
 def test_a_worker_builds_the_settings_it_was_given(monkeypatch):

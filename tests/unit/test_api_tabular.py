@@ -7,11 +7,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from modelserve.api.app import create_app
-from modelserve.api.errors import PayloadTooLargeError, UnprocessableError
-from modelserve.api.settings import ApiSettings
-from modelserve.api.tabular import encode, postprocess, records_from_body
 from modelserve.contracts.tabular import FeatureSpec, FieldSpec
+from modelserve.families.tabular.handler import encode, postprocess, records_from_body
 from modelserve.serve.ports import free_port
+from modelserve.serving.errors import PayloadTooLargeError, UnprocessableError
+from modelserve.serving.settings import ApiSettings
 
 SPEC = FeatureSpec(
     fields=(

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pytest
 
-from modelserve.api.coalesce import Coalescer
 from modelserve.client import InvalidInputError, ServerUnavailableError
+from modelserve.serving.coalesce import Coalescer
 
 
 class FakeTriton:

@@ -10,19 +10,20 @@ import pytest
 from modelserve.contracts.model import (
     ContractError,
     ContractMissingError,
-    DetectionContract,
-    ImageClassifierContract,
-    ImageFeaturesContract,
-    RecommendationsContract,
-    TabularContract,
     TensorContract,
-    TextContract,
     contract_json,
-    parse_contract,
 )
 from modelserve.contracts.provenance import Provenance
 from modelserve.contracts.tabular import FeatureSpec, FieldSpec
+from modelserve.families import CONTRACTS
+from modelserve.families.detection.contract import DetectionContract
+from modelserve.families.recommendations.contract import RecommendationsContract
+from modelserve.families.tabular.contract import TabularContract
+from modelserve.families.text.contract import TextContract
+from modelserve.families.vision.contract import ImageClassifierContract, ImageFeaturesContract
 from modelserve.repository import ModelRepository
+
+parse_contract = CONTRACTS.parse  # every family's kind, as the API reads them
 
 SPEC = FeatureSpec(fields=(FieldSpec(name="a", kind="numeric"),), target="t", classes=("x", "y"))
 COMMON = {"name": "m", "version": 3, "id": "m-abc", "sha256": "00", "created": "2026-11-28T00:00:00Z"}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modelserve.api.detection import prepare
 from modelserve.contracts.yolo import detect
+from modelserve.families.detection.handler import prepare
 
 CONTRACT = {"input": {"name": "images", "shape": [1, 3, 64, 64]}}
 

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from modelserve.benchmarks import gpu_engine
+from modelserve.benchmarks import gpu_engine, gpu_engine_report
 
 MODELS = ("resnet50", "bert", "vgg16")
 
@@ -97,7 +97,7 @@ def test_goals_pick_best_parity_checked_ort_fp16_row():
         _row("ort-cuda", "fp16", 20000.0, ok=False),  # failed parity never counts
         _row("ort-cuda", "fp16-fused", 14000.0, model="bert", batch=64),
     ]
-    resnet, bert = gpu_engine.goals(rows, "NVIDIA H100 80GB HBM3")
+    resnet, bert = gpu_engine_report.goals(rows, "NVIDIA H100 80GB HBM3")
     assert resnet["met"] is True and resnet["ort_fp16_best"]["engine"] == "ort-cuda-nhwc"
     assert resnet["ratio_vs_goal"] == pytest.approx(9500 / 9200, abs=1e-3)
     assert resnet["ratio_vs_torch_cudagraph"] == pytest.approx(9500 / 9184, abs=1e-3)

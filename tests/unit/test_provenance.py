@@ -15,19 +15,19 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from modelserve.api.app import create_app
-from modelserve.api.catalog import Catalog, Served
-from modelserve.api.settings import ApiSettings
-from modelserve.api.weights import WEIGHTS_HEADER, stamp
 from modelserve.cli.export import app as export_app
 from modelserve.contracts.model import TensorContract
 from modelserve.contracts.provenance import RANDOM_WARNING, Provenance
 from modelserve.export.hf_source import resolve
 from modelserve.export.keras_source import imagenet_file
 from modelserve.export.provenance import file_sha256, local, trained
-from modelserve.export.vision import provenance as vision_provenance
+from modelserve.families.vision.exporter import provenance as vision_provenance
 from modelserve.ops.inventory import inventory
 from modelserve.repository import ModelRepository
 from modelserve.repository.spec import ModelEntry, TensorConfig
+from modelserve.serving.call import WEIGHTS_HEADER, Call, ModelAnswer
+from modelserve.serving.catalog import Catalog, Served
+from modelserve.serving.settings import ApiSettings
 from tests.helpers import fake_yolov8, read_contract, scale_model
 
 ENTRY = ModelEntry(
@@ -163,7 +163,9 @@ def test_the_export_cli_prints_the_warning_line_for_random_weights_only(tmp_path
 def test_an_answer_is_stamped_with_the_weights_header_and_catalog_listings_never_fail(tmp_path):
     contract = TensorContract(framework="onnx", provenance=Provenance(weights="random"))
     response = Response()
-    assert stamp(response, Served(name="m", version="1", contract=contract)) == "random"
+    call = Call(None, None, response, Served(name="m", version="1", contract=contract))  # type: ignore[arg-type]
+    answer = call.answer(ModelAnswer)
+    assert (answer.model, answer.version, answer.weights) == ("m", "1", "random")
     assert response.headers[WEIGHTS_HEADER] == "random"
     ModelRepository(tmp_path).write_version(ENTRY, scale_model(2.0), contract=contract)
     catalog = Catalog(ModelRepository(tmp_path), triton=None)  # type: ignore[arg-type]  # no Triton call

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from modelserve.contracts.model import RecommendationsContract
-from modelserve.export.recommendations import export_recommendations
+from modelserve.families.recommendations.contract import RecommendationsContract
+from modelserve.families.recommendations.exporter import export_recommendations
 from tests.helpers import read_contract
 
 

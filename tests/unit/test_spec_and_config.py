@@ -132,7 +132,8 @@ def test_export_checks_the_name_and_version_before_reading_any_data(tmp_path):
 
     missing = str(tmp_path / "no-such.csv")  # reading it would fail: the name check comes first
     bad_name = CliRunner().invoke(app, ["tabular", missing, "-t", "y", "-n", ".."])
-    assert bad_name.exit_code == 2 and "Invalid value for '--name'" in bad_name.output
+    assert bad_name.exit_code == 1 and "error: model name '..'" in bad_name.output
+    assert "no-such.csv" not in bad_name.output
     bad_version = CliRunner().invoke(app, ["tabular", missing, "-t", "y", "-n", "ok", "--version", "0"])
     assert bad_version.exit_code == 2 and "--version" in bad_version.output
 

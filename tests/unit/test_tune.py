@@ -21,7 +21,7 @@ from modelserve.benchmarks.tune_space import (
 )
 from modelserve.cli.app import app
 from modelserve.cli.tune import parse_ints, parse_preferred
-from modelserve.export.tabular import classifier_entry
+from modelserve.families.tabular.exporter import classifier_entry
 from modelserve.repository.config import build_config
 
 

@@ -1,0 +1,114 @@
+"""The API's own routes: liveness, readiness (of Triton, the models asked about, the monitoring
+store), and the models Triton knows with their weights' provenance."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from modelserve.contracts.provenance import Provenance, WeightsOrigin
+from modelserve.serving.errors import UnavailableError, UnprocessableError
+from modelserve.serving.services import Svc
+
+READY_TIMEOUT_S = 0.8
+MAX_READY_MODELS = 64
+TritonStatus = Callable[[], tuple[str, str]]  # the supervisor's (state, reason) under `modelserve up`
+
+router = APIRouter()
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    status: str
+    triton: str  # the Triton endpoint the API calls
+    models: list[str]  # the models asked about, all ready
+    monitoring: str  # off, ok, or what happened to the store (serving goes on either way)
+    replicas: dict[str, bool] | None = None  # per Triton replica, when the URL names several
+
+
+class ModelState(BaseModel):
+    name: str
+    version: str
+    state: str  # Triton's: READY, UNAVAILABLE, LOADING, UNLOADING
+    reason: str
+    weights: WeightsOrigin = "unknown"  # where the weights came from; random: answers mean nothing
+    provenance: Provenance | None = None  # the contract's record (source, sha256); None without one
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelState]
+
+
+def _status(request: Request) -> TritonStatus | None:
+    status: TritonStatus | None = getattr(request.app.state, "triton_status", None)
+    return status
+
+
+@router.get("/health", response_model=Health, summary="Liveness: the API is up and Triton recoverable")
+async def health(request: Request) -> Health:
+    status = _status(request)
+    if status is not None:
+        state, reason = status()
+        if state == "failed":
+            raise UnavailableError(f"Triton cannot be restarted: {reason}")
+    return Health(status="ok")
+
+
+@router.get(
+    "/ready", response_model=Ready, summary="Triton is reachable and ready, and so are the models asked about"
+)
+async def ready(request: Request, svc: Svc, models: str = "") -> Ready:
+    wanted = list(dict.fromkeys(m for m in models.split(",") if m))  # each name once
+    if len(wanted) > MAX_READY_MODELS:
+        raise UnprocessableError(f"models: {len(wanted)} names; the limit is {MAX_READY_MODELS}")
+    url = svc.settings.triton_url
+    status = _status(request)
+    if status is not None:
+        state, reason = status()
+        if state != "ready":
+            raise UnavailableError(f"Triton at {url} is {state}: {reason}")
+    # A probe answers within ~1 s, whatever state Triton is in (a hung server included).
+    replicas = None
+    if svc.triton.balanced:  # ready while one replica answers; the count says how many do
+        replicas = await svc.triton.replica_status(timeout_s=READY_TIMEOUT_S)
+        if not any(replicas.values()):
+            raise UnavailableError(f"no Triton replica at {url} is ready (0/{len(replicas)})")
+    elif not await svc.triton.is_server_ready(timeout_s=READY_TIMEOUT_S):
+        raise UnavailableError(f"Triton at {url} is not ready")
+    answers = await asyncio.gather(  # together, so the probe still answers within ~1 s
+        *(svc.triton.is_model_ready(m, timeout_s=READY_TIMEOUT_S) for m in wanted)
+    )
+    missing = [m for m, ok in zip(wanted, answers, strict=True) if not ok]
+    if missing:
+        raise UnavailableError(f"models not ready: {', '.join(missing)}")
+    monitoring = svc.monitor.store_health.status if svc.monitor is not None else "off"
+    return Ready(status="ready", triton=url, models=wanted, monitoring=monitoring, replicas=replicas)
+
+
+@router.get(
+    "/v1/models",
+    response_model=ModelsResponse,
+    summary="Models Triton knows, with versions, states and where their weights came from",
+)
+async def models(svc: Svc) -> ModelsResponse:
+    states = []
+    for e in await svc.triton.repository_index():
+        provenance = svc.catalog.provenance(e.name, e.version)
+        weights: WeightsOrigin = provenance.weights if provenance is not None else "unknown"
+        states.append(
+            ModelState(
+                name=e.name,
+                version=e.version,
+                state=e.state,
+                reason=e.reason,
+                weights=weights,
+                provenance=provenance,
+            )
+        )
+    return ModelsResponse(models=states)

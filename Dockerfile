@@ -1,14 +1,15 @@
 # The API image (the GPU compose file's `api` service). Triton itself is NGC's image.
-# The packages are whatever pyproject.toml declares and the build context holds: .dockerignore
-# keeps the benchmark suite, tests, docs and deployment files out, so no list here can go stale.
+# The packages are the namespace the build context holds (.dockerignore keeps tests, docs, results
+# and manifests out), with the API's install tier: no exporter, no training stack.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 RUN useradd --create-home --uid 10001 --user-group modelserve
 WORKDIR /app
 COPY . /src
-# postgres: several API replicas share one monitoring store (MODELSERVE_MONITORING_URL).
-RUN pip install '/src[postgres]' && rm -rf /src && mkdir -p /data && chown modelserve /data
+# api: the FastAPI front; serve: ONNX Runtime for the lifecycle jobs' parity check (promote,
+# reconcile run from this image); postgres: several API replicas share one monitoring store.
+RUN pip install '/src[api,serve,postgres]' && rm -rf /src && mkdir -p /data && chown modelserve /data
 
 USER modelserve
 EXPOSE 8080

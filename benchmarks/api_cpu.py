@@ -15,11 +15,9 @@ import tempfile
 from pathlib import Path
 
 from modelserve.benchmarks.loadgen import LoadSpec, run_load
-from modelserve.benchmarks.processes import api_server
 from modelserve.benchmarks.tabular_scenario import _body, build_models
 from modelserve.benchmarks.targets import HttpTarget
-from modelserve.serve.server import EmbeddedTriton
-from modelserve.serve.settings import ServerSettings
+from modelserve.ops.stack import api_process, local_triton
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -55,13 +53,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         tmp = Path(scratch)
         model = build_models(tmp / "repo", tmp, (args.model,), 1)[0]
-        settings = ServerSettings(
-            lock_control_plane=False, repository=tmp / "repo", http_port=0, grpc_port=0,
-            metrics_port=0, work_dir=tmp / "triton",
-        )  # fmt: skip
         with (
-            EmbeddedTriton(settings) as triton,
-            api_server(triton.endpoints.grpc_url, tmp / "repo", tmp / "api.log") as api,
+            local_triton(tmp / "repo", tmp / "triton", lock_control_plane=False) as triton,
+            api_process(triton.endpoints.grpc_url, tmp / "repo", tmp / "api.log") as api,
         ):
             url = f"{api.base_url}/v1/models/{model.name}/predict"
             target = HttpTarget("api", url, _body(model.records), items_per_request=1)

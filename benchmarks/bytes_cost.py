@@ -20,8 +20,7 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 
 from modelserve.export import toy_graphs as m
-from modelserve.serve.server import EmbeddedTriton
-from modelserve.serve.settings import ServerSettings
+from modelserve.ops.stack import local_triton
 
 
 def _inputs(model: str, rows: int) -> list[grpcclient.InferInput]:
@@ -49,12 +48,9 @@ def main() -> None:
         root = Path(tmp) / "repo"
         for name, graph in (("simple", m.simple()), ("simple_string", m.simple_string())):
             m.write(root, m.config_for(name, graph, 8), graph)
-        settings = ServerSettings(
-            repository=root, http_port=0, grpc_port=0, metrics_port=0, work_dir=Path(tmp) / "work"
-        )
         latencies: dict[str, list[float]] = {"simple": [], "simple_string": []}
         with (
-            EmbeddedTriton(settings) as server,
+            local_triton(root, Path(tmp) / "work") as server,
             grpcclient.InferenceServerClient(server.endpoints.grpc_url) as c,
         ):
             for _ in range(args.rounds):

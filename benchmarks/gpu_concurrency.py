@@ -36,12 +36,11 @@ import onnx
 from modelserve.benchmarks.gpu_served_model import build_model, ort_session
 from modelserve.benchmarks.stats import machine_info, summarise
 from modelserve.client import AsyncTritonClient, ClientError, ModelStatistics
+from modelserve.ops.stack import local_triton
 from modelserve.repository import ModelRepository
 from modelserve.repository.spec import DynamicBatching, InstanceGroup, ModelEntry, TensorConfig
 from modelserve.serve.backend import modelserve_parameters as P
 from modelserve.serve.backend.modelserve_ort_runner import OrtRunner, RunnerSettings
-from modelserve.serve.server import EmbeddedTriton
-from modelserve.serve.settings import ServerSettings
 
 MAX_BATCH = 64
 DIRECT_BATCHES = (1, 2, 4, 8, 16, 32, 64)
@@ -281,18 +280,9 @@ def served(
                 parameters=variant.parameters,
             )
             ModelRepository.of(repo).write_version(entry, model, version=1)
-            settings = ServerSettings(
-                repository=repo,
-                http_port=0,
-                grpc_port=0,
-                metrics_port=0,
-                work_dir=work / "w",
-                ready_timeout_s=150,
-            )
-            server = EmbeddedTriton(settings)
             began = time.perf_counter()
             try:
-                with server:
+                with local_triton(repo, work / "w", ready_timeout_s=150) as server:
                     url = server.endpoints.grpc_url
                     got = asyncio.run(_answer(url, reference[0]))
                     rel = float(np.max(np.abs(got - reference[1])) / max(np.max(np.abs(reference[1])), 1e-12))

@@ -22,11 +22,9 @@ import numpy as np
 from PIL import Image
 
 from modelserve.benchmarks.measure import Measured, Sweep, measure
-from modelserve.benchmarks.processes import api_server
 from modelserve.benchmarks.report import Row
 from modelserve.benchmarks.targets import HttpTarget, TritonTarget
-from modelserve.serve.server import EmbeddedTriton
-from modelserve.serve.settings import ServerSettings
+from modelserve.ops.stack import api_process, local_triton
 
 TEXT = "John Smith works at Acme Corp in London and likes the new film a lot."
 
@@ -118,17 +116,10 @@ def run(
         tmp = Path(tmp_name)
         root = tmp / "repo"
         payloads = build_repository(root, tmp)
-        settings = ServerSettings(
-            lock_control_plane=False,  # a throwaway server on loopback; nothing here loads or unloads
-            repository=root,
-            http_port=0,
-            grpc_port=0,
-            metrics_port=0,
-            work_dir=tmp / "triton",
-        )
-        triton = stack.enter_context(EmbeddedTriton(settings))
+        # A throwaway server on loopback; nothing here loads or unloads.
+        triton = stack.enter_context(local_triton(root, tmp / "triton", lock_control_plane=False))
         grpc_url = triton.endpoints.grpc_url
-        api = stack.enter_context(api_server(grpc_url, root, tmp / "logs" / "api.log"))
+        api = stack.enter_context(api_process(grpc_url, root, tmp / "logs" / "api.log"))
         items = []
         for name, path, (body, content_type) in routes(payloads):
             parts = path.split("?")[0].split("/")  # /v1/<kind>/<model>/<verb>

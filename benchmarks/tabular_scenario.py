@@ -33,14 +33,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from modelserve.benchmarks import perf_analyzer
+from modelserve.benchmarks.errors import BenchmarkError
 from modelserve.benchmarks.measure import Measured, Sweep, measure
-from modelserve.benchmarks.processes import api_server, flask_server
+from modelserve.benchmarks.processes import flask_server
 from modelserve.benchmarks.report import Row
 from modelserve.benchmarks.targets import HttpTarget, InProcessTarget, TritonTarget, v2_json_body
 from modelserve.contracts.tabular import FeatureSpec, FieldSpec
 from modelserve.families.tabular.exporter import export_classifier
-from modelserve.serve.server import EmbeddedTriton
-from modelserve.serve.settings import ServerSettings
+from modelserve.ops.errors import OpsError
+from modelserve.ops.stack import api_process, local_triton
 
 logger = logging.getLogger(__name__)
 
@@ -196,29 +197,22 @@ def run(
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp_name, ExitStack() as stack:
         tmp = Path(tmp_name)
         built = build_models(tmp / "repo", tmp, models, max(batches))
-        settings = ServerSettings(
-            lock_control_plane=False,  # a throwaway server on loopback; nothing here loads or unloads
-            repository=tmp / "repo",
-            http_port=0,
-            grpc_port=0,
-            metrics_port=0,
-            work_dir=tmp / "triton",
-        )
-        triton = stack.enter_context(EmbeddedTriton(settings))
+        # A throwaway server on loopback; nothing here loads or unloads.
+        triton = stack.enter_context(local_triton(tmp / "repo", tmp / "triton", lock_control_plane=False))
         grpc_url = triton.endpoints.grpc_url
         api = stack.enter_context(
-            api_server(grpc_url, tmp / "repo", tmp / "logs" / "api.log", workers=api_workers)
+            api_process(grpc_url, tmp / "repo", tmp / "logs" / "api.log", workers=api_workers)
         )
         bare = None
         if "api-unmonitored" in baselines:
             log = tmp / "logs" / "unmonitored" / "api.log"
-            bare = stack.enter_context(api_server(grpc_url, tmp / "repo", log, monitoring=False))
+            bare = stack.enter_context(api_process(grpc_url, tmp / "repo", log, monitoring=False))
         servers: dict[tuple[str, str], Any] = {}
         for full in built:
             for kind in (b for b in baselines if b not in ("onnxruntime", "api-unmonitored")):
                 try:
                     servers[(kind, full.key)] = stack.enter_context(_baseline_server(kind, full, tmp))
-                except RuntimeError as exc:  # a baseline that cannot start is reported, not fatal
+                except (BenchmarkError, OpsError) as exc:  # a baseline that cannot start: reported
                     logger.warning("baseline %s did not start: %s", kind, exc)
                     extras.setdefault("baselines_skipped", {})[f"{kind} {full.key}"] = str(exc)[-1500:]
         items: list[Measured] = []

@@ -18,11 +18,9 @@ import numpy as np
 from PIL import Image
 
 from modelserve.benchmarks.measure import Measured, Sweep, measure
-from modelserve.benchmarks.processes import api_server
 from modelserve.benchmarks.report import Row
 from modelserve.benchmarks.targets import HttpTarget, InProcessTarget, TritonTarget
-from modelserve.serve.server import EmbeddedTriton
-from modelserve.serve.settings import ServerSettings
+from modelserve.ops.stack import api_process, local_triton
 
 MODEL = "resnet50"
 
@@ -50,17 +48,10 @@ def run(
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp_name, ExitStack() as stack:
         tmp = Path(tmp_name)
         written = export_keras_vision(tmp / "repo", MODEL, "resnet50")
-        settings = ServerSettings(
-            lock_control_plane=False,  # a throwaway server on loopback; nothing here loads or unloads
-            repository=tmp / "repo",
-            http_port=0,
-            grpc_port=0,
-            metrics_port=0,
-            work_dir=tmp / "triton",
-        )
-        triton = stack.enter_context(EmbeddedTriton(settings))
+        # A throwaway server on loopback; nothing here loads or unloads.
+        triton = stack.enter_context(local_triton(tmp / "repo", tmp / "triton", lock_control_plane=False))
         grpc_url = triton.endpoints.grpc_url
-        api = stack.enter_context(api_server(grpc_url, tmp / "repo", tmp / "logs" / "api.log"))
+        api = stack.enter_context(api_process(grpc_url, tmp / "repo", tmp / "logs" / "api.log"))
         image = jpeg()
         # The tensor the API would send for that image: same shape and dtype (values don't change
         # the compute of a CNN).

@@ -18,7 +18,7 @@ from modelserve.repository.spec import (
     VersionPolicy,
     check_model_name,
 )
-from modelserve.repository.writer import WrittenVersion
+from modelserve.repository.version import WrittenVersion
 
 __all__ = [
     "CONFIG_NAME",

@@ -22,10 +22,12 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import onnx
 from tritonclient.grpc import model_config_pb2 as mc
+
+if TYPE_CHECKING:
+    import onnx
 
 from modelserve.contracts.model import (
     METADATA_NAME,
@@ -44,7 +46,7 @@ from modelserve.repository.errors import ConfigValidationError, RepositoryReadEr
 from modelserve.repository.index import Index
 from modelserve.repository.lifecycle import STATE_FILE, LifecycleState, parse_state, state_json
 from modelserve.repository.spec import ModelEntry, check_model_name
-from modelserve.repository.writer import WrittenVersion, write_version
+from modelserve.repository.version import WrittenVersion
 
 CONFIG_NAME = "config.pbtxt"
 LABELS_NAME = "labels.txt"
@@ -263,6 +265,8 @@ class ModelRepository:
         extra_files: Mapping[str, Path] | None = None,
     ) -> WrittenVersion:
         """Validate ``entry`` against ``model`` and write one version (``writer.write_version``)."""
+        from modelserve.repository.writer import write_version  # onnx: exporters only, not the API
+
         return write_version(
             self,
             entry,

@@ -13,7 +13,6 @@ import logging
 import shutil
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,6 @@ import onnx
 from tritonclient.grpc import model_config_pb2 as mc
 
 from modelserve.contracts.model import METADATA_NAME, ContractBase, TensorContract, contract_json
-from modelserve.contracts.provenance import Provenance
 from modelserve.contracts.random_weights import random_warning
 from modelserve.repository.atomic import write_atomic
 from modelserve.repository.config import build_config
@@ -30,21 +28,12 @@ from modelserve.repository.graph import read_signature
 from modelserve.repository.index import content_id, now_utc
 from modelserve.repository.spec import ModelEntry
 from modelserve.repository.validate import validate_config
+from modelserve.repository.version import WrittenVersion
 
 if TYPE_CHECKING:
     from modelserve.repository.repository import ModelRepository
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, kw_only=True)
-class WrittenVersion:
-    model_dir: Path
-    version: int
-    model_path: Path
-    sha256: str
-    model_id: str
-    provenance: Provenance = field(default_factory=Provenance)  # where the weights came from
 
 
 def _check_labels(config: mc.ModelConfig, labels: Sequence[str] | None) -> None:

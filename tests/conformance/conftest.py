@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from modelserve.ops.stack import local_triton
 from modelserve.serve.server import EmbeddedTriton
-from modelserve.serve.settings import ServerSettings
 from tests.conformance.repository import CACHE_CONFIG, build
 
 
@@ -24,17 +24,13 @@ def conformance_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def triton(
     conformance_repository: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[EmbeddedTriton]:
-    settings = ServerSettings(
-        repository=conformance_repository,
-        http_port=0,
-        grpc_port=0,
-        metrics_port=0,
-        work_dir=tmp_path_factory.mktemp("conformance_work"),
+    with local_triton(
+        conformance_repository,
+        tmp_path_factory.mktemp("conformance_work"),
         cache_config=CACHE_CONFIG,
         ready_timeout_s=180.0,
         # Stock Triton leaves these APIs open; the suite checks them as Triton defines them.
         # tests/integration/test_api_hostile.py and test_supervision.py cover the lock.
         lock_control_plane=False,
-    )
-    with EmbeddedTriton(settings) as server:
+    ) as server:
         yield server

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from modelserve.families.tabular.demo import DemoModel, export_demo_set
+from modelserve.ops.stack import local_triton
 from modelserve.repository import ModelRepository
 from modelserve.repository.spec import DynamicBatching, ModelEntry, TensorConfig, VersionPolicy
 from modelserve.serve.server import EmbeddedTriton
-from modelserve.serve.settings import ServerSettings
 from tests.helpers import save, scale_model
 
 # As a deployer writes it for NGC Triton's native ONNX Runtime backend: platform, not backend;
@@ -69,13 +69,5 @@ def server(
     repository: tuple[Path, list[DemoModel]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[EmbeddedTriton]:
     root, _ = repository
-    settings = ServerSettings(
-        lock_control_plane=False,  # tests drive model control; test_supervision covers the lock
-        repository=root,
-        http_port=0,
-        grpc_port=0,
-        metrics_port=0,
-        work_dir=tmp_path_factory.mktemp("work"),
-    )
-    with EmbeddedTriton(settings) as triton:
+    with local_triton(root, tmp_path_factory.mktemp("work"), lock_control_plane=False) as triton:
         yield triton

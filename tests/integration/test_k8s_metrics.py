@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from modelserve.client import AsyncTritonClient, TritonClient
+from modelserve.ops.stack import local_triton
 from modelserve.repository import ModelRepository
 from modelserve.repository.spec import ModelEntry, TensorConfig
 from modelserve.serve.server import EmbeddedTriton
-from modelserve.serve.settings import ServerSettings
 from tests.helpers import scale_model
 from tests.k8s import SERVING, container, env_value, one, render, triton_metrics_in_rules
 
@@ -32,15 +32,7 @@ def triton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedTriton]
         max_batch_size=8,
     )
     ModelRepository(root).write_version(entry, scale_model(2.0), version=1)
-    settings = ServerSettings(
-        lock_control_plane=False,  # tests drive model control; test_supervision covers the lock
-        repository=root,
-        http_port=0,
-        grpc_port=0,
-        metrics_port=0,
-        work_dir=tmp_path_factory.mktemp("work"),
-    )
-    with EmbeddedTriton(settings) as server:
+    with local_triton(root, tmp_path_factory.mktemp("work"), lock_control_plane=False) as server:
         yield server
 
 

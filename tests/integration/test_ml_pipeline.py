@@ -18,9 +18,8 @@ from modelserve.cli.app import app
 from modelserve.client import TritonClient
 from modelserve.export.tabular_data import example_table
 from modelserve.ops.lifecycle import ready_versions
+from modelserve.ops.stack import local_triton
 from modelserve.repository import ModelRepository
-from modelserve.serve.server import EmbeddedTriton
-from modelserve.serve.settings import ServerSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -79,15 +78,10 @@ def test_the_workflow_steps_train_gate_and_promote(tmp_path: Path) -> None:
         # beside it and promoted with the workflow's command.
         served = tmp_path / "served"
         shutil.copytree(repo, served)
-        settings = ServerSettings(
-            lock_control_plane=False,  # tests drive model control; test_supervision covers the lock
-            repository=served,
-            http_port=0,
-            grpc_port=0,
-            metrics_port=0,
-            work_dir=tmp_path / "w",
-        )
-        with EmbeddedTriton(settings) as server, TritonClient(server.endpoints.grpc_url) as client:
+        with (
+            local_triton(served, tmp_path / "w", lock_control_plane=False) as server,
+            TritonClient(server.endpoints.grpc_url) as client,
+        ):
             assert ready_versions(client, "churn") == [1]
             _run(next(v for k, v in commands.items() if k.startswith("Train,")), env)  # v2
             shutil.copytree(repo / "churn" / "2", served / "churn" / "2")

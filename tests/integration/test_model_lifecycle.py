@@ -26,9 +26,8 @@ from modelserve.contracts.tabular import FeatureSpec, FieldSpec
 from modelserve.families.tabular.exporter import export_classifier
 from modelserve.ops.errors import LifecycleError
 from modelserve.ops.lifecycle import promote, ready_versions, retire, rollback
+from modelserve.ops.stack import local_triton
 from modelserve.repository import ModelRepository
-from modelserve.serve.server import EmbeddedTriton
-from modelserve.serve.settings import ServerSettings
 from modelserve.serving.settings import ApiSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -116,18 +115,13 @@ class Traffic:
 def test_promote_verify_rollback_and_retire_under_load(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     v1 = _export(root, 1, c=0.001)
-    settings = ServerSettings(
-        lock_control_plane=False,  # tests drive model control; test_supervision covers the lock
-        repository=root,
-        http_port=0,
-        grpc_port=0,
-        metrics_port=0,
-        work_dir=tmp_path / "w",
-    )
     data = load_breast_cancer()
     record = dict(zip(data.feature_names, (float(v) for v in data.data[0]), strict=True))
     row = data.data[:1].astype(np.float64)
-    with EmbeddedTriton(settings) as server, TritonClient(server.endpoints.grpc_url) as client:
+    with (
+        local_triton(root, tmp_path / "w", lock_control_plane=False) as server,
+        TritonClient(server.endpoints.grpc_url) as client,
+    ):
         assert ready_versions(client, NAME) == [1]
         v2 = _export(root, 2, c=100.0)  # written while serving: explicit control leaves it unloaded
         api = create_app(

@@ -25,12 +25,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 
 from modelserve.api.app import create_app
 from modelserve.families.tabular.demo import DemoModel
 from modelserve.monitor.store import Store
+from modelserve.ops.stack import serving
 from modelserve.serve.ports import free_port
 from modelserve.serve.server import EmbeddedTriton
 from modelserve.serving.settings import ApiSettings
@@ -162,23 +162,6 @@ def test_feedback_reaches_predictions_another_replica_answered(
     asyncio.run(scenario())
 
 
-@contextlib.contextmanager
-def _serving(app: Any) -> Iterator[str]:
-    port = free_port()
-    api = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=api.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not api.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the API did not start"
-        time.sleep(0.05)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        api.should_exit = True
-        thread.join(timeout=30)
-
-
 def test_a_websocket_on_one_replica_sees_the_whole_fleet(
     postgres_url: str,
     server: EmbeddedTriton,
@@ -210,7 +193,7 @@ def test_a_websocket_on_one_replica_sees_the_whole_fleet(
     async def scenario(a: str) -> None:
         async with websockets.connect(f"ws://{b}/ws/metrics?model={model.name}") as watcher:
             assert json.loads(await watcher.recv())["type"] == "hello"
-            async with httpx.AsyncClient(base_url=f"http://{a}") as http:
+            async with httpx.AsyncClient(base_url=a) as http:
                 seen: dict[str, Any] | None = None
                 deadline = time.monotonic() + 30
                 while seen is None:
@@ -229,7 +212,7 @@ def test_a_websocket_on_one_replica_sees_the_whole_fleet(
             assert proc.poll() is None, f"replica B exited: {proc.stdout.read() if proc.stdout else ''}"
             assert time.monotonic() < deadline, "replica B did not start"
             time.sleep(0.2)
-        with _serving(create_app(settings)) as a:
+        with serving(create_app(settings)) as a:
             asyncio.run(scenario(a))
     finally:
         proc.terminate()

@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 from sklearn.metrics import accuracy_score, f1_score
 
@@ -25,10 +24,8 @@ from modelserve.api.app import create_app
 from modelserve.contracts.reference import REFERENCE_NAME
 from modelserve.export.tabular_data import example_table
 from modelserve.families.tabular.exporter import export_tabular
+from modelserve.ops.stack import local_triton, serving
 from modelserve.repository import ModelRepository
-from modelserve.serve.ports import free_port
-from modelserve.serve.server import EmbeddedTriton
-from modelserve.serve.settings import ServerSettings
 from modelserve.serving.settings import ApiSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -102,15 +99,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             }
         )
     )
-    server_settings = ServerSettings(
-        lock_control_plane=False,  # tests drive model control; test_supervision covers the lock
-        repository=root,
-        http_port=0,
-        grpc_port=0,
-        metrics_port=0,
-        work_dir=tmp / "work",
-    )
-    with EmbeddedTriton(server_settings) as triton:
+    with local_triton(root, tmp / "work", lock_control_plane=False) as triton:
         app = create_app(
             ApiSettings(
                 triton_url=triton.endpoints.grpc_url,
@@ -121,20 +110,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 versions_ttl_s=0.2,
             )
         )
-        port = free_port()
-        api = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=api.run, daemon=True)
-        thread.start()
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while not api.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "the API did not start"
-            time.sleep(0.05)
         try:
-            yield Stack(url=url, app=app, root=root, records=_records(1, 400))
+            with serving(app) as url:
+                yield Stack(url=url, app=app, root=root, records=_records(1, 400))
         finally:
-            api.should_exit = True
-            thread.join(timeout=30)
             hook.shutdown()
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from modelserve.repository import ModelRepository, WrittenVersion
+from modelserve.repository import ModelRepository, WrittenVersion, check_model_name
 
 Opts = TypeVar("Opts")
 Progress = Callable[[str], None]
@@ -59,6 +59,25 @@ RANDOM_WEIGHTS = opt(
 
 
 @dataclass(frozen=True, kw_only=True)
+class ExportOptions:
+    """What every export verb takes: the model's name (checked before any data is read: a tabular
+    export trains every candidate first) and its version."""
+
+    name: str = field(metadata=NAME)
+    version: int | None = field(default=None, metadata=VERSION)
+
+    def __post_init__(self) -> None:
+        check_model_name(self.name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeightsOptions(ExportOptions):
+    """An export of weights someone else trained: they may be random (tests, demos)."""
+
+    random_weights: bool = field(default=False, metadata=RANDOM_WEIGHTS)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ExportReport:
     """What a verb wrote, and lines to show before it (a training's metrics table)."""
 
@@ -78,10 +97,12 @@ __all__ = [
     "NAME",
     "RANDOM_WEIGHTS",
     "VERSION",
+    "ExportOptions",
     "ExportReport",
     "ExportVerb",
     "FieldHelp",
     "Progress",
+    "WeightsOptions",
     "arg",
     "help_of",
     "opt",

@@ -7,35 +7,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modelserve.export.verb import NAME, RANDOM_WEIGHTS, VERSION, ExportReport, ExportVerb, Progress, arg, opt
-from modelserve.repository import ModelRepository, check_model_name
+from modelserve.export.verb import ExportReport, ExportVerb, Progress, WeightsOptions, arg, opt
+from modelserve.repository import ModelRepository
 
 NAMES = opt("class names, one per line (default: COCO 80)")
 
 
 @dataclass(frozen=True, kw_only=True)
-class DarknetOptions:
+class DarknetOptions(WeightsOptions):
     cfg: Path = field(metadata=arg("Darknet .cfg (YOLOv3 / YOLOv3-tiny layout)"))
     weights: Path = field(metadata=arg("Darknet .weights"))
-    name: str = field(metadata=NAME)
     names: Path | None = field(default=None, metadata=NAMES)
-    random_weights: bool = field(default=False, metadata=RANDOM_WEIGHTS)
-    version: int | None = field(default=None, metadata=VERSION)
-
-    def __post_init__(self) -> None:
-        check_model_name(self.name)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Yolov8Options:
+class Yolov8Options(WeightsOptions):
     onnx_file: Path = field(metadata=arg("an exported YOLOv8-style ONNX ([N, 4+C, boxes] output)"))
-    name: str = field(metadata=NAME)
     names: Path | None = field(default=None, metadata=NAMES)
-    random_weights: bool = field(default=False, metadata=RANDOM_WEIGHTS)
-    version: int | None = field(default=None, metadata=VERSION)
-
-    def __post_init__(self) -> None:
-        check_model_name(self.name)
 
 
 def _darknet(repo: ModelRepository, o: DarknetOptions, progress: Progress) -> ExportReport:

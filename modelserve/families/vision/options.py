@@ -5,24 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from modelserve.export.verb import NAME, RANDOM_WEIGHTS, VERSION, ExportReport, ExportVerb, Progress, arg, opt
-from modelserve.repository import ModelRepository, check_model_name
+from modelserve.export.verb import ExportReport, ExportVerb, Progress, WeightsOptions, arg, opt
+from modelserve.repository import ModelRepository
 
 
 @dataclass(frozen=True, kw_only=True)
-class VisionOptions:
+class VisionOptions(WeightsOptions):
     arch: str = field(metadata=arg("resnet50 | vgg16 | tiny (a small CNN for tests)"))
-    name: str = field(metadata=NAME)
     variant: str = field(
         default="classifier", metadata=opt("classifier (ImageNet top) or features (pooled embedding)")
     )
     weights: str = field(default="random", metadata=opt("random | imagenet | PATH.weights.h5"))
     fp16: bool = field(default=False, metadata=opt("also write <name>_fp16 (fp16 compute, fp32 I/O)"))
-    random_weights: bool = field(default=False, metadata=RANDOM_WEIGHTS)
-    version: int | None = field(default=None, metadata=VERSION)
-
-    def __post_init__(self) -> None:
-        check_model_name(self.name)
 
 
 def _vision(repo: ModelRepository, o: VisionOptions, progress: Progress) -> ExportReport:

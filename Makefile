@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml Makefile serve/stub_env.py
 	$(BIN)/python -m pip install --quiet --no-deps $(PYTRITON)
 	# The Python-backend stub was built for numpy 1.x: it runs from its own environment,
 	# $(VENV)/stub-runtime (numpy 1.26 + the same onnxruntime; docs/triton-conformance.md).
-	$(BIN)/python -m modelserve.serve.stub_env create
+	$(BIN)/modelserve stub-env create
 	touch $@
 
 lint: setup

@@ -7,7 +7,7 @@ interpreter from the first ``python3`` on ``PATH``, so the server puts this envi
 first; the main environment (API, exporters) stays on numpy 2.
 
 The environment lives in ``<venv>/stub-runtime`` and is created by ``make setup``
-(``python -m modelserve.serve.stub_env create``). It holds numpy 1.26 and the ONNX Runtime distribution and
+(``modelserve stub-env create``). It holds numpy 1.26 and the ONNX Runtime distribution and
 version of the main environment; a ``.pth`` file appends the main environment's site-packages
 after its own, so users' models still import what the main environment has, while numpy and
 onnxruntime resolve to the stub's own.
@@ -18,7 +18,6 @@ onnxruntime resolve to the stub's own.
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata
 import logging
 import os
@@ -127,7 +126,7 @@ def locate(root: Path | None = None) -> StubEnvironment:
     if not env.python.exists():
         raise StubEnvironmentError(
             f"the Python-backend stub's environment {env.root} is missing (no bin/python3); "
-            "run `make setup` or `python -m modelserve.serve.stub_env create`"
+            "run `make setup` or `modelserve stub-env create`"
         )
     version = _env_version(env.root)
     if version is not None and version != python_version_tag():
@@ -147,24 +146,3 @@ def locate(root: Path | None = None) -> StubEnvironment:
             env.root,
         )
     return env
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m modelserve.serve.stub_env", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("action", choices=("create", "check"))
-    parser.add_argument("--root", type=Path, default=None, help=f"default: ${ENV_VAR} or <venv>/{DIR_NAME}")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        env = create(args.root) if args.action == "create" else locate(args.root)
-    except StubEnvironmentError as exc:
-        logger.error("error: %s", exc)
-        return 1
-    logger.info("stub environment: %s", env.root)
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -21,3 +21,4 @@ app.command("tune")(tune.tune)
 app.command("infer")(infer.infer)
 for verb in (serving.demo, serving.serve, serving.up, serving.api):
     app.command()(verb)
+app.command("stub-env")(serving.stub_env)

@@ -273,3 +273,19 @@ def api(
             run(runner.run)
         except KeyboardInterrupt:
             typer.echo("stopping ...")
+
+
+def stub_env(
+    action: Annotated[str, typer.Argument(help="create (or refresh) | check")],
+    root: Annotated[
+        Path | None, typer.Option(help="default: $MODELSERVE_STUB_ENV or <venv>/stub-runtime")
+    ] = None,
+) -> None:
+    """The Python environment the embedded server's backend stub runs in (numpy 1.x, onnxruntime)."""
+    from modelserve.serve import stub_env as env
+
+    if action not in ("create", "check"):
+        raise typer.BadParameter(f"{action!r}; choose create or check", param_hint="ACTION")
+    setup_logging(True)
+    found = run(lambda: env.create(root) if action == "create" else env.locate(root))
+    typer.echo(f"stub environment: {found.root}")

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # nvidia-pytriton carries the tritonserver binary; it declares numpy<2, which we never import it
-# with, so it goes in with --no-deps (README: "Why --no-deps").
+# with, so it goes in with --no-deps (docs/serving.md, "Why --no-deps").
 PYTRITON := nvidia-pytriton==0.7.0
 
 .PHONY: demo setup test test-fast lint typecheck unit integration up clean

@@ -69,7 +69,8 @@ class DriftCheck:
             return {
                 "status": "unavailable",
                 "version": version,
-                "reason": "this version has no reference sample (export it with modelserve >= this release)",
+                # Tabular exports write one; other kinds have no fixed feature vector to compare.
+                "reason": "this version has no reference sample (drift is measured for tabular models)",
             }
         size = window or policy.drift_window
         live = await self._db(self.store.live_features, model, version, limit=size)

@@ -213,7 +213,12 @@ def test_a_toy_family_in_one_folder_and_one_registry_line_exports_and_serves(tmp
 
     env = {**os.environ, "PYTHONPATH": str(after)}  # this copy of modelserve, before the installed one
     run = subprocess.run(
-        [sys.executable, "-c", SCENARIO, str(tmp_path)], env=env, capture_output=True, text=True, timeout=240
+        [sys.executable, "-c", SCENARIO, str(tmp_path)],
+        env=env,
+        cwd=tmp_path,  # not the checkout: `-m` puts the working directory first on sys.path
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])

@@ -175,7 +175,7 @@ def build(root: Path, tmp: Path) -> None:
 
     interactions, items = example_interactions(20, 12, groups=2)
     onnx_path = tmp / "v8.onnx"
-    onnx.save(fake_yolov8(classes=3, size=64), str(onnx_path))
+    onnx.save(fake_yolov8(classes=80, size=64), str(onnx_path))  # COCO's 80: default names
     for version in (1, 2):
         fitted = LogisticRegression(C=10.0 ** (version - 2)).fit(data, target)
         export_classifier(

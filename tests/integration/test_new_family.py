@@ -69,19 +69,14 @@ TOY = {
 
         from dataclasses import dataclass, field
 
-        from modelserve.export.verb import NAME, VERSION, ExportReport, ExportVerb, Progress, opt
-        from modelserve.repository import ModelRepository, check_model_name
+        from modelserve.export.verb import ExportOptions, ExportReport, ExportVerb, Progress, opt
+        from modelserve.repository import ModelRepository
 
 
         @dataclass(frozen=True, kw_only=True)
-        class ScaleOptions:
-            name: str = field(metadata=NAME)
+        class ScaleOptions(ExportOptions):  # --name (checked first) and --version come with the base
             factor: float = field(default=2.0, metadata=opt("what every value is multiplied by"))
             width: int = field(default=4, metadata=opt("values per vector", min=1))
-            version: int | None = field(default=None, metadata=VERSION)
-
-            def __post_init__(self) -> None:
-                check_model_name(self.name)
 
 
         def _scale(repo: ModelRepository, o: ScaleOptions, progress: Progress) -> ExportReport:

@@ -29,9 +29,9 @@ def create_app(
     triton_status: TritonStatus | None = None,
     families: Sequence[Family] = FAMILIES,
 ) -> FastAPI:
-    """``triton_status``: the supervisor's (state, reason) when the API runs beside an embedded
-    Triton it restarts (``modelserve up``): readiness names the reason, liveness fails when the
-    supervisor gave up."""
+    """``triton_status``: the supervisor's status when the API runs beside an embedded Triton it
+    restarts (``modelserve up``): readiness names why Triton is down, ``/metrics`` counts the
+    restarts."""
     settings = settings or ApiSettings()
     app = FastAPI(
         title="modelserve",
@@ -41,7 +41,13 @@ def create_app(
         **_telemetry(settings.opentelemetry),
     )
     app.state.triton_status = triton_status
-    app.state.metrics = install_metrics(app)  # the middleware exists before the lifespan
+    app.state.metrics = metrics = install_metrics(app)  # the middleware exists before the lifespan
+    if triton_status is not None:
+        metrics.scraped.add(
+            "modelserve_triton_restarts",
+            "Times the embedded Triton was restarted (it exited or stopped answering)",
+            lambda: triton_status().restarts,
+        )
     install_handlers(app)
     _middleware(app, settings)
     app.include_router(system.router)

@@ -14,13 +14,16 @@ import json
 import logging
 import re
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_plus
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 PUBLIC = frozenset({"/health", "/ready", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
-_SECRET_IN_QUERY = re.compile(r"(api_key=)[^&\s\"']*")
+# A query string in a log line: after "?", up to a space or a quote.
+_QUERY = re.compile(r"\?([^\s\"']*)")
+# A parameter whose name, decoded and lowercased, says it holds a secret (api%5Fkey, API_KEY...).
+_SECRET_NAME = re.compile(r"key|token|secret|passw|auth|credential")
 
 
 def valid(given: bytes, expected: bytes) -> bool:
@@ -86,16 +89,29 @@ def document_key(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def redact_query(text: str) -> str:
+    """``text`` with the value of every secret-named query parameter blanked, whatever the name's
+    spelling or encoding (``?api%5Fkey=``, ``?API_KEY=``): a log line never holds a key."""
+
+    def blank(match: re.Match[str]) -> str:
+        parts = []
+        for part in re.split(r"([&;])", match.group(1)):
+            name, sep, _ = part.partition("=")
+            secret = sep and _SECRET_NAME.search(unquote_plus(name).lower().replace("-", "_"))
+            parts.append(f"{name}=***" if secret else part)
+        return "?" + "".join(parts)
+
+    return _QUERY.sub(blank, text) if "?" in text else text
+
+
 class RedactSecrets(logging.Filter):
-    """Blanks ``api_key=...`` in log records (uvicorn's access log prints query strings)."""
+    """Blanks secret query parameters in log records (uvicorn's access log prints query strings)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
-            record.args = tuple(
-                _SECRET_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
-            )
+            record.args = tuple(redact_query(a) if isinstance(a, str) else a for a in record.args)
         if isinstance(record.msg, str):
-            record.msg = _SECRET_IN_QUERY.sub(r"\1***", record.msg)
+            record.msg = redact_query(record.msg)
         return True
 
 

@@ -62,7 +62,11 @@ def lifespan(settings: ApiSettings, families: Sequence[Family]) -> Lifespan:
         if settings.monitoring:
             monitor = services.monitor = _monitor(catalog, settings)
             monitor.start()
-            metrics.store_losses.set_function(lambda: monitor.store_health.losses)
+            metrics.scraped.add(
+                "modelserve_monitoring_store_losses",
+                "Times the monitoring database was found deleted or replaced and recreated",
+                lambda: monitor.store_health.losses,
+            )
         app.state.services = services
         loop = asyncio.get_running_loop()
         warming = [loop.run_in_executor(None, f.warm) for f in families if f.warm is not None]

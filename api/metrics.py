@@ -7,23 +7,34 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from fastapi import FastAPI, Response
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelserve.api.timing import server_timing
 
 UNKNOWN_MODEL = "(unknown)"
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class ScrapedGauges(Collector):
+    """Gauges computed when ``/metrics`` is scraped (the store's losses, the supervisor's restart
+    counts). A collector, not ``Gauge.set_function``: in multiprocess mode a Gauge also writes a
+    value file, and the scrape would show each of these twice."""
+
+    def __init__(self) -> None:
+        self._gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+
+    def add(self, name: str, help: str, read: Callable[[], float]) -> None:
+        self._gauges[name] = (help, read)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        for name, (help, read) in list(self._gauges.items()):
+            yield GaugeMetricFamily(name, help, value=read())
 
 
 class ApiMetrics:
@@ -52,11 +63,9 @@ class ApiMetrics:
             ["kind"],
             registry=self.registry,
         )
-        self.store_losses = Gauge(
-            "modelserve_monitoring_store_losses",
-            "Times the monitoring database was found deleted or replaced and recreated",
-            registry=self.registry,
-        )
+        # Values read when scraped (from this process: the same in every API worker).
+        self.scraped = ScrapedGauges()
+        self.registry.register(self.scraped)
         # Whether a name in a URL is a model the API served (set in the lifespan). Anyone can put
         # any name in a URL; labelling by it grew ~19 series per invented name, without bound.
         self.known_model: Callable[[str], bool] = lambda _: False
@@ -111,13 +120,14 @@ def install_metrics(app: FastAPI) -> ApiMetrics:
 
 
 def _registry(metrics: ApiMetrics) -> CollectorRegistry:
-    """Several API worker processes (``--api-workers``) share their counters through files in
-    PROMETHEUS_MULTIPROC_DIR: any worker answers for all of them. (Gauges computed on scrape,
-    such as the store losses, are then left out: they live in one process.)"""
+    """Several API worker processes (``--api-workers``, and ``up``) share their counters through
+    files in PROMETHEUS_MULTIPROC_DIR: any worker answers for all of them, with its own scraped
+    gauges beside them."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return metrics.registry
     from prometheus_client import multiprocess
 
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    registry.register(metrics.scraped)
     return registry

@@ -119,8 +119,13 @@ class Labelled:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
-    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL's recommended level: no fsync per commit
+    # No WAL, no memory-mapped I/O: WAL's index is shared memory mapped from the -shm file, and a
+    # damaged -shm file (truncated, made read-only) killed the API process with SIGBUS, Triton
+    # with it. A rollback journal reads and writes with plain file I/O: a damaged store is an
+    # error the API answers around (predictions go on), never a crash. Writes come in batches
+    # (every flush_s), so a writer waiting for a reader costs nothing a client sees.
+    cursor.execute("PRAGMA journal_mode=TRUNCATE")
+    cursor.execute("PRAGMA mmap_size=0")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 

@@ -4,9 +4,13 @@ A watcher thread probes the server every ``probe_s``: the process must be alive 
 ``/v2/health/live`` within ``probe_timeout_s``. A dead process is restarted at once; one that stops
 answering for ``hang_after_s`` (a hang, or SIGSTOP) is killed and restarted. Each restart kills the
 dead server's whole process group (its Python-backend stubs) and removes its shared-memory files,
-then starts a new server on the same ports with the same control key. Restarts back off (1, 2,
-4 ... s); more than ``max_restarts`` within ``window_s`` and the supervisor gives up: ``state`` is
-``failed`` and ``on_failed`` is called (``modelserve up`` then stops with the reason).
+then starts a new server on the same ports with the same control key.
+
+It never gives up for good (a handful of bad requests that abort Triton must not end the service):
+restarts back off exponentially, as Kubernetes' CrashLoopBackOff does (at once, then 1, 2, 4 ... s,
+capped at ``max_backoff_s``), and the backoff resets once a server has served ``stable_s``. Each
+crash is a warning line and counts in ``restarts`` (the API's ``/metrics`` shows the count);
+readiness is false while the server is down.
 """
 
 from __future__ import annotations
@@ -18,16 +22,23 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections import deque
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from modelserve.serve.errors import ServeError
 from modelserve.serve.server import EmbeddedTriton, Endpoints
 from modelserve.serve.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
-State = Literal["starting", "ready", "restarting", "failed", "stopped"]
+State = Literal["starting", "ready", "restarting", "stopped"]
+
+
+class Status(NamedTuple):
+    """What readiness, liveness and metrics say about the supervised server."""
+
+    state: str
+    reason: str  # why it is not ready; "" when it is
+    restarts: int  # since the supervisor started
 
 
 class Supervisor:
@@ -38,15 +49,14 @@ class Supervisor:
         probe_s: float = 0.5,
         probe_timeout_s: float = 1.0,
         hang_after_s: float = 3.0,
-        max_restarts: int = 5,
-        window_s: float = 300.0,
-        on_failed: Callable[[str], None] | None = None,
+        max_backoff_s: float = 30.0,
+        stable_s: float = 60.0,
         on_restarted: Callable[[Endpoints], None] | None = None,
     ) -> None:
         self.settings = settings
         self.probe_s, self.probe_timeout_s, self.hang_after_s = probe_s, probe_timeout_s, hang_after_s
-        self.max_restarts, self.window_s = max_restarts, window_s
-        self.on_failed, self.on_restarted = on_failed, on_restarted
+        self.max_backoff_s, self.stable_s = max_backoff_s, stable_s
+        self.on_restarted = on_restarted
         self.state: State = "starting"
         self.reason = ""
         self.restarts: list[float] = []  # when each restart happened (monotonic)
@@ -63,9 +73,9 @@ class Supervisor:
     def control_key(self) -> str | None:
         return self.server.control_key
 
-    def status(self) -> tuple[State, str]:
-        """The state and, unless ready, why: for readiness and liveness answers."""
-        return self.state, self.reason
+    def status(self) -> Status:
+        """The state, why it is not ready, and how often the server was restarted."""
+        return Status(self.state, self.reason, len(self.restarts))
 
     def start(self) -> Endpoints:
         """The first start is the caller's: its failure raises (bad repository, port taken)."""
@@ -89,14 +99,11 @@ class Supervisor:
             self._thread.join(timeout=self.hang_after_s + self.probe_timeout_s + 5)
         with self._lock:
             self.server.stop()
-            if self.state != "failed":
-                self.state = "stopped"
+            self.state = "stopped"
 
     def wait(self) -> State:
-        """Block until the supervisor stops or gives up."""
-        while not self._stop.wait(0.2):
-            if self.state == "failed":
-                break
+        """Block until the supervisor is stopped (it never gives up by itself)."""
+        self._stop.wait()
         return self.state
 
     # -- watching --------------------------------------------------------------------------------
@@ -111,56 +118,57 @@ class Supervisor:
 
     def _watch(self) -> None:
         silent_since: float | None = None
+        crashes = 0  # in a row: each waits longer before its restart, as CrashLoopBackOff does
+        up_since = time.monotonic()
         while not self._stop.wait(self.probe_s):
+            if time.monotonic() - up_since >= self.stable_s:
+                crashes = 0
             if not self.server.is_running():
                 code = self.server.returncode
                 # Its last words (an abort names its cause), before the restart moves the log aside.
                 logger.warning("tritonserver's last log lines:\n%s", self.server.log_tail(5))
-                self._restart(f"tritonserver exited (code {code})")
-                silent_since = None
+                crashes = self._restart(f"tritonserver exited (code {code})", crashes)
+                silent_since, up_since = None, time.monotonic()
                 continue
             if self._healthy():
                 silent_since = None
                 continue
             silent_since = silent_since or time.monotonic()
             if time.monotonic() - silent_since >= self.hang_after_s:
-                self._restart(f"tritonserver stopped answering for {self.hang_after_s:.0f} s")
-                silent_since = None
+                reason = f"tritonserver stopped answering for {self.hang_after_s:.0f} s"
+                crashes = self._restart(reason, crashes)
+                silent_since, up_since = None, time.monotonic()
 
-    def _restart(self, reason: str) -> None:
-        logger.warning("%s; restarting it", reason)
-        backoff = 1.0
+    def backoff(self, crashes: int) -> float:
+        """Seconds before the restart that follows ``crashes`` crashes in a row: 0, 1, 2, 4 ... cap."""
+        return 0.0 if crashes == 0 else min(2.0 ** (crashes - 1), self.max_backoff_s)
+
+    def _restart(self, reason: str, crashes: int) -> int:
+        """Restart until a server is up or the supervisor is stopped; returns the crashes in a row."""
+        with self._lock:
+            self.state, self.reason = "restarting", reason
+            self.server.kill()  # the dead or hung server and its stubs, and their shm files
         while not self._stop.is_set():
-            now = time.monotonic()
-            recent = deque(t for t in self.restarts if now - t < self.window_s)
-            if len(recent) >= self.max_restarts:
-                self._give_up(f"{reason}; {len(recent)} restarts in {self.window_s:.0f} s, giving up")
-                return
-            self.restarts.append(now)
+            delay = self.backoff(crashes)
+            crashes += 1
+            self.restarts.append(time.monotonic())
+            logger.warning("%s; restart %d in %.0f s", reason, len(self.restarts), delay)
+            if self._stop.wait(delay):
+                return crashes
             with self._lock:
                 if self._stop.is_set():
-                    return
-                self.state, self.reason = "restarting", reason
-                self.server.kill()  # the dead or hung server and its stubs, and their shm files
+                    return crashes
                 self.server = EmbeddedTriton(self.settings)
                 try:
                     endpoints = self.server.start()
                 except ServeError as exc:
                     reason = f"restart failed: {exc}".splitlines()[0]
-                    logger.warning("%s; next try in %.0f s", reason, backoff)
-                else:
-                    self.state, self.reason = "ready", ""
-                    logger.warning("tritonserver is back after: %s", reason)
-                    if self.on_restarted is not None:
-                        self.on_restarted(endpoints)
-                    return
-            self._stop.wait(backoff)
-            backoff = min(backoff * 2, 30.0)
-
-    def _give_up(self, reason: str) -> None:
-        logger.error("%s", reason)
-        with self._lock:
-            self.server.kill()
-            self.state, self.reason = "failed", reason
-        if self.on_failed is not None:
-            self.on_failed(reason)
+                    self.reason = reason
+                    self.server.kill()
+                    continue
+                self.state, self.reason = "ready", ""
+            logger.warning("tritonserver is back (restart %d)", len(self.restarts))
+            if self.on_restarted is not None:
+                self.on_restarted(endpoints)
+            return crashes
+        return crashes

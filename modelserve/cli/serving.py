@@ -140,9 +140,7 @@ def serve(
             for line in ModelRepository(repository).random_warnings():
                 logger.warning("%s", line)
             typer.echo(f"log: {supervisor.server.log_path}  (Ctrl-C stops)")
-            if supervisor.wait() == "failed":
-                typer.secho(f"error: {supervisor.reason}", fg=typer.colors.RED, err=True)
-                raise typer.Exit(1)
+            supervisor.wait()
         except KeyboardInterrupt:
             typer.echo("stopping ...")
         finally:
@@ -177,13 +175,7 @@ def up(
     )  # fmt: skip
     run(lambda: ports.check_free(api_host, api_port, "API"))  # before anything starts
     api_settings = run(lambda: ApiSettings(repository=repository, api_bind=api_host))
-    api: ApiRunner | None = None
-
-    def failed(reason: str) -> None:
-        if api is not None:
-            api.stop()
-
-    supervisor = Supervisor(settings, on_failed=failed)
+    supervisor = Supervisor(settings)
     # uvicorn shuts down gracefully on SIGTERM and then raises the signal again; with Python's
     # default handler that ended the process before `finally`, leaving tritonserver running.
     with sigterm_as_interrupt():
@@ -213,15 +205,13 @@ def up(
                 verbose=verbose,
                 work_dir=work_dir,
                 triton_status=supervisor.status,
+                isolated=True,  # a crashed API worker is restarted; Triton's supervisor lives on
             )
             run(api.run)
         except KeyboardInterrupt:
             typer.echo("stopping ...")
         finally:
             supervisor.stop()
-    if supervisor.state == "failed":
-        typer.secho(f"error: {supervisor.reason}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1)
 
 
 def api(

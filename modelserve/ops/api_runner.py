@@ -21,11 +21,12 @@ from typing import Any
 
 from modelserve.ops.errors import ApiStartError
 from modelserve.repository.atomic import write_atomic
+from modelserve.serve.supervisor import Status
 from modelserve.serving.settings import ApiSettings
 
 STATUS_ENV = "MODELSERVE_TRITON_STATUS_FILE"
 PROMETHEUS_ENV = "PROMETHEUS_MULTIPROC_DIR"
-Status = Callable[[], tuple[str, str]]
+StatusReader = Callable[[], Status]
 
 
 def settings_env(settings: ApiSettings) -> dict[str, str]:
@@ -39,16 +40,26 @@ def settings_env(settings: ApiSettings) -> dict[str, str]:
     return env
 
 
-def file_status(path: Path) -> Status:
-    """The supervisor's (state, reason) as ``up`` last wrote it; unknown reads as ready, so
-    Triton's own health decides."""
+def file_status(path: Path) -> StatusReader:
+    """The supervisor's status as ``up`` last wrote it; unknown reads as ready, so Triton's own
+    health decides."""
 
-    def read() -> tuple[str, str]:
+    def read() -> Status:
         try:
             raw = json.loads(path.read_text())
-            return str(raw["state"]), str(raw["reason"])
+            return Status(str(raw["state"]), str(raw["reason"]), int(raw.get("restarts", 0)))
         except (OSError, ValueError, KeyError, TypeError):
-            return "ready", ""
+            return Status("ready", "", 0)
+
+    return read
+
+
+def _api_restarts(path: Path) -> Callable[[], float]:
+    def read() -> float:
+        try:
+            return float(json.loads(path.read_text()).get("api_restarts", 0))
+        except (OSError, ValueError, TypeError, AttributeError):
+            return 0.0
 
     return read
 
@@ -58,35 +69,45 @@ def app_from_env() -> Any:
     from modelserve.api.app import create_app
 
     status = os.environ.get(STATUS_ENV)
-    return create_app(ApiSettings(), triton_status=file_status(Path(status)) if status else None)
+    app = create_app(ApiSettings(), triton_status=file_status(Path(status)) if status else None)
+    if status:
+        app.state.metrics.scraped.add(
+            "modelserve_api_worker_restarts",
+            "API worker processes that died and were started again",
+            _api_restarts(Path(status)),
+        )
+    return app
 
 
 class StatusWriter:
     """Keeps ``path`` equal to ``status()`` (polled: the supervisor has no change hook)."""
 
-    def __init__(self, path: Path, status: Status, every_s: float = 0.25) -> None:
+    def __init__(self, path: Path, status: StatusReader, every_s: float = 0.25) -> None:
         self.path, self.status, self.every_s = path, status, every_s
+        self.api_restarts: Callable[[], int] = lambda: 0  # the API workers that died
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="status-writer", daemon=True)
 
     def start(self) -> None:
-        self._write(self.status())
+        self._write(self._now())
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
 
+    def _now(self) -> dict[str, Any]:
+        return {**self.status()._asdict(), "api_restarts": self.api_restarts()}
+
     def _run(self) -> None:
-        last = self.status()
+        last = self._now()
         while not self._stop.wait(self.every_s):
-            now = self.status()
+            now = self._now()
             if now != last:
                 self._write(now)
                 last = now
 
-    def _write(self, status: tuple[str, str]) -> None:
-        # A worker never reads half a file.
-        write_atomic(self.path, json.dumps({"state": status[0], "reason": status[1]}).encode())
+    def _write(self, status: dict[str, Any]) -> None:
+        write_atomic(self.path, json.dumps(status).encode())  # a worker never reads half a file
 
 
 class ApiRunner:
@@ -101,13 +122,18 @@ class ApiRunner:
         workers: int,
         verbose: bool,
         work_dir: Path,
-        triton_status: Status | None = None,
+        triton_status: StatusReader | None = None,
+        isolated: bool = False,
     ) -> None:
         if workers < 1:
             raise ValueError(f"--api-workers must be 1 or more, got {workers}")
         self.settings, self.host, self.port, self.workers = settings, host, port, workers
         self.log_level = "info" if verbose else "warning"  # uvicorn's access log is info
         self.work_dir, self.triton_status = work_dir, triton_status
+        # Workers in child processes even when there is one: a crash in a worker (the monitoring
+        # store's SQLite, a native library) then costs that worker, restarted, and not the
+        # process that supervises Triton (``modelserve up``).
+        self.isolated = isolated
         self._server: Any = None
         self._writer: StatusWriter | None = None
 
@@ -116,7 +142,7 @@ class ApiRunner:
         from uvicorn.config import STARTUP_FAILURE
 
         self._open_store()
-        if self.workers == 1:
+        if self.workers == 1 and not self.isolated:
             from modelserve.api.app import create_app
 
             app = create_app(self.settings, triton_status=self.triton_status)
@@ -140,7 +166,7 @@ class ApiRunner:
             self._writer = StatusWriter(path, self.triton_status)
             self._writer.start()
             os.environ[STATUS_ENV] = str(path)
-        from uvicorn.supervisors import Multiprocess
+        from modelserve.ops.api_workers import Workers
 
         config = uvicorn.Config(
             "modelserve.ops.api_runner:app_from_env",
@@ -153,7 +179,9 @@ class ApiRunner:
         # uvicorn.run's own multi-worker path, kept in hand to see how the workers ended: when one
         # fails to start, uvicorn stops the rest and returns as if all went well (exit code 0).
         sock = config.bind_socket()
-        supervisor = Multiprocess(config, sockets=[sock])
+        supervisor = Workers(config, sockets=[sock])
+        if self._writer is not None:
+            self._writer.api_restarts = lambda: Workers.restarts
         try:
             supervisor.run()
         finally:
@@ -180,5 +208,5 @@ class ApiRunner:
     def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True  # uvicorn checks it every tick and shuts down
-        elif self.workers > 1:
+        else:
             os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's process manager stops its workers

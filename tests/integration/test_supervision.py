@@ -102,18 +102,25 @@ def test_a_hung_server_is_killed_and_restarted(tmp_path):
         supervisor.stop()
 
 
-def test_the_supervisor_gives_up_when_restarts_keep_failing(tmp_path):
+def test_the_supervisor_never_gives_up_and_backs_off_while_restarts_fail(tmp_path):
+    """A restart that keeps failing is tried again, later each time (capped), until it works:
+    several bad requests in a row must not end the service for good."""
     repo = _repo(tmp_path)
-    reasons: list[str] = []
-    supervisor = Supervisor(_settings(repo, tmp_path), probe_s=0.2, max_restarts=2, on_failed=reasons.append)
-    supervisor.start()
+    supervisor = Supervisor(_settings(repo, tmp_path), probe_s=0.2, max_backoff_s=2.0)
+    assert [supervisor.backoff(n) for n in range(5)] == [0.0, 1.0, 2.0, 2.0, 2.0]
+    endpoints = supervisor.start()
     try:
-        repo.rename(tmp_path / "moved")  # no longer where the server looks: every restart fails
+        moved = repo.rename(tmp_path / "moved")  # no longer where the server looks: restarts fail
         pid = supervisor.server.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
-        _wait(lambda: supervisor.state == "failed", 90, "giving up")
-        assert reasons and "giving up" in reasons[0] and supervisor.server.pid is None
+        _wait(lambda: len(supervisor.restarts) >= 4, 90, "repeated restarts")
+        assert supervisor.state == "restarting" and "restart failed" in supervisor.reason
+        moved.rename(repo)  # the cause goes away: the next try brings the server back
+        _wait(lambda: supervisor.status().state == "ready", 60, "the server back")
+        assert supervisor.status().restarts == len(supervisor.restarts) >= 5
+        with TritonClient(endpoints.grpc_url) as client:
+            np.testing.assert_array_equal(client.infer("m", {"x": X})["y"], X * 2)
     finally:
         supervisor.stop()
 

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from modelserve.cli.common import describe_invalid
 from modelserve.ops.api_runner import ApiRunner, StatusWriter, file_status, settings_env
 from modelserve.ops.errors import ApiStartError
+from modelserve.serve.supervisor import Status
 from modelserve.serving.settings import ApiSettings
 
 
@@ -29,26 +30,26 @@ def test_a_worker_builds_the_settings_it_was_given(monkeypatch):
 
 
 def test_the_status_file_follows_the_supervisor(tmp_path):
-    state = ["ready", ""]
+    state = Status("ready", "", 0)
     path = tmp_path / "status.json"
-    writer = StatusWriter(path, lambda: (state[0], state[1]), every_s=0.01)
+    writer = StatusWriter(path, lambda: state, every_s=0.01)
     writer.start()
     read = file_status(path)
-    assert read() == ("ready", "")
-    state[:] = ["failed", "tritonserver exited 5 times"]
+    assert read() == Status("ready", "", 0)
+    state = Status("restarting", "tritonserver exited (code -6)", 3)
     import time
 
     deadline = time.monotonic() + 5
-    while read()[0] != "failed" and time.monotonic() < deadline:
+    while read().state != "restarting" and time.monotonic() < deadline:
         time.sleep(0.01)
     writer.stop()
-    assert read() == ("failed", "tritonserver exited 5 times")
+    assert read() == Status("restarting", "tritonserver exited (code -6)", 3)
 
 
 def test_no_status_file_reads_as_ready(tmp_path):
-    assert file_status(tmp_path / "missing.json")() == ("ready", "")
+    assert file_status(tmp_path / "missing.json")() == Status("ready", "", 0)
     (tmp_path / "bad.json").write_text("{")
-    assert file_status(tmp_path / "bad.json")() == ("ready", "")
+    assert file_status(tmp_path / "bad.json")() == Status("ready", "", 0)
 
 
 def test_zero_workers_is_refused(tmp_path):

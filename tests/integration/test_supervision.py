@@ -118,7 +118,7 @@ def test_the_supervisor_never_gives_up_and_backs_off_while_restarts_fail(tmp_pat
         assert supervisor.state == "restarting" and "restart failed" in supervisor.reason
         moved.rename(repo)  # the cause goes away: the next try brings the server back
         _wait(lambda: supervisor.status().state == "ready", 60, "the server back")
-        assert supervisor.status().restarts == len(supervisor.restarts) >= 5
+        assert supervisor.status().restarts == len(supervisor.restarts) >= 4
         with TritonClient(endpoints.grpc_url) as client:
             np.testing.assert_array_equal(client.infer("m", {"x": X})["y"], X * 2)
     finally:

@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from modelserve.api import monitoring, system
 from modelserve.api.auth import ApiKeyMiddleware, document_key, redact
+from modelserve.api.disconnect import CancelOnDisconnect
 from modelserve.api.lifespan import lifespan
 from modelserve.api.limits import BodyLimitMiddleware
 from modelserve.api.metrics import install_metrics
@@ -70,6 +71,7 @@ def _middleware(app: FastAPI, settings: ApiSettings) -> None:
             expose_headers=["Server-Timing", WEIGHTS_HEADER],
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CancelOnDisconnect)
     app.add_middleware(ApiKeyMiddleware, key=settings.api_key)  # added last: runs first
     redact()
 

@@ -62,11 +62,27 @@ def lifespan(settings: ApiSettings, families: Sequence[Family]) -> Lifespan:
         if settings.monitoring:
             monitor = services.monitor = _monitor(catalog, settings)
             monitor.start()
-            metrics.scraped.add(
-                "modelserve_monitoring_store_losses",
-                "Times the monitoring database was found deleted or replaced and recreated",
-                lambda: monitor.store_health.losses,
-            )
+            health = monitor.store_health
+            for name, help, read in (
+                (
+                    "store_losses",
+                    "Times the store was found deleted or replaced and recreated",
+                    lambda: health.losses,
+                ),
+                (
+                    "store_up",
+                    "1 while every kind of store call works, 0 while one keeps failing",
+                    lambda: health.ok,
+                ),
+                ("store_failures", "Monitoring store calls that failed since start", lambda: health.failures),
+                ("records_waiting", "Prediction records waiting for the store", lambda: monitor.backlog),
+                (
+                    "records_dropped",
+                    "Prediction records not kept: the buffer was full",
+                    lambda: monitor.dropped,
+                ),
+            ):
+                metrics.scraped.add(f"modelserve_monitoring_{name}", help, read)
         app.state.services = services
         loop = asyncio.get_running_loop()
         warming = [loop.run_in_executor(None, f.warm) for f in families if f.warm is not None]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from modelserve.contracts.provenance import Provenance, WeightsOrigin
@@ -26,7 +27,7 @@ class Health(BaseModel):
 
 
 class Ready(BaseModel):
-    status: str
+    status: str  # ready, or degraded while the monitoring store fails (answers go on)
     triton: str  # the Triton endpoint the API calls
     models: list[str]  # the models asked about, all ready
     monitoring: str  # off, ok, or what happened to the store (serving goes on either way)
@@ -61,7 +62,15 @@ async def health() -> Health:
 @router.get(
     "/ready", response_model=Ready, summary="Triton is reachable and ready, and so are the models asked about"
 )
-async def ready(request: Request, svc: Svc, models: str = "") -> Ready:
+async def ready(
+    request: Request,
+    svc: Svc,
+    models: str = "",
+    monitoring: Annotated[
+        Literal["optional", "required"],
+        Query(description="required: 503 while the monitoring store is failing"),
+    ] = "optional",
+) -> Ready:
     wanted = list(dict.fromkeys(m for m in models.split(",") if m))  # each name once
     if len(wanted) > MAX_READY_MODELS:
         raise UnprocessableError(f"models: {len(wanted)} names; the limit is {MAX_READY_MODELS}")
@@ -85,8 +94,18 @@ async def ready(request: Request, svc: Svc, models: str = "") -> Ready:
     missing = [m for m, ok in zip(wanted, answers, strict=True) if not ok]
     if missing:
         raise UnavailableError(f"models not ready: {', '.join(missing)}")
-    monitoring = svc.monitor.store_health.status if svc.monitor is not None else "off"
-    return Ready(status="ready", triton=url, models=wanted, monitoring=monitoring, replicas=replicas)
+    health = svc.monitor.store_health if svc.monitor is not None else None
+    if health is not None and not health.ok and monitoring == "required":
+        raise UnavailableError(f"monitoring store {health.status}")
+    # A failing store costs records, not answers: "degraded", not 503, unless asked (a probe that
+    # failed on it would take every replica out of service for a monitoring outage).
+    return Ready(
+        status="ready" if health is None or health.ok else "degraded",
+        triton=url,
+        models=wanted,
+        monitoring=health.status if health is not None else "off",
+        replicas=replicas,
+    )
 
 
 @router.get(

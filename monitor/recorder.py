@@ -26,6 +26,10 @@ class Recorder:
         self._buffer: list[PredictionRecord] = []
         self._flush_lock = asyncio.Lock()
 
+    @property
+    def backlog(self) -> int:
+        return len(self._buffer)
+
     def record(
         self,
         model: str,

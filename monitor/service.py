@@ -70,7 +70,7 @@ class Monitor:
         self.hub = hub if hub is not None else Hub()  # an empty Hub is falsy (len 0)
         self.flush_s, self.check_s, self.tick_s = flush_s, check_s, tick_s
         self.upkeep = Upkeep(store, retention_s=retention_s, max_rows=max_rows)
-        self._db = StoreCalls(store)
+        self._db = StoreCalls(store, self.upkeep.health)
         self._loops: list[asyncio.Task[None]] = []
         # The parts call one another through this class's methods, as the single class did: none
         # holds another, so each stands alone (and in a test).
@@ -117,6 +117,11 @@ class Monitor:
     @dropped.setter
     def dropped(self, value: int) -> None:
         self._recorder.dropped = value
+
+    @property
+    def backlog(self) -> int:
+        """Records waiting for the store."""
+        return self._recorder.backlog
 
     @property
     def buffer_max(self) -> int:

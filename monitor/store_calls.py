@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from modelserve.monitor.errors import StoreError
 from modelserve.monitor.store import Store
+from modelserve.monitor.upkeep import StoreHealth
 
 logger = logging.getLogger(__name__)
 
@@ -20,14 +21,33 @@ T = TypeVar("T")
 
 
 class StoreCalls:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, health: StoreHealth | None = None) -> None:
         self.store = store
+        self.health = health if health is not None else StoreHealth()
 
     async def __call__(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``call(*args, **kwargs)`` off the event loop; its message names the store and the
         failure's type, never the SQL."""
         try:
-            return await asyncio.to_thread(call, *args, **kwargs)
+            answer = await asyncio.to_thread(call, *args, **kwargs)
         except SQLAlchemyError as exc:
-            logger.warning("monitoring store %s: %s", self.store.url, exc)
-            raise StoreError(f"monitoring store {self.store.url} unavailable ({type(exc).__name__})") from exc
+            name, why = _name(call), _first_line(exc)
+            if name not in self.health.failing:  # once per outage, not every half second
+                logger.warning("monitoring store %s: %s failed: %s", self.store.url, name, why)
+            self.health.failed(name, why)
+            raise StoreError(f"monitoring store {self.store.url} unavailable ({why})") from exc
+        if _name(call) in self.health.failing:
+            logger.warning("monitoring store %s: %s works again", self.store.url, _name(call))
+            self.health.succeeded(_name(call))
+        return answer
+
+
+def _name(call: Callable[..., Any]) -> str:
+    return getattr(call, "__name__", type(call).__name__)
+
+
+def _first_line(exc: SQLAlchemyError) -> str:
+    """The driver's own words ("database or disk is full"), without the SQL statement."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"

@@ -26,10 +26,29 @@ class StoreHealth:
     last_loss: str | None = None  # what happened and when, for readiness
     pruned: int = 0  # predictions removed by retention since start
     history: list[str] = field(default_factory=list)
+    failures: int = 0  # store calls that failed since start (a full disk, a lost server)
+    # Per kind of call, the failure while that call keeps failing: on a full disk reads still
+    # work, so only the next successful write clears a failed write.
+    failing: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failing
 
     @property
     def status(self) -> str:
+        if self.failing:
+            return "failing: " + "; ".join(f"{call}: {why}" for call, why in self.failing.items())
         return "ok" if self.last_loss is None else f"lost and recreated: {self.last_loss}"
+
+    def failed(self, call: str, error: str) -> None:
+        self.failures += 1
+        if call not in self.failing:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+            self.failing[call] = f"{error} (since {stamp} UTC)"
+
+    def succeeded(self, call: str) -> None:
+        self.failing.pop(call, None)
 
 
 class Upkeep:

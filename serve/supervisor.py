@@ -11,6 +11,9 @@ restarts back off exponentially, as Kubernetes' CrashLoopBackOff does (at once, 
 capped at ``max_backoff_s``), and the backoff resets once a server has served ``stable_s``. Each
 crash is a warning line and counts in ``restarts`` (the API's ``/metrics`` shows the count);
 readiness is false while the server is down.
+
+A restarted server starts with no model and gets its models back through ``Reloader`` (most used
+first, several at once), so the first model answers within seconds whatever the repository's size.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections.abc import Callable
 from typing import Literal, NamedTuple
 
 from modelserve.serve.errors import ServeError
+from modelserve.serve.reload import Reloader
 from modelserve.serve.server import EmbeddedTriton, Endpoints
 from modelserve.serve.settings import ServerSettings
 
@@ -61,6 +65,8 @@ class Supervisor:
         self.reason = ""
         self.restarts: list[float] = []  # when each restart happened (monotonic)
         self.server = EmbeddedTriton(settings)
+        self.reloader = Reloader(control_key=None)
+        self.use_every_s = 5.0  # how often Triton's request counters are read, for the reload order
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -88,6 +94,7 @@ class Supervisor:
             metrics_port=endpoints.metrics_port,
             control_key=self.server.control_key,
         )
+        self.reloader.control_key = self.server.control_key
         self.state, self.reason = "ready", ""
         self._thread = threading.Thread(target=self._watch, name="triton-supervisor", daemon=True)
         self._thread.start()
@@ -119,8 +126,11 @@ class Supervisor:
     def _watch(self) -> None:
         silent_since: float | None = None
         crashes = 0  # in a row: each waits longer before its restart, as CrashLoopBackOff does
-        up_since = time.monotonic()
+        up_since = read_use_at = time.monotonic()
         while not self._stop.wait(self.probe_s):
+            if time.monotonic() >= read_use_at:
+                read_use_at = time.monotonic() + self.use_every_s
+                self.reloader.note_use(self.server.endpoints.metrics_url)
             if time.monotonic() - up_since >= self.stable_s:
                 crashes = 0
             if not self.server.is_running():
@@ -138,6 +148,24 @@ class Supervisor:
                 reason = f"tritonserver stopped answering for {self.hang_after_s:.0f} s"
                 crashes = self._restart(reason, crashes)
                 silent_since, up_since = None, time.monotonic()
+
+    def _without_models(self) -> ServerSettings:
+        """The settings a restart uses: in explicit mode no model at start (``_reload`` follows)."""
+        if self.settings.model_control != "explicit":
+            return self.settings
+        return dataclasses.replace(self.settings, load_models=())
+
+    def _reload(self, endpoints: Endpoints) -> None:
+        if self.settings.model_control != "explicit" or not self.settings.load_models:
+            return
+
+        def load() -> None:
+            wanted = list(self.settings.load_models)
+            if wanted == ["*"]:
+                wanted = self.reloader.repository_models(endpoints.http_url)
+            self.reloader.load(endpoints.http_url, wanted)
+
+        threading.Thread(target=load, name="triton-reload", daemon=True).start()  # the watch goes on
 
     def backoff(self, crashes: int) -> float:
         """Seconds before the restart that follows ``crashes`` crashes in a row: 0, 1, 2, 4 ... cap."""
@@ -158,7 +186,8 @@ class Supervisor:
             with self._lock:
                 if self._stop.is_set():
                     return crashes
-                self.server = EmbeddedTriton(self.settings)
+                self.server = EmbeddedTriton(self._without_models())
+                self.reloader.restarted()
                 try:
                     endpoints = self.server.start()
                 except ServeError as exc:
@@ -168,6 +197,7 @@ class Supervisor:
                     continue
                 self.state, self.reason = "ready", ""
             logger.warning("tritonserver is back (restart %d)", len(self.restarts))
+            self._reload(endpoints)
             if self.on_restarted is not None:
                 self.on_restarted(endpoints)
             return crashes

@@ -141,13 +141,21 @@ class ApiRunner:
         import uvicorn
         from uvicorn.config import STARTUP_FAILURE
 
+        from modelserve.ops.connections import uvicorn_options
+
         self._open_store()
         if self.workers == 1 and not self.isolated:
             from modelserve.api.app import create_app
 
             app = create_app(self.settings, triton_status=self.triton_status)
             self._server = uvicorn.Server(
-                uvicorn.Config(app, host=self.host, port=self.port, log_level=self.log_level)
+                uvicorn.Config(
+                    app,
+                    host=self.host,
+                    port=self.port,
+                    log_level=self.log_level,
+                    **uvicorn_options(self.settings),
+                )
             )
             try:
                 self._server.run()
@@ -175,6 +183,7 @@ class ApiRunner:
             port=self.port,
             workers=self.workers,
             log_level=self.log_level,
+            **uvicorn_options(self.settings),
         )
         # uvicorn.run's own multi-worker path, kept in hand to see how the workers ended: when one
         # fails to start, uvicorn stops the rest and returns as if all went well (exit code 0).

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from modelserve.contracts.model import ContractBase
 from modelserve.contracts.provenance import WeightsOrigin
 from modelserve.serving.catalog import Served
+from modelserve.serving.gateway import Inferred
 from modelserve.serving.params import ModelName
 from modelserve.serving.services import Services, get_services
 
@@ -87,28 +88,38 @@ class Call(Generic[C]):
         return got.outputs
 
     async def infer_rows(
-        self, feed: Feed, *, outputs: Sequence[str] | None = None, coalesce: bool = False, again: bool = True
+        self,
+        feed: Feed,
+        *,
+        outputs: Sequence[str] | None = None,
+        coalesce: bool = False,
+        in_turn: int = 0,
+        again: bool = True,
     ) -> dict[str, np.ndarray]:
         """Rows beyond the model's max batch size go as several Triton requests, sent together so
-        Triton's batcher takes them at once; outputs concatenated in order. If a switch happened
-        between the parts, the parts are asked again of the version that answered last, so one
-        answer never mixes versions."""
+        Triton's batcher takes them at once; outputs concatenated in order. ``in_turn``: parts of
+        at most that many rows, one after another, for heavy rows (long texts): a request cancelled
+        when its client leaves then stops within one part. If a switch happened between the parts,
+        they are asked again of the version that answered last: one answer never mixes versions."""
         rows = len(next(iter(feed.values())))
         limit = await self.max_batch()
         step = limit if 0 < limit < rows else rows
+        step = min(step, in_turn) if in_turn > 0 else step
         parts = [{k: v[i : i + step] for k, v in feed.items()} for i in range(0, rows, step)]
-        got = await asyncio.gather(
-            *(
-                self.svc.gateway.infer(
-                    self.request, self.name, p, outputs=outputs, version=self.version, coalesce=coalesce
-                )
-                for p in parts
+
+        def one(part: Feed) -> Awaitable[Inferred]:
+            gateway = self.svc.gateway
+            return gateway.infer(
+                self.request, self.name, part, outputs=outputs, version=self.version, coalesce=coalesce
             )
-        )
+
+        got = [await one(p) for p in parts] if in_turn > 0 else await asyncio.gather(*map(one, parts))
         if len({g.version for g in got}) > 1 or got[-1].version != self.version:
             self.served = self.svc.catalog.served_at(self.name, got[-1].version, type(self.contract))
             if len({g.version for g in got}) > 1 and again:
-                return await self.infer_rows(feed, outputs=outputs, coalesce=coalesce, again=False)
+                return await self.infer_rows(
+                    feed, outputs=outputs, coalesce=coalesce, in_turn=in_turn, again=False
+                )
         keys = got[0].outputs.keys()
         return {k: np.concatenate([g.outputs[k] for g in got]) for k in keys}
 

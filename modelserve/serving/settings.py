@@ -53,6 +53,14 @@ class ApiSettings(BaseSettings):
     )
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0, description="413 above this Content-Length")
     max_records: int = Field(default=1024, gt=0, description="413 above this many records per request")
+    max_header_bytes: int = Field(default=32 * 1024, gt=0, description="431 above this many header bytes")
+    max_headers: int = Field(default=100, gt=0, description="431 above this many request headers")
+    header_timeout_s: float = Field(default=10.0, gt=0, description="408 when headers take longer")
+    body_timeout_s: float = Field(default=60.0, gt=0, description="408 when a body takes longer")
+    keepalive_s: int = Field(default=5, gt=0, description="an idle kept-alive connection closes after")
+    shutdown_timeout_s: int = Field(
+        default=15, gt=0, description="on SIGTERM, requests still running after this are cancelled"
+    )
     cors_origins: tuple[str, ...] = Field(default=(), description="allowed browser origins; empty: no CORS")
     max_image_bytes: int = Field(default=8 * 1024 * 1024, gt=0, description="413 above this image size")
     max_image_pixels: int = Field(default=40_000_000, gt=0, description="413 above this many pixels")

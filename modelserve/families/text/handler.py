@@ -48,6 +48,9 @@ from modelserve.serving.services import Services, Svc
 
 router = APIRouter(prefix="/v1/text")
 MAX_TEXTS, MAX_CHARS, MAX_LABELS, MAX_LABEL_CHARS, MAX_TEMPLATE_CHARS = 64, 10_000, 32, 200, 300
+# Texts go to Triton this many at a time, one part after another: a request whose client leaves
+# stops within one part (~0.3 s of CPU for 8 texts of 128 tokens here) instead of running to its end.
+TEXTS_IN_TURN = 8
 # Each one is tokenised with every label: a 400 KB template once cost 13-17 s and 1.2 GB.
 Text = Annotated[str, AfterValidator(unicode_text)]
 Label = Annotated[str, StringConstraints(max_length=MAX_LABEL_CHARS), AfterValidator(unicode_text)]
@@ -176,7 +179,8 @@ async def _infer(call: Call[TextContract], pairs: list[Any]) -> tuple[np.ndarray
     output = call.contract.output
     # Padded to the longest text of the whole request; more texts than the model's max batch size
     # (a query and 64 candidates) go in parts, together.
-    out = await call.infer_rows(tensors(encodings, call.contract.inputs), outputs=[output])
+    feed = tensors(encodings, call.contract.inputs)
+    out = await call.infer_rows(feed, outputs=[output], in_turn=TEXTS_IN_TURN)
     return out[output], encodings
 
 

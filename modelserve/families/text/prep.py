@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from modelserve.serving.errors import UnprocessableError
+from modelserve.serving.errors import PayloadTooLargeError, UnprocessableError
 from modelserve.serving.params import unicode_text
 
 
@@ -47,9 +47,17 @@ def hypothesis_template(value: str) -> str:
     return unicode_text(value)
 
 
-def check_texts(texts: Sequence[str], *, max_texts: int, max_chars: int) -> None:
+MAX_TOTAL_CHARS = 100_000  # all texts of one request together: 413 beyond
+
+
+def check_texts(
+    texts: Sequence[str], *, max_texts: int, max_chars: int, max_total: int = MAX_TOTAL_CHARS
+) -> None:
     if not texts:
         raise UnprocessableError("no texts given")
+    total = sum(map(len, texts))
+    if total > max_total:
+        raise PayloadTooLargeError(f"the texts hold {total} characters together; the limit is {max_total}")
     if len(texts) > max_texts:
         raise UnprocessableError(f"{len(texts)} texts in one request; the limit is {max_texts}")
     for i, text in enumerate(texts):

@@ -23,6 +23,7 @@ import pytest
 from modelserve.client import AccessDeniedError, TritonClient
 from modelserve.families.tabular.demo import export_demo_set
 from modelserve.serve.ports import free_port
+from modelserve.serve.server import Endpoints
 from modelserve.serve.settings import ServerSettings
 from modelserve.serve.supervisor import Supervisor
 from tests.helpers import processes, save, scale_model, tritonservers
@@ -76,6 +77,7 @@ def test_a_killed_server_is_restarted_on_its_ports_with_its_key_and_leaves_nothi
         assert supervisor.endpoints == endpoints
         assert _members(old_pid) == []  # the dead server's stubs went with it
         assert not list(Path("/dev/shm").glob(f"{old_prefix}*"))
+        _model_back(endpoints)  # a restarted server loads its models after it opens
         with TritonClient(endpoints.grpc_url, control_key=supervisor.control_key) as client:
             np.testing.assert_array_equal(client.infer("m", {"x": X})["y"], X * 2)
             assert {e.name for e in client.repository_index()} == {"m"}  # the same key still opens it
@@ -96,6 +98,7 @@ def test_a_hung_server_is_killed_and_restarted(tmp_path):
         _wait(lambda: supervisor.server.pid != old_pid and supervisor.state == "ready", 60, "restart")
         assert len(supervisor.restarts) == 1
         assert _members(old_pid) == []
+        _model_back(endpoints)  # a restarted server loads its models after it opens
         with TritonClient(endpoints.grpc_url) as client:
             np.testing.assert_array_equal(client.infer("m", {"x": X})["y"], X * 2)
     finally:
@@ -119,10 +122,15 @@ def test_the_supervisor_never_gives_up_and_backs_off_while_restarts_fail(tmp_pat
         moved.rename(repo)  # the cause goes away: the next try brings the server back
         _wait(lambda: supervisor.status().state == "ready", 60, "the server back")
         assert supervisor.status().restarts == len(supervisor.restarts) >= 4
+        _model_back(endpoints)  # a restarted server loads its models after it opens
         with TritonClient(endpoints.grpc_url) as client:
             np.testing.assert_array_equal(client.infer("m", {"x": X})["y"], X * 2)
     finally:
         supervisor.stop()
+
+
+def _model_back(endpoints: Endpoints) -> None:
+    _wait(lambda: _get(f"http://{endpoints.http_url}/v2/models/m/ready") == 200, 60, "model m reloaded")
 
 
 def _get(

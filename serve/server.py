@@ -88,7 +88,7 @@ def build_command(
         f"--backend-directory={backend_dir.resolve()}",
         f"--http-address={endpoints.host}",
         f"--http-port={endpoints.http_port}",
-        f"--grpc-address={endpoints.host}",
+        f"--grpc-address={settings.grpc_host or endpoints.host}",
         f"--grpc-port={endpoints.grpc_port}",
         f"--metrics-address={endpoints.host}",
         f"--metrics-port={endpoints.metrics_port}",
@@ -156,8 +156,9 @@ class EmbeddedTriton:
         s = self.settings
         taken: set[int] = set()
         chosen = []
-        for port, what in ((s.http_port, "HTTP"), (s.grpc_port, "gRPC"), (s.metrics_port, "metrics")):
-            chosen.append(ports.resolve(s.host, port, what, taken))
+        binds = ((s.http_port, "HTTP", s.host), (s.grpc_port, "gRPC", s.grpc_host or s.host))
+        for port, what, host in (*binds, (s.metrics_port, "metrics", s.host)):
+            chosen.append(ports.resolve(host, port, what, taken))
             taken.add(chosen[-1])
         return Endpoints(host=s.host, http_port=chosen[0], grpc_port=chosen[1], metrics_port=chosen[2])
 

@@ -24,6 +24,9 @@ class ServerSettings:
     grpc_port: int = 8001
     metrics_port: int = 8002
     host: str = "127.0.0.1"
+    # Where gRPC alone listens, e.g. 0.0.0.0: clients reach gRPC while HTTP (whose JSON parser a
+    # single request can abort, a Triton bug) and metrics stay on ``host``. None: ``host``.
+    grpc_host: str | None = None
     model_control: ModelControl = "explicit"
     load_models: tuple[str, ...] = ("*",)  # explicit mode: what to load at start; () loads nothing
     poll_interval_s: int = 5

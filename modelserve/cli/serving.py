@@ -38,6 +38,23 @@ OpenControl = Annotated[
         help="leave Triton's load/unload, shared-memory, trace and log APIs unrestricted (not recommended)",
     ),
 ]
+GrpcHost = Annotated[
+    str | None,
+    typer.Option(
+        envvar="MODELSERVE_GRPC_HOST",
+        help="address Triton's gRPC listens on, e.g. 0.0.0.0 to serve other hosts; HTTP and metrics "
+        "stay on 127.0.0.1 (docs/operations.md)",
+    ),
+]
+MaxBackoff = Annotated[
+    float,
+    typer.Option(
+        "--max-restart-backoff",
+        envvar="MODELSERVE_MAX_RESTART_BACKOFF_S",
+        min=0.1,
+        help="seconds: the longest wait between restarts of a crashing Triton (it never gives up)",
+    ),
+]
 CacheConfig = Annotated[
     list[str] | None,
     typer.Option(
@@ -60,6 +77,7 @@ def server_settings(
     control_key: str | None = None,
     open_control_plane: bool = False,
     cache_config: list[str] | None = None,
+    grpc_host: str | None = None,
 ) -> ServerSettings:
     return run(
         lambda: ServerSettings(
@@ -72,6 +90,7 @@ def server_settings(
             lock_control_plane=not open_control_plane,
             control_key=control_key,
             cache_config=tuple(cache_config or ()),
+            grpc_host=grpc_host,
         )
     )
 
@@ -123,6 +142,8 @@ def serve(
     work_dir: WorkDir = Path(".modelserve"),
     control_key: ControlKey = None,
     open_control_plane: OpenControl = False,
+    grpc_host: GrpcHost = None,
+    max_restart_backoff: MaxBackoff = 30.0,
     verbose: Verbose = False,
 ) -> None:
     """Run the embedded Triton on a repository until Ctrl-C / SIGTERM, restarting it if it dies."""
@@ -130,8 +151,9 @@ def serve(
     settings = server_settings(
         repository, http_port, grpc_port, metrics_port, work_dir, model_control,
         control_key=control_key, open_control_plane=open_control_plane, cache_config=cache_config,
+        grpc_host=grpc_host,
     )  # fmt: skip
-    supervisor = Supervisor(settings)
+    supervisor = Supervisor(settings, max_backoff_s=max_restart_backoff)
     with sigterm_as_interrupt():
         try:
             run(supervisor.start)
@@ -161,6 +183,8 @@ def up(
     work_dir: WorkDir = Path(".modelserve"),
     control_key: ControlKey = None,
     open_control_plane: OpenControl = False,
+    grpc_host: GrpcHost = None,
+    max_restart_backoff: MaxBackoff = 30.0,
     api_workers: ApiWorkers = 1,
     verbose: Verbose = False,
 ) -> None:
@@ -172,10 +196,11 @@ def up(
     settings = server_settings(
         repository, http_port, grpc_port, metrics_port, work_dir, model_control,
         control_key=control_key, open_control_plane=open_control_plane, cache_config=cache_config,
+        grpc_host=grpc_host,
     )  # fmt: skip
     run(lambda: ports.check_free(api_host, api_port, "API"))  # before anything starts
     api_settings = run(lambda: ApiSettings(repository=repository, api_bind=api_host))
-    supervisor = Supervisor(settings)
+    supervisor = Supervisor(settings, max_backoff_s=max_restart_backoff)
     # uvicorn shuts down gracefully on SIGTERM and then raises the signal again; with Python's
     # default handler that ended the process before `finally`, leaving tritonserver running.
     with sigterm_as_interrupt():

@@ -151,6 +151,7 @@ class BoundedHttp(HttpToolsProtocol):
             head = b"content-type: application/json\r\nconnection: close\r\n"
             head += b"content-length: %d\r\n\r\n" % len(body)
             self.transport.write(STATUS_LINE[status] + head + body)
-            if self.cycle is not None:
-                self.cycle.response_complete = True  # the application's own answer goes nowhere
+            if self.cycle is not None:  # the application hears its client left; its answer goes nowhere
+                self.cycle.disconnected = True
+                self.cycle.message_event.set()
         self.transport.close()

@@ -163,7 +163,7 @@ def _rss_kib(pid: int) -> int:
 
 
 def _api_workers(up: Up) -> list[int]:
-    return [p.pid for p in processes() if p.ppid == up.proc.pid and b"multiprocessing" in b" ".join(p.argv)]
+    return [p.pid for p in processes() if p.ppid == up.proc.pid and b"spawn_main" in b" ".join(p.argv)]
 
 
 def _big_header(port: int, replies: list[bytes]) -> None:

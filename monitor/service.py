@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from modelserve.monitor.drift_check import DriftCheck
+from modelserve.monitor.errors import StoreError
 from modelserve.monitor.evaluation import Evaluation, Resolver
 from modelserve.monitor.jobs import Jobs
 from modelserve.monitor.live import Hub
@@ -220,9 +221,14 @@ async def _every(seconds: float, work: Callable[[], Awaitable[Any]]) -> None:
         await asyncio.sleep(seconds)
         try:
             await work()
-        except Exception:
+        except Exception as exc:
             # A store outage must not end the loop: the next round tries again. Logged once a
-            # minute, not every half second.
+            # minute, not every half second; a store error is its message (StoreCalls logged the
+            # cause), not a traceback that would carry the SQL and its values.
             if time.monotonic() - logged > 60:
                 logged = time.monotonic()
-                logger.exception("monitoring task %s failed", getattr(work, "__name__", work))
+                name = getattr(work, "__name__", work)
+                if isinstance(exc, StoreError):
+                    logger.warning("monitoring task %s failed: %s", name, exc)
+                else:
+                    logger.exception("monitoring task %s failed", name)

@@ -104,7 +104,7 @@ def main() -> None:
                 answers = [client.post(f"/v1/models/{model.name}/predict", json=[record] * 100).json()
                            for _ in range(20)]  # fmt: skip
             ids = [p["prediction_id"] for a in answers for p in a["predictions"]]
-            labels = [p["label"] for a in answers for p in a["predictions"]]
+            labels = [p["prediction"] for a in answers for p in a["predictions"]]
             rows = [asyncio.run(_measure(api, model.name, ids, labels, args, n)) for n in args.subscribers]
         finally:
             proc.send_signal(signal.SIGTERM)

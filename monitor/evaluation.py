@@ -81,7 +81,7 @@ class Evaluation:
             )
             return verdict
         await self._db(self.store.add_snapshot, model, policy.window, metrics, [version or "?"])
-        self.hub.publish(
+        self.hub.publish_latest(
             {"type": "metrics", "model": model, "version": version, **metrics, "at": time.time()}
         )
         if metrics["f1"] < policy.f1_threshold:

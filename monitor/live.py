@@ -1,7 +1,12 @@
 """Live updates for WebSocket subscribers, without a WebSocket in
 sight: each subscriber is a bounded queue. A subscriber that falls ``queue_size`` messages behind
 is dropped (its queue gets the ``None`` sentinel), so one slow client never holds the others or
-grows memory."""
+grows memory.
+
+Messages that only say "the latest value is now X" (a model's metrics after each label) go
+through ``publish_latest``: kept per key and sent at the next tick, the newest only. Sent one per
+label, 300 subscribers cost 300 WebSocket sends per feedback post, and feedback fell from 440/s
+to 98/s (this box, concurrency 8)."""
 
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ class Hub:
         self.queue_size = queue_size
         self.relay = relay
         self._subscribers: set[Subscription] = set()
+        self._latest: dict[tuple[str, str], dict[str, Any]] = {}
         self.dropped = 0
 
     def subscribe(self, model: str | None = None) -> Subscription:
@@ -52,6 +58,16 @@ class Hub:
         self.deliver(message)
         if self.relay is not None:
             self.relay.send(message)
+
+    def publish_latest(self, message: dict[str, Any]) -> None:
+        """Keep ``message`` until the next ``flush_latest``; a newer one of the same type and
+        model replaces it."""
+        self._latest[(str(message.get("type")), str(message.get("model")))] = message
+
+    def flush_latest(self) -> None:
+        latest, self._latest = self._latest, {}
+        for message in latest.values():
+            self.publish(message)
 
     def deliver(self, message: dict[str, Any]) -> None:
         """To this process's subscribers only."""

@@ -1,5 +1,6 @@
 """Live traffic for subscribers: each answered request notes its latency, and every ``tick_s`` the
-requests, rate and latency percentiles per model since the last tick go to the hub. Nothing is
+requests, rate and latency percentiles per model since the last tick go to the hub, with the
+newest of the messages kept for the tick (``Hub.publish_latest``). Nothing is
 stored: it is a view of now, for the dashboard."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class Ticks:
         self._tick[model].append(latency_ms)
 
     async def publish_traffic(self) -> None:
+        self.hub.flush_latest()  # the newest metrics per model since the last tick
         ticks, self._tick = self._tick, defaultdict(list)
         if not len(self.hub) and self.hub.relay is None:  # nobody here or elsewhere to tell
             return

@@ -28,6 +28,7 @@ from modelserve.serving.services import Services, Svc
 router = APIRouter(prefix="/v1/monitoring")
 ws_router = APIRouter()
 MAX_ID_CHARS = 64
+WS_SEND_TIMEOUT_S = 10.0
 _METRICS = ("accuracy", "precision", "recall", "f1")
 Row = dict[str, Any]
 
@@ -252,9 +253,15 @@ async def live(websocket: WebSocket, svc: Svc, model: str | None = None) -> None
     await websocket.send_json({"type": "hello", "model": model, "subscribers": len(monitor.hub)})
 
     async def send() -> None:
-        while (message := await sub.next()) is not None:
-            await websocket.send_json(message)
-        await websocket.close(code=1013, reason="too slow: fell behind the updates")
+        # A client that stops reading: once the socket's buffers are full a send waits; past
+        # WS_SEND_TIMEOUT_S it is closed as one that fell behind (the hub drops it past 256).
+        with contextlib.suppress(TimeoutError):
+            while (message := await sub.next()) is not None:
+                await asyncio.wait_for(websocket.send_json(message), WS_SEND_TIMEOUT_S)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                websocket.close(code=1013, reason="too slow: fell behind the updates"), 1.0
+            )
 
     async def receive() -> None:
         while (await websocket.receive())["type"] != "websocket.disconnect":

@@ -105,7 +105,7 @@ def main() -> None:
     rng = random.Random(0)
     # 64 texts within the 100,000-character bound; each past MiniLM's 256 tokens, so as costly as 10k.
     texts = [_text(1_500, rng) for _ in range(64)]
-    requests = {
+    requests: dict[str, tuple[str, dict[str, Any]]] = {
         "embeddings 64 x 1.5k chars": ("/v1/text/minilm/embeddings", {"texts": texts}),
         "keywords 10k chars": ("/v1/text/minilm/keywords", {"text": _text(10_000, rng), "top_k": 5}),
     }

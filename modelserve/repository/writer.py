@@ -25,7 +25,7 @@ from modelserve.repository.atomic import write_atomic
 from modelserve.repository.config import build_config
 from modelserve.repository.errors import ConfigValidationError, RepositoryWriteError
 from modelserve.repository.graph import read_signature
-from modelserve.repository.index import content_id, now_utc
+from modelserve.repository.index import content_id, now_utc, source_date
 from modelserve.repository.spec import ModelEntry
 from modelserve.repository.validate import validate_config
 from modelserve.repository.version import WrittenVersion
@@ -67,7 +67,7 @@ def write_version(
     """Validate ``entry`` against ``model`` and write one version; returns where it went.
 
     ``contract``: what the exporter promises about the version (a plain tensor model if None); its
-    name, version, content id, hash and date are filled in here. ``extra_files`` (relative path in
+    name, version, content id and hash are filled in here. ``extra_files`` (relative path in
     the version directory -> source file) travel with the version, e.g. a tokenizer: Triton ignores
     them, the API reads them.
     """
@@ -97,7 +97,9 @@ def write_version(
                 "version": version,
                 "id": content_id(entry.name, digest),
                 "sha256": digest,
-                "created": now_utc(),
+                # No wall-clock time in the version's files: two exports of one source are the
+                # same bytes. index.json records when it was written.
+                "created": source_date() or "",
             }
         )
         (staging / METADATA_NAME).write_text(contract_json(written))
@@ -113,7 +115,7 @@ def write_version(
     finally:
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(staging)
-    repo.index.record(entry.name, version, _index_record(written))
+    repo.index.record(entry.name, version, {**_index_record(written), "created": now_utc()})
     logger.info("wrote %s version %d (%s)", entry.name, version, written.id)
     if written.provenance.random:
         logger.warning("%s", random_warning(entry.name, [version]))

@@ -38,6 +38,21 @@ def test_versions_count_up_and_existing_versions_are_not_overwritten(tmp_path):
         ModelRepository(tmp_path).write_version(ENTRY, scale_model(4.0), version=1)
 
 
+def test_a_versions_files_hold_no_wall_clock_time_unless_source_date_epoch_pins_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    ModelRepository(tmp_path).write_version(ENTRY, scale_model(2.0))
+    assert read_contract(tmp_path / "scale" / "1").created == ""
+    assert ModelRepository(tmp_path).index.read()["scale"]["1"]["created"]  # when it was written
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    ModelRepository(tmp_path).write_version(ENTRY, scale_model(3.0))
+    assert read_contract(tmp_path / "scale" / "2").created == "2023-11-14T22:13:20+00:00"
+    assert ModelRepository(tmp_path).index.read()["scale"]["2"]["created"] == "2023-11-14T22:13:20+00:00"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(ValueError, match="SOURCE_DATE_EPOCH='yesterday'"):
+        ModelRepository(tmp_path).write_version(ENTRY, scale_model(4.0))
+    assert ModelRepository(tmp_path).versions("scale") == [1, 2]
+
+
 def test_a_new_version_leaves_the_served_version_policy_alone(tmp_path):
     ModelRepository(tmp_path).write_version(ENTRY, scale_model(2.0))
     path = tmp_path / "scale" / "config.pbtxt"

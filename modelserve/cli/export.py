@@ -28,6 +28,9 @@ def report(written: WrittenVersion) -> None:
     """The version written; with random weights, a warning line too (the log has one as well, but
     a user reading the CLI's output must not miss it)."""
     name = written.model_dir.name
+    if written.reused:
+        typer.echo(f"unchanged {name} v{written.version} ({written.model_id}): already holds this export")
+        return
     typer.echo(f"exported {name} v{written.version} ({written.model_id}) -> {written.model_path}")
     if written.provenance.random:
         typer.secho(f"warning: {random_warning(name, [written.version])}", fg=typer.colors.YELLOW)

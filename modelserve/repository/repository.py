@@ -261,10 +261,12 @@ class ModelRepository:
         version: int | None = None,
         labels: Sequence[str] | None = None,
         contract: ContractBase | None = None,
-        overwrite: bool = False,
         extra_files: Mapping[str, Path] | None = None,
+        reuse: bool = False,
     ) -> WrittenVersion:
-        """Validate ``entry`` against ``model`` and write one version (``writer.write_version``)."""
+        """Validate ``entry`` against ``model`` and write one version (``writer.write_version``);
+        an existing version is never rewritten (``VersionExistsError``); ``reuse``: return one
+        that already holds this export instead."""
         from modelserve.repository.writer import write_version  # onnx: exporters only, not the API
 
         return write_version(
@@ -274,8 +276,8 @@ class ModelRepository:
             version=version,
             labels=labels,
             contract=contract,
-            overwrite=overwrite,
             extra_files=extra_files,
+            reuse=reuse,
         )
 
     # --- the cache ----------------------------------------------------------------------------

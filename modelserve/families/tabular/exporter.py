@@ -91,8 +91,8 @@ def export_classifier(
     *,
     spec: FeatureSpec,
     source: str,
-    version: int | None = 1,
-    overwrite: bool = True,
+    version: int | None = None,
+    reuse: bool = False,
     reference: np.ndarray | None = None,
     winner: str | None = None,
     metrics: Mapping[str, Mapping[str, float]] | None = None,
@@ -105,7 +105,9 @@ def export_classifier(
     for drift detection. ``winner``/``metrics``: the training's choice and held-out metrics.
     ``parity_atol``: the largest probability difference allowed (a setting, not a fudge: the graph
     computes what scikit-learn does, so the default is 1e-6).
-    ``provenance``: by default trained here on ``source`` (hashed when it is a file)."""
+    ``provenance``: by default trained here on ``source`` (hashed when it is a file).
+    ``version``: None for the next; an existing one is refused (versions are never rewritten).
+    ``reuse``: return an existing version that already holds exactly this export instead."""
     feature_names, class_names = spec.columns, spec.classes
     cpu_only = is_tree_pipeline(model)
     onnx_model = sklearn_to_onnx(model, x_test.shape[1])
@@ -127,7 +129,7 @@ def export_classifier(
             onnx_model,
             version=version,
             labels=class_names,
-            overwrite=overwrite,
+            reuse=reuse,
             extra_files=files,
             contract=TabularContract(
                 source=source,
@@ -181,7 +183,6 @@ def export_tabular(
         spec=spec,
         source=str(data),
         version=version,
-        overwrite=False,
         reference=result.x_train,
         winner=result.best,
         metrics={n: asdict(m) for n, m in result.metrics.items()},

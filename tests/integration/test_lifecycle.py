@@ -160,6 +160,38 @@ def test_demo_command_exports_serves_and_answers_and_a_second_run_rewrites_nothi
     assert file_digests(tmp_path / "repo") == before
 
 
+@pytest.mark.parametrize("holding", ["nothing", "the demo models"])
+@pytest.mark.parametrize(
+    ("flag", "what"), [("--http-port", "HTTP"), ("--grpc-port", "gRPC"), ("--metrics-port", "metrics")]
+)
+def test_demo_refuses_a_taken_port_before_it_writes_anything(tmp_path, holding, flag, what):
+    """`modelserve demo` beside a running `modelserve up` once rewrote the served demo models, then
+    found its ports taken: every port is checked before the export."""
+    from modelserve.families.tabular.demo import export_demo_set
+
+    if holding == "the demo models":
+        export_demo_set(tmp_path / "repo")
+    before = file_digests(tmp_path / "repo")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)  # as a running server holds it
+        port = taken.getsockname()[1]
+        result = _demo(tmp_path, flag, str(port))
+    assert result.exit_code == 1, result.output
+    assert f"error: {what} port {port} on 127.0.0.1 is already in use" in result.output
+    assert "exported" not in result.output
+    assert file_digests(tmp_path / "repo") == before
+    assert (tmp_path / "repo").exists() == (holding == "the demo models")
+
+
+def test_demo_refuses_a_repository_path_it_cannot_write_before_exporting(tmp_path):
+    (tmp_path / "repo").write_text("not a directory\n")
+    result = _demo(tmp_path)
+    assert result.exit_code == 1
+    assert f"model repository {tmp_path / 'repo'}: {tmp_path / 'repo'} is a file" in result.output
+    assert (tmp_path / "repo").read_text() == "not a directory\n"
+
+
 def test_serve_refuses_a_taken_port_with_a_one_line_error(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -115,9 +115,8 @@ def write_version(
         version = next_version
     if version < 1:
         raise RepositoryWriteError(f"version {version} must be >= 1")
+    repo.check_version_free(entry.name, version)
     final = model_dir / str(version)
-    if final.exists():
-        raise VersionExistsError(entry.name, version, next_version, _held_id(repo, entry.name, version))
     written = base.model_copy(update={"version": version})
     staging = model_dir / f".staging-{version}-{uuid.uuid4().hex[:8]}"
     try:
@@ -158,13 +157,6 @@ def _written(
         provenance=contract.provenance,
         reused=reused,
     )
-
-
-def _held_id(repo: ModelRepository, name: str, version: int) -> str | None:
-    try:
-        return repo.contract(name, version).id or None
-    except ContractError:
-        return None
 
 
 def _holds(

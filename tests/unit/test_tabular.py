@@ -206,3 +206,25 @@ def test_the_parity_threshold_is_a_setting_and_a_refusal_names_the_rows(tmp_path
     assert list(repo.iterdir()) == []
     _, written = export_tabular(repo, "m", data, "segment", models=("random_forest",))
     assert written.version == 1
+
+
+def test_an_existing_version_is_refused_before_the_table_is_read(tmp_path):
+    """Versions are never rewritten; the CLI says so before it loads and trains (minutes, at times)."""
+    from typer.testing import CliRunner
+
+    from modelserve.cli.export import app as export_app
+    from modelserve.repository import ModelEntry, ModelRepository, TensorConfig
+    from tests.helpers import scale_model
+
+    entry = ModelEntry(
+        name="m",
+        max_batch_size=8,
+        inputs=(TensorConfig(name="x", data_type="FP32", dims=(4,)),),
+        outputs=(TensorConfig(name="y", data_type="FP32", dims=(4,)),),
+    )
+    ModelRepository(tmp_path / "repo").write_version(entry, scale_model(2.0))
+    argv = ["tabular", str(tmp_path / "absent.csv"), "-t", "y", "-n", "m", "--version", "1"]
+    result = CliRunner().invoke(export_app, [*argv, "-r", str(tmp_path / "repo")])
+    assert result.exit_code == 1
+    assert "error: model 'm' v1 already exists" in result.output and "--version 2" in result.output
+    assert "no such file" not in result.output

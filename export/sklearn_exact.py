@@ -50,7 +50,10 @@ def convert_exact(
 
         front = Pipeline(steps[:-1]) if len(steps) > 2 else steps[0][1]
         prep = convert_sklearn(
-            front, initial_types=[(input_name, DoubleTensorType([None, n_features]))], target_opset=opsets
+            front,
+            name="prepare",  # skl2onnx names a graph by a random uuid: a new model.onnx every export
+            initial_types=[(input_name, DoubleTensorType([None, n_features]))],
+            target_opset=opsets,
         )
         _double_imputers(prep)
         width = _width(prep.graph.output[0])
@@ -58,6 +61,7 @@ def convert_exact(
         _cast_output(prep, TensorProto.FLOAT, width)  # where scikit-learn's trees cast
     est = convert_sklearn(
         estimator,
+        name="estimator",
         initial_types=[(PREPARED, est_type([None, width]))],
         options={id(estimator): options},
         target_opset=opsets,
@@ -65,7 +69,13 @@ def convert_exact(
     est = compose.add_prefix(est, "estimator/", rename_outputs=False)
     _same_opsets(prep, est)
     prep.ir_version = est.ir_version
-    merged = compose.merge_models(prep, est, io_map=[(prep.graph.output[0].name, f"estimator/{PREPARED}")])
+    merged = compose.merge_models(
+        prep,
+        est,
+        io_map=[(prep.graph.output[0].name, f"estimator/{PREPARED}")],
+        name="prepare_estimator",
+        doc_string="",
+    )
     _float_outputs(merged)
     return merged
 

@@ -1,14 +1,12 @@
-"""Loading and cleaning training tables, without leaking test rows into the imputation.
+"""Loading training tables and inferring their feature spec.
 
-load: CSV / JSON / Parquet (anything else is refused by name). clean: drop duplicate rows, fill
-missing numbers with the column mean (training data only; at serving time the graph's imputer
-handles nulls), drop rows outside 1.5 IQR on numeric feature columns. Then infer the feature spec.
+load: CSV / JSON / Parquet (anything else is refused by name). Cleaning, each step an option with a
+report, is ``tabular_clean``. Then infer the feature spec; ``example_table`` generates a table.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +19,6 @@ logger = logging.getLogger(__name__)
 
 READERS = {".csv": "read_csv", ".json": "read_json", ".parquet": "read_parquet", ".pq": "read_parquet"}
 DATETIME_COLUMN = "created_at"
-# At most this share of rows may go as outliers; beyond it the rule is wrong for the data.
-MAX_OUTLIER_SHARE = 0.5
 
 
 def load_table(path: Path) -> Any:
@@ -41,30 +37,6 @@ def load_table(path: Path) -> Any:
     if frame.empty:
         raise SourceUnavailableError(f"{path}: no rows")
     return frame
-
-
-def clean(frame: Any, target: str, *, drop: Sequence[str] = ()) -> Any:
-    if target not in frame.columns:
-        raise SourceUnavailableError(
-            f"target column '{target}' not in the data (columns: {list(frame.columns)})"
-        )
-    missing = [c for c in drop if c not in frame.columns]
-    if missing:
-        raise SourceUnavailableError(f"cannot drop {missing}: not in the data")
-    frame = frame.drop(columns=list(drop)).drop_duplicates().dropna(subset=[target])
-    numeric = [c for c in frame.select_dtypes(include=[np.number]).columns if c != target]
-    frame[numeric] = frame[numeric].fillna(frame[numeric].mean())
-    keep = np.ones(len(frame), dtype=bool)
-    for column in numeric:
-        q1, q3 = frame[column].quantile(0.25), frame[column].quantile(0.75)
-        iqr = q3 - q1
-        keep &= frame[column].between(q1 - 1.5 * iqr, q3 + 1.5 * iqr).to_numpy()
-    if keep.mean() < 1 - MAX_OUTLIER_SHARE:
-        logger.warning("the IQR rule would drop %.0f%% of rows; keeping them all", 100 * (1 - keep.mean()))
-    else:
-        logger.info("dropped %d outlier rows of %d", int((~keep).sum()), len(frame))
-        frame = frame[keep]
-    return frame.reset_index(drop=True)
 
 
 def infer_spec(frame: Any, target: str) -> FeatureSpec:

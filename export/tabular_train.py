@@ -28,6 +28,7 @@ from sklearn.svm import SVC
 
 from modelserve.contracts.tabular import FeatureSpec
 from modelserve.export.errors import SourceUnavailableError
+from modelserve.export.tabular_clean import CleaningReport
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class TrainResult:
     x_train: np.ndarray  # kept as the drift reference: the inputs the model learnt from
     x_test: np.ndarray
     y_test: np.ndarray
+    cleaning: CleaningReport | None = None  # how the table was cleaned first (export_tabular sets it)
 
 
 def build_pipeline(spec: FeatureSpec, estimator: Any) -> Pipeline:

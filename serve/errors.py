@@ -8,7 +8,8 @@ ServeError
 ├── PortInUseError            a requested port is taken
 ├── AddressError              a bind address that is not this machine's, or a privileged port
 ├── ServerStartError          the process exited or never became ready
-└── RepositoryError           the model repository path is unusable
+├── RepositoryError           the model repository path is unusable
+└── PathNotWritableError      a directory the server (or the demo) writes into is not writable
 """
 
 from __future__ import annotations
@@ -48,3 +49,7 @@ class ServerStartError(ServeError):
 
 class RepositoryError(ServeError):
     """The model repository is missing or unreadable."""
+
+
+class PathNotWritableError(ServeError):
+    """A directory to write into (the work directory, the demo's repository) is not writable."""

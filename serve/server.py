@@ -28,9 +28,10 @@ from pathlib import Path
 from types import TracebackType
 
 from modelserve.serve import ports, stub_env
-from modelserve.serve.errors import CacheNotAvailableError, RepositoryError, ServerStartError
+from modelserve.serve.errors import RepositoryError, ServerStartError
 from modelserve.serve.layout import prepare_backend_dir
 from modelserve.serve.locate import TritonDistribution, libpython_dir, locate_triton
+from modelserve.serve.preflight import check_caches
 from modelserve.serve.settings import CONTROL_HEADER, ServerSettings
 from modelserve.serve.stub_env import StubEnvironment
 
@@ -167,7 +168,7 @@ class EmbeddedTriton:
         if not repo.is_dir():
             raise RepositoryError(f"model repository {repo} does not exist or is not a directory")
         dist = locate_triton()
-        _check_caches(dist, self.settings.cache_config)
+        check_caches(dist, self.settings.cache_config)
         stub = stub_env.locate(self.settings.stub_env)
         work = self.settings.work_dir
         backend_dir = prepare_backend_dir(dist, work / "backends")
@@ -275,17 +276,6 @@ class EmbeddedTriton:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-def _check_caches(dist: TritonDistribution, cache_config: tuple[str, ...]) -> None:
-    shipped = dist.caches()
-    for value in cache_config:
-        name = value.partition(",")[0]
-        if name not in shipped:
-            raise CacheNotAvailableError(
-                f"response cache {name!r} is not shipped with this tritonserver "
-                f"(available: {', '.join(shipped) or 'none'})"
-            )
 
 
 def remove_shm_files(prefix: str) -> int:

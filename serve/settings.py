@@ -53,6 +53,12 @@ class ServerSettings:
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise ValueError(f"{name}={port} is not a port number (0-65535; 0 picks a free one)")
+        chosen = [p for p in (self.http_port, self.grpc_port, self.metrics_port) if p]
+        if len(set(chosen)) < len(chosen):
+            raise ValueError(
+                f"HTTP, gRPC and metrics ports must differ (given {self.http_port}, "
+                f"{self.grpc_port}, {self.metrics_port}; 0 picks a free one)"
+            )
         if self.model_control not in ("explicit", "poll", "none"):
             raise ValueError(f"model_control={self.model_control!r}; choose explicit, poll or none")
         if self.control_key is not None and not _KEY.fullmatch(self.control_key):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -113,3 +114,13 @@ def read_contract(version_dir: Path) -> Any:
     from modelserve.families import open_repository
 
     return open_repository(version_dir.parent.parent).contract(version_dir.parent.name, version_dir.name)
+
+
+def file_digests(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (hidden ones too) -> its sha256: a directory's bytes, to compare
+    before and after, or between two exports. Empty when ``root`` does not exist."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }

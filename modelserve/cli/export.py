@@ -1,7 +1,8 @@
 """``modelserve export <verb>``: one command per export verb of every model family, built from the
 verb's typed options (``modelserve.export.verb``), so a family brings its verbs with it.
 
-Each command checks its options (before any data is read), runs the verb, prints what was written.
+Each command checks its options and that ``--version`` is free (before any data is read), runs the
+verb, prints what was written.
 Errors exit 1 with one line; a value the parser refuses (a type, a bound) exits 2 with usage.
 """
 
@@ -17,7 +18,7 @@ import typer
 
 from modelserve.cli.common import Repo, Verbose, progress, run, setup_logging
 from modelserve.contracts.random_weights import random_warning
-from modelserve.export.verb import ExportVerb, help_of
+from modelserve.export.verb import ExportOptions, ExportVerb, help_of
 from modelserve.families import FAMILIES, open_repository
 from modelserve.repository import WrittenVersion
 
@@ -28,6 +29,9 @@ def report(written: WrittenVersion) -> None:
     """The version written; with random weights, a warning line too (the log has one as well, but
     a user reading the CLI's output must not miss it)."""
     name = written.model_dir.name
+    if written.reused:
+        typer.echo(f"unchanged {name} v{written.version} ({written.model_id}): already holds this export")
+        return
     typer.echo(f"exported {name} v{written.version} ({written.model_id}) -> {written.model_path}")
     if written.provenance.random:
         typer.secho(f"warning: {random_warning(name, [written.version])}", fg=typer.colors.YELLOW)
@@ -65,7 +69,10 @@ def command(verb: ExportVerb[Any]) -> Any:
         for name in repeated:
             values[name] = tuple(values[name] or ())
         options = run(lambda: verb.options(**values))
-        done = run(lambda: verb.run(open_repository(repository), options, progress))
+        repo = open_repository(repository)
+        if isinstance(options, ExportOptions):  # refused before any data is read or trained on
+            run(lambda: repo.check_version_free(options.name, options.version))
+        done = run(lambda: verb.run(repo, options, progress))
         for line in done.lines:
             typer.echo(line)
         for written in done.written:

@@ -124,7 +124,8 @@ def demo(
     typer.echo(f"exporting demo models into {repository}/ and starting the embedded Triton ...")
     models, endpoints, answers = run(lambda: run_demo(settings))
     for model in models:
-        typer.echo(f"  exported {model.name} v{model.written.version} ({model.written.model_path})")
+        done = "unchanged" if model.written.reused else "exported"  # a version is never rewritten
+        typer.echo(f"  {done} {model.name} v{model.written.version} ({model.written.model_path})")
     typer.echo(f"Triton served on HTTP {endpoints.http_url}, gRPC {endpoints.grpc_url}:")
     typer.echo(f"  {'model':<18} {'proto':<5} {'first features':<30} {'predicted':<10} confidence")
     for a in answers:

@@ -1,4 +1,9 @@
-"""The first command's job: export the demo set, start the embedded Triton, answer requests."""
+"""The first command's job: export the demo set, start the embedded Triton, answer requests.
+
+Everything that can stop the server is checked before the export writes (the ports, the binary,
+the paths): a demo run beside a running ``modelserve up`` once rewrote the served demo models and
+only then found its ports taken. An unchanged demo model is not written again (``reused``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import numpy as np
 
 from modelserve.client import TritonClient
 from modelserve.families.tabular.demo import DemoModel, export_demo_set
+from modelserve.serve.preflight import check_can_start, check_writable_dir
 from modelserve.serve.server import EmbeddedTriton, Endpoints
 from modelserve.serve.settings import ServerSettings
 
@@ -47,6 +53,8 @@ def ask(endpoints: Endpoints, models: list[DemoModel]) -> list[DemoAnswer]:
 
 
 def run_demo(settings: ServerSettings) -> tuple[list[DemoModel], Endpoints, list[DemoAnswer]]:
+    check_can_start(settings)
+    check_writable_dir(settings.repository, "model repository")
     models = export_demo_set(settings.repository)
     with EmbeddedTriton(settings) as server:
         return models, server.endpoints, ask(server.endpoints, models)

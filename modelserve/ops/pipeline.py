@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelserve.export.tabular_data import clean, load_table
+from modelserve.export.tabular_clean import clean
+from modelserve.export.tabular_data import load_table
 from modelserve.families import open_repository
 from modelserve.families.tabular.contract import TabularContract
 from modelserve.repository import ModelRepository
@@ -27,7 +28,8 @@ def validate_data(
     path: Path, target: str, *, drop: Sequence[str] = (), min_rows: int = 50, min_per_class: int = 5
 ) -> DataReport:
     """Refuse data the training step cannot learn or evaluate from, naming the problem."""
-    frame = clean(load_table(path), target, drop=drop)  # unreadable, no rows, no such column: raises
+    # As `export tabular` cleans by default; unreadable, no rows, no such column: raises
+    frame, _ = clean(load_table(path), target, drop=drop)
     problems = []
     if len(frame) < min_rows:
         problems.append(f"{len(frame)} rows; at least {min_rows} are needed")

@@ -3,8 +3,9 @@ a new repository version, gate it on its held-out metrics, promote it on Triton.
 
 The new version keeps the served version's contract: columns of the data that the served feature
 spec does not have are dropped, and data lacking one of its fields is refused, so clients' records
-stay valid across the switch. Without ``data``/``target`` it retrains on the source the served
-version was trained from (a refreshed table at the same path, typically).
+stay valid across the switch; the table is cleaned with the options the served version recorded
+(the defaults for a version that recorded none). Without ``data``/``target`` it retrains on the
+source the served version was trained from (a refreshed table at the same path, typically).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from modelserve.export.tabular_clean import CleaningOptions
 from modelserve.export.tabular_data import load_table
 from modelserve.export.tabular_train import CANDIDATES
 from modelserve.families import open_repository
@@ -94,6 +96,7 @@ def retrain(
         models=tuple(models) or tuple(CANDIDATES),
         drop=[*drop, *extra],
         progress=progress,
+        cleaning=CleaningOptions.from_dict(contract.cleaning.get("options", {})),
     )
     verdict = evaluate(repo, name, written.version, min_f1=min_f1, max_drop=max_drop)
     if not verdict.passed:

@@ -7,6 +7,7 @@ from modelserve.repository.errors import (
     RepositoryReadError,
     RepositoryWriteError,
     UnknownParameterError,
+    VersionExistsError,
 )
 from modelserve.repository.lifecycle import LifecycleState
 from modelserve.repository.repository import CONFIG_NAME, ModelRepository, RepositoryModel
@@ -34,6 +35,7 @@ __all__ = [
     "RepositoryWriteError",
     "TensorConfig",
     "UnknownParameterError",
+    "VersionExistsError",
     "VersionPolicy",
     "WrittenVersion",
     "check_model_name",

@@ -3,6 +3,10 @@
 Every written version gets a content id (``<name>@<sha256[:12]>``) and a record (timestamp,
 source, metrics) in one index file at the repository root, ``index.json``; Triton ignores files
 there. Writers take a lock so concurrent exports never lose each other's records.
+
+Times: the index records when a version was written (a fact about the repository, not about the
+export). A version's own files carry no wall-clock time, so two exports of the same source are the
+same bytes; ``SOURCE_DATE_EPOCH`` (the reproducible-builds convention) pins both.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,8 +31,19 @@ def content_id(name: str, sha256: str) -> str:
     return f"{name}@{sha256[:12]}"
 
 
+def source_date() -> str | None:
+    """``$SOURCE_DATE_EPOCH`` as an ISO date-time in UTC; None where it is not set."""
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise ValueError(f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds since 1970")
+    return dt.datetime.fromtimestamp(int(raw), dt.UTC).isoformat(timespec="seconds")
+
+
 def now_utc() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    """When a version is written: ``$SOURCE_DATE_EPOCH`` where set, else now."""
+    return source_date() or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 class Index:

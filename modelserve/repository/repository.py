@@ -42,7 +42,7 @@ from modelserve.contracts.reference import Reference, read_reference
 from modelserve.contracts.tabular import FeatureSpec
 from modelserve.repository.atomic import write_atomic
 from modelserve.repository.config import read_config, write_config
-from modelserve.repository.errors import ConfigValidationError, RepositoryReadError
+from modelserve.repository.errors import ConfigValidationError, RepositoryReadError, VersionExistsError
 from modelserve.repository.index import Index
 from modelserve.repository.lifecycle import STATE_FILE, LifecycleState, parse_state, state_json
 from modelserve.repository.spec import ModelEntry, check_model_name
@@ -253,6 +253,17 @@ class ModelRepository:
 
     # --- writing a version -------------------------------------------------------------------
 
+    def check_version_free(self, name: str, version: int | None) -> None:
+        """VersionExistsError when ``version`` of ``name`` exists (None: the next, always free).
+        Exports ask before they train: a written version is never rewritten."""
+        if version is None or not self.has_version(name, version):
+            return
+        try:
+            held: str | None = self.contract(name, version).id or None
+        except ContractError:
+            held = None
+        raise VersionExistsError(name, version, self.versions(name)[-1] + 1, held)
+
     def write_version(
         self,
         entry: ModelEntry,
@@ -261,10 +272,12 @@ class ModelRepository:
         version: int | None = None,
         labels: Sequence[str] | None = None,
         contract: ContractBase | None = None,
-        overwrite: bool = False,
         extra_files: Mapping[str, Path] | None = None,
+        reuse: bool = False,
     ) -> WrittenVersion:
-        """Validate ``entry`` against ``model`` and write one version (``writer.write_version``)."""
+        """Validate ``entry`` against ``model`` and write one version (``writer.write_version``);
+        an existing version is never rewritten (``VersionExistsError``); ``reuse``: return one
+        that already holds this export instead."""
         from modelserve.repository.writer import write_version  # onnx: exporters only, not the API
 
         return write_version(
@@ -274,8 +287,8 @@ class ModelRepository:
             version=version,
             labels=labels,
             contract=contract,
-            overwrite=overwrite,
             extra_files=extra_files,
+            reuse=reuse,
         )
 
     # --- the cache ----------------------------------------------------------------------------

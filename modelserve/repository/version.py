@@ -16,3 +16,4 @@ class WrittenVersion:
     sha256: str
     model_id: str
     provenance: Provenance = field(default_factory=Provenance)  # where the weights came from
+    reused: bool = False  # the version already held this export: nothing was written

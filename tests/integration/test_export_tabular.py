@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from modelserve.cli.export import app as export_app
 from modelserve.client import TritonClient
-from modelserve.export.tabular_data import clean, example_table, infer_spec
+from modelserve.export.tabular_clean import clean
+from modelserve.export.tabular_data import example_table, infer_spec
 from modelserve.export.tabular_train import train
 from modelserve.families.tabular.contract import TabularContract
 from modelserve.families.tabular.exporter import export_tabular
@@ -52,7 +53,7 @@ def test_cli_export_of_a_bundled_data_set_is_served(server, repository, tmp_path
     assert "exported cancer_cli v1" in result.output
     meta = json.loads((root / "cancer_cli" / "1" / "modelserve.json").read_text())
     # The export is deterministic (fixed seeds): train the same pipeline here for scikit-learn's answer.
-    cleaned = clean(frame, "target")
+    cleaned, _ = clean(frame, "target")  # the CLI's default cleaning
     trained = train(cleaned, infer_spec(cleaned, "target"), models=("random_forest",))
     rows = trained.x_test
     with TritonClient(server.endpoints.http_url, protocol="http") as client:
@@ -65,6 +66,15 @@ def test_cli_export_of_a_bundled_data_set_is_served(server, repository, tmp_path
     np.testing.assert_allclose(out["probabilities"], trained.pipeline.predict_proba(rows), atol=tolerance)
     assert (out["label"].reshape(-1) == trained.pipeline.predict(rows)).mean() >= 0.98
     assert meta["features"]["columns"] == list(trained.spec.columns)
+    # Nothing dropped by default, and the export says so (once 569 rows became fewer unsaid).
+    assert f"cleaning: {len(frame)} rows in, {len(frame)} out" in result.output
+    assert (meta["cleaning"]["rows_in"], meta["cleaning"]["rows_out"]) == (len(frame), len(frame))
+    assert meta["cleaning"]["options"] == {
+        "outliers": "none",
+        "iqr_factor": 1.5,
+        "missing": "model",
+        "duplicates": "keep",
+    }
 
 
 def test_a_bad_source_leaves_the_repository_as_it_was(repository, tmp_path):

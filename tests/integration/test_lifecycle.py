@@ -8,6 +8,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from modelserve.client import AsyncTritonClient, InferenceTimeoutError, ServerUn
 from modelserve.serve.ports import free_port
 from modelserve.serve.server import EmbeddedTriton
 from modelserve.serve.settings import ServerSettings
-from tests.helpers import processes, save, scale_model, tritonservers
+from tests.helpers import file_digests, processes, save, scale_model, tritonservers
 
 pytestmark = pytest.mark.integration
 
@@ -139,26 +140,56 @@ def test_shutdown_leaves_no_process_and_no_shm_file(tmp_path):
     assert server.shm_left_by_server == 0, "the server itself should clean its shm on a graceful stop"
 
 
-def test_demo_command_exports_serves_and_answers(tmp_path):
-    result = CliRunner().invoke(
-        app,
-        [
-            "demo",
-            "-r",
-            str(tmp_path / "repo"),
-            "--work-dir",
-            str(tmp_path / "w"),
-            "--http-port",
-            "0",
-            "--grpc-port",
-            "0",
-            "--metrics-port",
-            "0",
-        ],
-    )
+def _demo(tmp_path: Path, *ports: str) -> Any:
+    argv = ["demo", "-r", str(tmp_path / "repo"), "--work-dir", str(tmp_path / "w")]
+    argv += ["--http-port", "0", "--grpc-port", "0", "--metrics-port", "0", *ports]  # later flags win
+    return CliRunner().invoke(app, argv)
+
+
+def test_demo_command_exports_serves_and_answers_and_a_second_run_rewrites_nothing(tmp_path):
+    result = _demo(tmp_path)
     assert result.exit_code == 0, result.output
     assert "iris_rf            grpc" in result.output and "iris_rf            http" in result.output
+    assert "exported iris_rf v1" in result.output
     assert (tmp_path / "repo" / "iris_rf" / "1" / "model.onnx").is_file()
+    before = file_digests(tmp_path / "repo")
+    again = _demo(tmp_path)  # `make demo` twice
+    assert again.exit_code == 0, again.output
+    assert "unchanged iris_rf v1" in again.output and "unchanged breast_cancer_lr v1" in again.output
+    assert "iris_rf            grpc" in again.output
+    assert file_digests(tmp_path / "repo") == before
+
+
+@pytest.mark.parametrize("holding", ["nothing", "the demo models"])
+@pytest.mark.parametrize(
+    ("flag", "what"), [("--http-port", "HTTP"), ("--grpc-port", "gRPC"), ("--metrics-port", "metrics")]
+)
+def test_demo_refuses_a_taken_port_before_it_writes_anything(tmp_path, holding, flag, what):
+    """`modelserve demo` beside a running `modelserve up` once rewrote the served demo models, then
+    found its ports taken: every port is checked before the export."""
+    from modelserve.families.tabular.demo import export_demo_set
+
+    if holding == "the demo models":
+        export_demo_set(tmp_path / "repo")
+    before = file_digests(tmp_path / "repo")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)  # as a running server holds it
+        port = taken.getsockname()[1]
+        result = _demo(tmp_path, flag, str(port))
+    assert result.exit_code == 1, result.output
+    assert f"error: {what} port {port} on 127.0.0.1 is already in use" in result.output
+    assert "exported" not in result.output
+    assert file_digests(tmp_path / "repo") == before
+    assert (tmp_path / "repo").exists() == (holding == "the demo models")
+
+
+def test_demo_refuses_a_repository_path_it_cannot_write_before_exporting(tmp_path):
+    (tmp_path / "repo").write_text("not a directory\n")
+    result = _demo(tmp_path)
+    assert result.exit_code == 1
+    assert f"model repository {tmp_path / 'repo'}: {tmp_path / 'repo'} is a file" in result.output
+    assert (tmp_path / "repo").read_text() == "not a directory\n"
 
 
 def test_serve_refuses_a_taken_port_with_a_one_line_error(tmp_path):

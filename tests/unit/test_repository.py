@@ -7,9 +7,14 @@ import pytest
 from modelserve.contracts.model import TensorContract
 from modelserve.repository import ModelRepository
 from modelserve.repository.config import read_config, write_config
-from modelserve.repository.errors import ConfigValidationError, RepositoryReadError, RepositoryWriteError
+from modelserve.repository.errors import (
+    ConfigValidationError,
+    RepositoryReadError,
+    RepositoryWriteError,
+    VersionExistsError,
+)
 from modelserve.repository.spec import ModelEntry, TensorConfig
-from tests.helpers import read_contract, scale_model
+from tests.helpers import file_digests, read_contract, scale_model
 
 ENTRY = ModelEntry(
     name="scale",
@@ -30,12 +35,48 @@ def test_write_model_lays_out_config_version_and_metadata(tmp_path):
     assert meta.kind == "tensor" and meta.name == "scale" and meta.version == 1
 
 
-def test_versions_count_up_and_existing_versions_are_not_overwritten(tmp_path):
+def test_versions_count_up_and_an_existing_version_is_refused_and_left_as_it_was(tmp_path):
     ModelRepository(tmp_path).write_version(ENTRY, scale_model(2.0))
     assert ModelRepository(tmp_path).write_version(ENTRY, scale_model(3.0)).version == 2
     assert ModelRepository(tmp_path).versions("scale") == [1, 2]
-    with pytest.raises(RepositoryWriteError, match="already exists; choose another version"):
+    before = file_digests(tmp_path)
+    with pytest.raises(VersionExistsError, match=r"'scale' v1 already exists \(scale@\w{12}\)") as err:
         ModelRepository(tmp_path).write_version(ENTRY, scale_model(4.0), version=1)
+    assert "--version 3" in str(err.value) and err.value.next_version == 3
+    assert isinstance(err.value, RepositoryWriteError)  # the CLI's one-line rule catches it
+    assert file_digests(tmp_path) == before
+
+
+def test_reuse_returns_the_newest_version_when_it_holds_the_same_export(tmp_path):
+    repo = ModelRepository(tmp_path)
+    contract = TensorContract(framework="onnx", source="test")
+    first = repo.write_version(ENTRY, scale_model(2.0), contract=contract, reuse=True)
+    assert (first.version, first.reused) == (1, False)
+    before = file_digests(tmp_path)
+    again = ModelRepository(tmp_path).write_version(ENTRY, scale_model(2.0), contract=contract, reuse=True)
+    assert (again.version, again.reused, again.model_id) == (1, True, first.model_id)
+    assert file_digests(tmp_path) == before  # nothing written, index.json included
+    other = ModelRepository(tmp_path).write_version(
+        ENTRY, scale_model(2.0), contract=contract.model_copy(update={"source": "elsewhere"}), reuse=True
+    )
+    assert (other.version, other.reused) == (2, False)  # the same graph, another contract
+    with pytest.raises(VersionExistsError):  # a version that differs is never rewritten, reuse or not
+        ModelRepository(tmp_path).write_version(ENTRY, scale_model(5.0), version=2, reuse=True)
+
+
+def test_a_versions_files_hold_no_wall_clock_time_unless_source_date_epoch_pins_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    ModelRepository(tmp_path).write_version(ENTRY, scale_model(2.0))
+    assert read_contract(tmp_path / "scale" / "1").created == ""
+    assert ModelRepository(tmp_path).index.read()["scale"]["1"]["created"]  # when it was written
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    ModelRepository(tmp_path).write_version(ENTRY, scale_model(3.0))
+    assert read_contract(tmp_path / "scale" / "2").created == "2023-11-14T22:13:20+00:00"
+    assert ModelRepository(tmp_path).index.read()["scale"]["2"]["created"] == "2023-11-14T22:13:20+00:00"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(ValueError, match="SOURCE_DATE_EPOCH='yesterday'"):
+        ModelRepository(tmp_path).write_version(ENTRY, scale_model(4.0))
+    assert ModelRepository(tmp_path).versions("scale") == [1, 2]
 
 
 def test_a_new_version_leaves_the_served_version_policy_alone(tmp_path):

@@ -2,14 +2,22 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from modelserve.serve.errors import AddressError, CacheNotAvailableError, PortInUseError, RepositoryError
+from modelserve.serve.errors import (
+    AddressError,
+    CacheNotAvailableError,
+    PathNotWritableError,
+    PortInUseError,
+    RepositoryError,
+)
 from modelserve.serve.layout import prepare_backend_dir
 from modelserve.serve.locate import TritonDistribution, locate_triton
 from modelserve.serve.ports import check_free, free_port, resolve
+from modelserve.serve.preflight import check_can_start, check_writable_dir
 from modelserve.serve.server import EmbeddedTriton, Endpoints, build_command, server_environment
 from modelserve.serve.settings import ServerSettings
 from modelserve.serve.stub_env import StubEnvironment
@@ -113,6 +121,30 @@ def test_settings_refuse_bad_values(tmp_path):
         ServerSettings(repository=tmp_path, http_port=70000)
     with pytest.raises(ValueError, match="explicit, poll or none"):
         ServerSettings(repository=tmp_path, model_control="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ports must differ"):
+        ServerSettings(repository=tmp_path, http_port=8000, grpc_port=8000)
+    assert ServerSettings(repository=tmp_path, http_port=0, grpc_port=0, metrics_port=0).grpc_port == 0
+
+
+def test_preflight_names_a_taken_port_and_an_unusable_path_without_writing(tmp_path):
+    import socket
+
+    settings = ServerSettings(
+        repository=tmp_path, http_port=0, grpc_port=0, metrics_port=0, work_dir=tmp_path / "w"
+    )
+    check_can_start(settings)  # all free, nothing written
+    assert not (tmp_path / "w").exists()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(PortInUseError, match=f"metrics port {port}"):
+            check_can_start(replace(settings, metrics_port=port))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(PathNotWritableError, match="work directory .*file is a file, not a directory"):
+        check_can_start(replace(settings, work_dir=tmp_path / "file" / "w"))
+    check_writable_dir(tmp_path / "new" / "deeper", "model repository")  # creatable: fine
+    assert not (tmp_path / "new").exists()
 
 
 def test_taken_port_is_named(tmp_path):

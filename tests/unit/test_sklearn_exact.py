@@ -10,7 +10,8 @@ from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 
 from modelserve.export.sklearn_onnx import INPUT_NAME, TARGET_OPSET, final_estimator, sklearn_to_onnx
-from modelserve.export.tabular_data import clean, example_table, infer_spec
+from modelserve.export.tabular_clean import clean
+from modelserve.export.tabular_data import example_table, infer_spec
 from modelserve.export.tabular_train import train
 
 
@@ -22,7 +23,7 @@ def _run(onnx_model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def table():
-    frame = clean(example_table(800), "segment", drop=["user_id"])
+    frame, _ = clean(example_table(800), "segment", drop=["user_id"])
     frame.loc[frame.index[:40], "user_age"] = np.nan  # imputed inside the graph
     return frame, infer_spec(frame, "segment")
 

@@ -4,7 +4,6 @@ import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.datasets import load_wine
 from sklearn.linear_model import LogisticRegression
@@ -14,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from modelserve.contracts.tabular import FeatureSpec, FeatureValidationError, FieldSpec
 from modelserve.export.errors import ParityError, SourceUnavailableError
 from modelserve.export.sklearn_onnx import check_parity, sklearn_to_onnx
-from modelserve.export.tabular_data import clean, example_table, infer_spec, load_table
+from modelserve.export.tabular_data import example_table, infer_spec, load_table
 from modelserve.export.tabular_train import build_pipeline, train
 
 SPEC = FeatureSpec(
@@ -83,15 +82,6 @@ def test_unsupported_format_and_missing_file_are_named(tmp_path):
         load_table(tmp_path / "t.xlsx")
     with pytest.raises(SourceUnavailableError, match="no such file"):
         load_table(tmp_path / "t.csv")
-
-
-def test_clean_drops_duplicates_fills_numbers_and_drops_outliers():
-    frame = pd.DataFrame({"v": [1.0, 2.0, 2.0, 3.0, None, 2.5, 1000.0, 2.2, 1.8], "y": list("abbabaaba")})
-    frame = pd.concat([frame, frame.iloc[[0]]])
-    cleaned = clean(frame, "y")
-    assert cleaned["v"].notna().all()
-    assert 1000.0 not in cleaned["v"].tolist()
-    assert not cleaned.duplicated().any()
 
 
 def test_spec_inference_finds_numeric_categorical_and_datetime_fields():
@@ -216,3 +206,25 @@ def test_the_parity_threshold_is_a_setting_and_a_refusal_names_the_rows(tmp_path
     assert list(repo.iterdir()) == []
     _, written = export_tabular(repo, "m", data, "segment", models=("random_forest",))
     assert written.version == 1
+
+
+def test_an_existing_version_is_refused_before_the_table_is_read(tmp_path):
+    """Versions are never rewritten; the CLI says so before it loads and trains (minutes, at times)."""
+    from typer.testing import CliRunner
+
+    from modelserve.cli.export import app as export_app
+    from modelserve.repository import ModelEntry, ModelRepository, TensorConfig
+    from tests.helpers import scale_model
+
+    entry = ModelEntry(
+        name="m",
+        max_batch_size=8,
+        inputs=(TensorConfig(name="x", data_type="FP32", dims=(4,)),),
+        outputs=(TensorConfig(name="y", data_type="FP32", dims=(4,)),),
+    )
+    ModelRepository(tmp_path / "repo").write_version(entry, scale_model(2.0))
+    argv = ["tabular", str(tmp_path / "absent.csv"), "-t", "y", "-n", "m", "--version", "1"]
+    result = CliRunner().invoke(export_app, [*argv, "-r", str(tmp_path / "repo")])
+    assert result.exit_code == 1
+    assert "error: model 'm' v1 already exists" in result.output and "--version 2" in result.output
+    assert "no such file" not in result.output

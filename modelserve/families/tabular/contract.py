@@ -18,6 +18,9 @@ class TabularContract(ContractBase):
     inputs: dict[str, Any] = Field(default_factory=dict)  # tensor name -> dtype, shape, columns
     model: str | None = None  # the winning candidate (tabular training)
     metrics: dict[str, dict[str, float]] = Field(default_factory=dict)  # candidate -> held-out metrics
+    # How the training table was cleaned (export.tabular_clean): options, rows in/out, each step.
+    # Empty for models fitted on data given in process (the demo set).
+    cleaning: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("features", mode="before")
     @classmethod

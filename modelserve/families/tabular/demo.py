@@ -49,7 +49,10 @@ DEMO_SET: dict[str, tuple[Callable[..., Any], Callable[[], Any]]] = {
 
 
 def export_demo_set(repository: ModelRepository | Path) -> list[DemoModel]:
-    """Train, convert, check and write the demo models; returns what was written."""
+    """Train, convert, check and write the demo models; returns what was written. A model whose
+    newest version already holds the same export is reused as it is (``written.reused``), so
+    running the demo again rewrites nothing; one that differs (another scikit-learn) gets the next
+    version."""
     repository = ModelRepository.of(repository)
     repository.root.mkdir(parents=True, exist_ok=True)
     models = []
@@ -74,6 +77,7 @@ def export_demo_set(repository: ModelRepository | Path) -> list[DemoModel]:
             source=f"sklearn.datasets.{load.__name__}",
             provenance=trained([_bundled_file(data)], source=f"sklearn.datasets.{load.__name__}"),
             reference=x_tr,
+            reuse=True,
         )
         models.append(
             DemoModel(

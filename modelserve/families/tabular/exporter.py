@@ -12,7 +12,7 @@ import logging
 import platform
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,8 @@ from modelserve.export.sklearn_onnx import (
     is_tree_pipeline,
     sklearn_to_onnx,
 )
-from modelserve.export.tabular_data import clean, infer_spec, load_table
+from modelserve.export.tabular_clean import CleaningOptions, CleaningReport, clean
+from modelserve.export.tabular_data import infer_spec, load_table
 from modelserve.export.tabular_train import CANDIDATES, TrainResult, train
 from modelserve.families.tabular.contract import TabularContract
 from modelserve.families.tabular.options import PARITY_ATOL
@@ -91,21 +92,25 @@ def export_classifier(
     *,
     spec: FeatureSpec,
     source: str,
-    version: int | None = 1,
-    overwrite: bool = True,
+    version: int | None = None,
+    reuse: bool = False,
     reference: np.ndarray | None = None,
     winner: str | None = None,
     metrics: Mapping[str, Mapping[str, float]] | None = None,
     preprocessing: str = ENCODING_NOTE,
     provenance: Provenance | None = None,
     parity_atol: float = PARITY_ATOL,
+    cleaning: CleaningReport | None = None,
 ) -> WrittenVersion:
     """Convert ``model`` (fitted on ``spec.columns``), check it on ``x_test`` and write it with its
     contract; trees are pinned to CPU. ``reference``: the training inputs, sampled into the version
     for drift detection. ``winner``/``metrics``: the training's choice and held-out metrics.
     ``parity_atol``: the largest probability difference allowed (a setting, not a fudge: the graph
     computes what scikit-learn does, so the default is 1e-6).
-    ``provenance``: by default trained here on ``source`` (hashed when it is a file)."""
+    ``provenance``: by default trained here on ``source`` (hashed when it is a file).
+    ``version``: None for the next; an existing one is refused (versions are never rewritten).
+    ``reuse``: return an existing version that already holds exactly this export instead.
+    ``cleaning``: how the training table was cleaned, recorded in the contract."""
     feature_names, class_names = spec.columns, spec.classes
     cpu_only = is_tree_pipeline(model)
     onnx_model = sklearn_to_onnx(model, x_test.shape[1])
@@ -127,7 +132,7 @@ def export_classifier(
             onnx_model,
             version=version,
             labels=class_names,
-            overwrite=overwrite,
+            reuse=reuse,
             extra_files=files,
             contract=TabularContract(
                 source=source,
@@ -147,6 +152,7 @@ def export_classifier(
                 parity=parity.as_dict(),
                 model=winner,
                 metrics={k: dict(v) for k, v in (metrics or {}).items()},
+                cleaning=cleaning.as_dict() if cleaning else {},
             ),
         )
 
@@ -164,14 +170,17 @@ def export_tabular(
     version: int | None = None,
     progress: Callable[[str], None] = lambda _: None,
     parity_atol: float = PARITY_ATOL,
+    cleaning: CleaningOptions | None = None,
 ) -> tuple[TrainResult, WrittenVersion]:
-    """The training pipeline end to end: load, clean, train, pick, convert, check, write."""
+    """The training pipeline end to end: load, clean (as ``cleaning`` says; the result's
+    ``cleaning`` reports it), train, pick, convert, check, write."""
     progress(f"loading {data}")
-    frame = clean(load_table(data), target, drop=drop)
+    frame, report = clean(load_table(data), target, drop=drop, options=cleaning)
     spec = infer_spec(frame, target)
     result = train(
         frame, spec, models=models, grid_search=grid_search, test_size=test_size, progress=progress
     )
+    result = replace(result, cleaning=report)
     progress(f"converting {result.best} to ONNX and checking parity")
     written = export_classifier(
         repository,
@@ -181,10 +190,10 @@ def export_tabular(
         spec=spec,
         source=str(data),
         version=version,
-        overwrite=False,
         reference=result.x_train,
         winner=result.best,
         metrics={n: asdict(m) for n, m in result.metrics.items()},
         parity_atol=parity_atol,
+        cleaning=report,
     )
     return result, written

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modelserve.export.tabular_clean import CleaningOptions
 from modelserve.export.verb import ExportOptions, ExportReport, ExportVerb, Progress, arg, opt
 from modelserve.repository import ModelRepository
 
@@ -27,6 +28,34 @@ class TabularOptions(ExportOptions):
         default=PARITY_ATOL,
         metadata=opt("largest probability difference ONNX may show vs scikit-learn", min=0.0, max=0.1),
     )
+    # Cleaning the table (export/tabular_clean.py; docs/export.md#cleaning-the-training-table):
+    # each step explicit, reported at export and stored in the contract.
+    outliers: str = field(
+        default="none",
+        metadata=opt("none (default) | iqr: drop rows with a number outside Q1 - k IQR .. Q3 + k IQR"),
+    )
+    iqr_factor: float = field(default=1.5, metadata=opt("k of --outliers iqr (default 1.5)", min=0.1))
+    missing: str = field(
+        default="model",
+        metadata=opt(
+            "missing feature values: model (default: the graph's imputer, as at serving) | mean "
+            "(fill numbers with the column mean) | drop (the rows) | error"
+        ),
+    )
+    duplicates: str = field(default="keep", metadata=opt("duplicate rows: keep (default) | drop"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _ = self.cleaning  # the choices are checked here, before any data is read
+
+    @property
+    def cleaning(self) -> CleaningOptions:
+        return CleaningOptions(
+            outliers=self.outliers,
+            iqr_factor=self.iqr_factor,
+            missing=self.missing,
+            duplicates=self.duplicates,
+        )
 
 
 def _tabular(repo: ModelRepository, o: TabularOptions, progress: Progress) -> ExportReport:
@@ -45,8 +74,10 @@ def _tabular(repo: ModelRepository, o: TabularOptions, progress: Progress) -> Ex
         version=o.version,
         progress=progress,
         parity_atol=o.parity_atol,
+        cleaning=o.cleaning,
     )
-    lines = [f"{'model':<20} {'accuracy':>8} {'precision':>9} {'recall':>7} {'F1 (w)':>7}"]
+    lines = [*(result.cleaning.lines() if result.cleaning else [])]
+    lines.append(f"{'model':<20} {'accuracy':>8} {'precision':>9} {'recall':>7} {'F1 (w)':>7}")
     for candidate, m in result.metrics.items():
         mark = " <- best" if candidate == result.best else ""
         lines.append(

@@ -201,7 +201,7 @@ def test_cors_lets_browsers_read_the_weights_header(tmp_path):
 class _FakeSupervisor:
     """Just enough of serve.supervisor.Supervisor for `modelserve serve` to start and stop."""
 
-    def __init__(self, settings: object) -> None:
+    def __init__(self, settings: object, **_: object) -> None:
         self.endpoints = SimpleNamespace(http_url="h:1", grpc_url="g:2", metrics_url="m:3")
         self.control_key = None
         self.server = SimpleNamespace(log_path="triton.log")

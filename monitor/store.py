@@ -119,11 +119,9 @@ class Labelled:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # No WAL, no memory-mapped I/O: WAL's index is shared memory mapped from the -shm file, and a
-    # damaged -shm file (truncated, made read-only) killed the API process with SIGBUS, Triton
-    # with it. A rollback journal reads and writes with plain file I/O: a damaged store is an
-    # error the API answers around (predictions go on), never a crash. Writes come in batches
-    # (every flush_s), so a writer waiting for a reader costs nothing a client sees.
+    # No WAL, no mmap: WAL's index is mapped from the -shm file, and a damaged one (truncated,
+    # read-only) killed the API process with SIGBUS. Plain file I/O makes a damaged store an
+    # error the API answers around, never a crash. Writes come in batches (every flush_s).
     cursor.execute("PRAGMA journal_mode=TRUNCATE")
     cursor.execute("PRAGMA mmap_size=0")
     cursor.execute("PRAGMA busy_timeout=5000")
@@ -161,12 +159,15 @@ class Store:
         return (stat.st_dev, stat.st_ino) if stat is not None else None
 
     def file_changed(self) -> str | None:
-        """Why the SQLite file is not the one this store opened (deleted, replaced), else None.
-        SQLite keeps writing to an unlinked file, and everything written to it is lost at restart."""
+        """Why the SQLite file is not the one this store opened (deleted, replaced, emptied), else
+        None. SQLite keeps writing to an unlinked file, lost at restart."""
         if self.path is None:
             return None
         now = self._file_identity()
         if now == self._identity:
+            with contextlib.suppress(OSError):
+                if self.path.stat().st_size == 0:  # emptied in place: its tables are gone
+                    return f"{self.path} was truncated to 0 bytes"
             return None
         return f"{self.path} was deleted" if now is None else f"{self.path} was replaced"
 

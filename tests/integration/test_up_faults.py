@@ -225,6 +225,22 @@ def test_a_crashed_api_worker_is_replaced_and_triton_serves_on(up: Up) -> None:
     assert "API worker" in up.log_text() and "SIGBUS" in up.log_text()
 
 
+def test_a_store_emptied_under_the_api_comes_back_and_predictions_go_on(up: Up) -> None:
+    store = up.store / "monitoring.sqlite"
+    for path in [store, *up.store.glob("monitoring.sqlite-*")]:
+        os.truncate(path, 0)  # the finding's `truncate -s 0`, on every file of the store
+    assert {up.predict() for _ in range(50)} == {200}
+
+    def back() -> bool:
+        ready = _json(f"{up.api}/ready")
+        return ready["status"] == "ready" and "truncated" in ready["monitoring"]
+
+    _wait(back, 30, "the store recreated")
+    assert store.stat().st_size > 0 and _metric(up, "modelserve_monitoring_store_losses") >= 1
+    assert up.predict() == 200
+    _wait(lambda: _metric(up, "modelserve_monitoring_store_up") == 1, 30, "records written again")
+
+
 def test_a_full_store_is_reported_and_predictions_go_on(up: Up) -> None:
     if not up.tmpfs:
         pytest.skip("no tmpfs could be mounted here to fill")

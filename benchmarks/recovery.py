@@ -50,20 +50,11 @@ def build_repository(root: Path, count: int) -> list[str]:
     return sorted(names)
 
 
-def _post(url: str, body: dict[str, Any]) -> int:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+def _status(url: str, body: dict[str, Any] | None = None) -> int:
+    """The HTTP status of a GET, or of a POST of ``body``; 0 when nothing answers."""
+    data = json.dumps(body).encode() if body is not None else None
     try:
-        with urllib.request.urlopen(request, timeout=5) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except OSError:
-        return 0
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=5) as resp:
             return int(resp.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
@@ -94,7 +85,7 @@ def wait_back(
     first = None
     deadline = since + 300
     while time.monotonic() < deadline:
-        if first is None and _post(f"{url}/{hot}/infer", body) == 200:
+        if first is None and _status(f"{url}/{hot}/infer", body) == 200:
             first = time.monotonic() - since
         if first is not None and all(_status(f"{url}/{m}/ready") == 200 for m in models):
             return first, time.monotonic() - since
@@ -116,7 +107,7 @@ def supervised(
 ) -> tuple[float, float]:
     endpoints = supervisor.endpoints
     for _ in range(200):  # the hot model is the most used one: it comes back first
-        _post(f"http://{endpoints.http_url}/v2/models/{hot}/infer", body)
+        _status(f"http://{endpoints.http_url}/v2/models/{hot}/infer", body)
     supervisor.reloader.note_use(endpoints.metrics_url)
     pid = supervisor.server.pid
     assert pid is not None

@@ -12,8 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from modelserve.serve.ports import free_port
 from modelserve.serve.server import Endpoints
 from modelserve.serve.settings import ServerSettings
 from modelserve.serve.supervisor import Supervisor
-from tests.helpers import processes, save, scale_model, tritonservers
+from tests.helpers import http_status, processes, save, scale_model, tritonservers
 
 pytestmark = pytest.mark.integration
 X = np.ones((1, 4), dtype=np.float32)
@@ -133,17 +131,7 @@ def _model_back(endpoints: Endpoints) -> None:
     _wait(lambda: _get(f"http://{endpoints.http_url}/v2/models/m/ready") == 200, 60, "model m reloaded")
 
 
-def _get(
-    url: str, *, method: str = "GET", body: bytes | None = None, headers: dict[str, str] | None = None
-) -> int:
-    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except OSError:
-        return 0
+_get = http_status
 
 
 def test_up_keeps_answering_through_a_kill_9_and_locks_the_control_plane(tmp_path):

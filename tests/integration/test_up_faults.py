@@ -25,7 +25,7 @@ import pytest
 
 from modelserve.families.tabular.demo import export_demo_set
 from modelserve.serve.ports import free_port
-from tests.helpers import processes, tritonservers
+from tests.helpers import http_status, processes, tritonservers
 
 KEY = "k3y-" + "s3cret" * 4  # what must never reach the log
 
@@ -50,16 +50,9 @@ class Up:
         return self.log.read_text(errors="replace")
 
 
-def _call(url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> int:
-    headers = {"X-API-Key": KEY, "content-type": "application/json", **(headers or {})}
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST" if body else "GET")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except OSError:
-        return 0
+def _call(url: str, body: bytes | None = None) -> int:
+    headers = {"X-API-Key": KEY, "content-type": "application/json"}
+    return http_status(url, method="POST" if body else "GET", body=body, headers=headers)
 
 
 def _json(url: str) -> dict:  # type: ignore[type-arg]

@@ -24,6 +24,9 @@ _UNAVAILABLE = ("StatusCode.UNAVAILABLE", "503", "StatusCode.CANCELLED")
 _TIMEOUT = ("StatusCode.DEADLINE_EXCEEDED", "504", "408")
 _NOT_FOUND = ("StatusCode.NOT_FOUND", "404")
 _INVALID = ("StatusCode.INVALID_ARGUMENT", "400")
+# gRPC's words when a port accepts the connection but does not speak HTTP/2: Triton's HTTP port
+# closes it on gRPC's preface ("Socket closed"), other HTTP/1 servers answer something else.
+_NOT_GRPC = ("socket closed", "failed parsing http/2", "http1.x server")
 
 
 def translate(exc: BaseException, *, url: str, what: str) -> ClientError:
@@ -56,6 +59,12 @@ def translate(exc: BaseException, *, url: str, what: str) -> ClientError:
             return ModelNotFoundError(full, status=status)
         if any(s in lowered for s in ("no available versions", "not at ready state", "not ready")):
             return ModelNotReadyError(full, status=status)
+        if "failed to connect" in lowered and any(s in lowered for s in _NOT_GRPC):
+            return ServerUnavailableError(
+                f"{what}: no gRPC server at {url}: is this Triton's HTTP port? Triton's gRPC port "
+                f"defaults to 8001, or use protocol http for this one ({message})",
+                status=status,
+            )
         if status in _UNAVAILABLE or "failed to connect" in lowered or "connection refused" in lowered:
             return ServerUnavailableError(f"{what}: cannot reach Triton at {url} ({message})", status=status)
         if status in _INVALID or status in _NOT_FOUND:

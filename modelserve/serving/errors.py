@@ -102,8 +102,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def from_client_error(exc: ClientError) -> ApiError:
-    if isinstance(exc, ModelNotFoundError):
-        return NotFoundError(exc.message)
+    if isinstance(exc, ModelNotFoundError):  # Triton's words, not our call's name ("metadata m: ...")
+        return NotFoundError(f"not served: {exc.reason}")
     if isinstance(exc, ServerUnavailableError | ModelNotReadyError):
         return UnavailableError(exc.message)
     if isinstance(exc, InferenceTimeoutError):

@@ -72,7 +72,9 @@ def test_bad_records_and_unknown_models_get_clear_errors(server, exported):
     assert missing.status_code == 422 and "missing field 'category'" in missing.json()["error"]["message"]
     assert extra.status_code == 422 and "unknown field 'zip'" in extra.json()["error"]["message"]
     assert unknown.status_code == 404
+    assert unknown.json()["error"]["message"] == "model 'no_such_model' is not served"  # no "metadata ..."
     assert not_tabular.status_code == 404 and "no export contract" in not_tabular.json()["error"]["message"]
+    assert str(root) not in not_tabular.json()["error"]["message"]  # no path on the server
 
 
 @pytest.mark.parametrize(

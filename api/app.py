@@ -8,7 +8,7 @@ import inspect
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from modelserve.api import monitoring, system
@@ -19,6 +19,7 @@ from modelserve.api.limits import BodyLimitMiddleware
 from modelserve.api.metrics import install_metrics
 from modelserve.api.system import TritonStatus
 from modelserve.families import FAMILIES, Family
+from modelserve.serving.bodies import json_body_type
 from modelserve.serving.call import WEIGHTS_HEADER
 from modelserve.serving.errors import ERROR_RESPONSES, install_handlers
 from modelserve.serving.settings import ApiSettings
@@ -39,6 +40,7 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan(settings, families),
         responses=ERROR_RESPONSES,
+        dependencies=[Depends(json_body_type)],  # every JSON route: 415 without a JSON Content-Type
         **_telemetry(settings.opentelemetry),
     )
     app.state.triton_status = triton_status

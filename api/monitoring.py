@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Body, Depends, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 
 from modelserve.families import family_of
 from modelserve.monitor.service import Monitor
+from modelserve.repository import ConfigValidationError, check_model_name
 from modelserve.serving.catalog import Served
 from modelserve.serving.errors import NotFoundError, PayloadTooLargeError, UnprocessableError
 from modelserve.serving.params import ModelName, unicode_text
@@ -31,6 +32,18 @@ MAX_ID_CHARS = 64
 WS_SEND_TIMEOUT_S = 10.0
 _METRICS = ("accuracy", "precision", "recall", "f1")
 Row = dict[str, Any]
+
+
+def model_name(model: ModelName) -> str:
+    """The repository's rule for model names (a folder name: no '..', no NUL): anything else is a
+    422 naming the rule, not an empty history of a model that cannot exist."""
+    try:
+        return check_model_name(model)
+    except ConfigValidationError as exc:
+        raise UnprocessableError(str(exc)) from exc
+
+
+MonitoredName = Annotated[str, Depends(model_name)]
 
 
 class FeedbackResponse(BaseModel):
@@ -123,7 +136,7 @@ def parse_feedback(body: Any, classes: list[str], max_items: int) -> dict[str, s
     response_model=FeedbackResponse,
     summary="Labels for earlier predictions; judges the window after",
 )
-async def feedback(svc: Svc, model: ModelName, body: Any = Body(...)) -> FeedbackResponse:
+async def feedback(svc: Svc, model: MonitoredName, body: Any = Body(...)) -> FeedbackResponse:
     monitor = svc.monitoring()
     labels = parse_feedback(body, await _feedback_classes(svc, model), svc.settings.max_records)
     missing, verdict = await monitor.feedback(model, labels)
@@ -146,6 +159,14 @@ async def _feedback_classes(svc: Services, model: str) -> list[str]:
     return list(family.feedback_classes(served, svc.catalog))
 
 
+async def _listed(svc: Services, monitor: Monitor, model: str) -> None:
+    """History and events exist for a model of the repository or one with recorded predictions
+    (it may have been retired since); any other name is a 404, not an empty list."""
+    if svc.catalog.repository.has_model(model) or (await monitor.traffic(model))["predictions"]:
+        return
+    raise NotFoundError(f"model '{model}' is not in the repository and has no recorded predictions")
+
+
 async def _known(monitor: Monitor, model: str) -> dict[str, Any]:
     traffic = await monitor.traffic(model)
     if not traffic["predictions"]:
@@ -160,7 +181,7 @@ async def _known(monitor: Monitor, model: str) -> dict[str, Any]:
 )
 async def report(
     svc: Svc,
-    model: ModelName,
+    model: MonitoredName,
     window: int | None = Query(default=None, ge=1, le=100_000),
     since_s: float | None = Query(default=None, gt=0, description="only labels of the last N seconds"),
 ) -> ReportResponse:
@@ -190,9 +211,11 @@ async def report(
 
 @router.get("/{model}/history", response_model=HistoryResponse, summary="Metric snapshots, oldest first")
 async def history(
-    svc: Svc, model: ModelName, limit: int = Query(default=100, ge=1, le=10_000)
+    svc: Svc, model: MonitoredName, limit: int = Query(default=100, ge=1, le=10_000)
 ) -> HistoryResponse:
-    return HistoryResponse(model=model, snapshots=await svc.monitoring().history(model, limit=limit))
+    monitor = svc.monitoring()
+    await _listed(svc, monitor, model)
+    return HistoryResponse(model=model, snapshots=await monitor.history(model, limit=limit))
 
 
 @router.get(
@@ -201,9 +224,11 @@ async def history(
     summary="Degradation, drift and what was done about them",
 )
 async def events(
-    svc: Svc, model: ModelName, limit: int = Query(default=100, ge=1, le=10_000)
+    svc: Svc, model: MonitoredName, limit: int = Query(default=100, ge=1, le=10_000)
 ) -> EventsResponse:
-    return EventsResponse(model=model, events=await svc.monitoring().events(model, limit=limit))
+    monitor = svc.monitoring()
+    await _listed(svc, monitor, model)
+    return EventsResponse(model=model, events=await monitor.events(model, limit=limit))
 
 
 @router.get(
@@ -213,7 +238,7 @@ async def events(
 )
 async def drift(
     svc: Svc,
-    model: ModelName,
+    model: MonitoredName,
     version: str | None = Query(default=None, pattern=r"^\d{1,9}$"),
     window: int | None = Query(default=None, ge=1, le=100_000),
 ) -> DriftResponse:
@@ -231,7 +256,7 @@ async def drift(
     response_model=CheckResponse,
     summary="Judge metrics and drift now; act as the policy says",
 )
-async def check(svc: Svc, model: ModelName) -> CheckResponse:
+async def check(svc: Svc, model: MonitoredName) -> CheckResponse:
     monitor = svc.monitoring()
     await monitor.flush()
     await _known(monitor, model)

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 
 class ClientError(Exception):
-    """Root of the client's errors. ``status`` keeps the transport's status text when there is one."""
+    """Root of the client's errors. ``status`` keeps the transport's status text when there is one;
+    ``reason`` what went wrong without the call it happened to ("metadata m: "), for messages to
+    people who never made that call (the API's clients)."""
 
-    def __init__(self, message: str, *, status: str | None = None) -> None:
+    def __init__(self, message: str, *, status: str | None = None, reason: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.reason = message if reason is None else reason
 
 
 class ServerUnavailableError(ClientError):

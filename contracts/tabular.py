@@ -5,6 +5,11 @@ Strings cannot cross the embedded server (no BYTES), so records are encoded to o
 fields as their index in the training vocabulary (unknown -> -1, one-hot inside the graph ignores
 it), and datetime fields (such as ``created_at``) as hour, day of week and month. The spec is stored in the
 version's metadata so the API encodes requests exactly as training did.
+
+A request's values are checked strictly against each field's kind (``strict=True``): a category is
+a string, a date a string, so a list, an object or a number never turns into a category by its
+``str()``. Training encodes a pandas frame (``strict=False``), whose cells may be numbers,
+booleans or Timestamps, matched by their text as the vocabulary was built.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ import numpy as np
 FieldKind = Literal["numeric", "categorical", "datetime"]
 DATETIME_PARTS = ("hour", "day_of_week", "month")
 UNKNOWN_CATEGORY = -1.0
+# A boolean column is categorical with this vocabulary (tabular_data.infer_spec): there a JSON
+# true/false is the natural value, and its text is the category.
+BOOLEAN_CATEGORIES = frozenset({"False", "True"})
 
 
 class FeatureValidationError(ValueError):
@@ -76,9 +84,12 @@ class FeatureSpec:
             classes=tuple(raw["classes"]),
         )
 
-    def encode(self, records: Sequence[Mapping[str, Any]], dtype: Any = np.float64) -> np.ndarray:
+    def encode(
+        self, records: Sequence[Mapping[str, Any]], dtype: Any = np.float64, *, strict: bool = True
+    ) -> np.ndarray:
         """Records -> matrix [len(records), len(columns)] of ``dtype`` (the model input's: float64,
-        or float32 for models exported before float64 inputs); errors name the field and row."""
+        or float32 for models exported before float64 inputs); errors name the field and row.
+        ``strict``: values as JSON brings them (a request); False for a pandas frame's records."""
         dtype = np.dtype(dtype)
         limit = float(np.finfo(dtype).max)
         if not records:
@@ -101,7 +112,7 @@ class FeatureSpec:
                     raise FeatureValidationError(
                         f"record {row}: missing field '{spec.name}'", field=spec.name
                     )
-                values = _encode_field(spec, record[spec.name], row, limit, dtype_name)
+                values = _encode_field(spec, record[spec.name], row, limit, dtype_name, strict)
                 out[row, col : col + len(values)] = values
                 col += len(values)
         return out
@@ -147,7 +158,9 @@ class FeatureSpec:
         return out.astype(dtype, copy=False)
 
 
-def _encode_field(spec: FieldSpec, value: Any, row: int, limit: float, dtype: str) -> list[float]:
+def _encode_field(
+    spec: FieldSpec, value: Any, row: int, limit: float, dtype: str, strict: bool
+) -> list[float]:
     where = f"record {row}: field '{spec.name}'"
     if spec.kind == "numeric":
         if value is None:
@@ -169,13 +182,48 @@ def _encode_field(spec: FieldSpec, value: Any, row: int, limit: float, dtype: st
             )
         return [float(value)]
     if spec.kind == "categorical":
-        if value is None:
+        if _missing(value):  # null, or the NaN pandas writes for a missing cell: as in training
             return [UNKNOWN_CATEGORY]
+        if strict and not _category_value(spec, value):
+            expected = "a string or a boolean" if _boolean(spec) else "a string"
+            raise FeatureValidationError(
+                f"{where} must be {expected} (a category), got {_json_type(value)}", field=spec.name
+            )
         text = str(value)
         return [float(spec.categories.index(text)) if text in spec.categories else UNKNOWN_CATEGORY]
-    if value is None:
+    if _missing(value):
         return [math.nan] * len(DATETIME_PARTS)
+    if strict and not isinstance(value, str):  # pandas reads a number as nanoseconds since 1970
+        raise FeatureValidationError(
+            f"{where} must be a date/time string (e.g. '2026-03-04 19:30:00'), got {_json_type(value)}",
+            field=spec.name,
+        )
     return list(_datetime_parts(value, where, spec.name))
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _boolean(spec: FieldSpec) -> bool:
+    return bool(spec.categories) and set(spec.categories) <= BOOLEAN_CATEGORIES
+
+
+def _category_value(spec: FieldSpec, value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, bool) and _boolean(spec))
+
+
+def _json_type(value: Any) -> str:
+    """The value's type as the request's JSON spells it."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"a number ({value!r})"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return type(value).__name__
 
 
 def _datetime_parts(value: Any, where: str, name: str) -> tuple[float, float, float]:

@@ -22,7 +22,7 @@ from modelserve.export.provenance import directory_provenance
 class ResolvedSource:
     path: Path  # the model directory
     origin: Literal["package", "hub", "local"]
-    label: str  # "package:<module> <version>", "hub:<org/name>@<revision>", or the directory
+    label: str  # "package:<module> <version>", "hub:<[org/]name>@<revision>", or the directory
 
     def provenance(self, *, random: bool = False) -> Provenance:
         """``random``: the caller says the weights are random initialisation (a tiny test model)."""
@@ -44,8 +44,10 @@ def resolve(source: str) -> ResolvedSource:
         return ResolvedSource(path=path, origin="local", label=str(path))
     if path.exists():
         raise SourceUnavailableError(f"{path} is a file; pass the model's directory")
-    if source.count("/") != 1 or source.startswith((".", "/")):
-        raise SourceUnavailableError(f"{source}: no such directory (and not a hub id like 'org/name')")
+    if not _is_hub_id(source):
+        raise SourceUnavailableError(
+            f"{source}: no such directory (and not a hub id like 'name' or 'org/name')"
+        )
     snapshot = _from_hub(source)
     # The hub's cache keeps each revision in snapshots/<commit>: the name is the revision.
     return ResolvedSource(path=snapshot, origin="hub", label=f"hub:{source}@{snapshot.name}")
@@ -75,6 +77,21 @@ def _from_package(module_name: str) -> Path:
     return path
 
 
+def _is_hub_id(source: str) -> bool:
+    """The hub's own rule: 'name' or 'org/name' (ids without an org, such as
+    'distilbert-base-uncased-finetuned-sst-2-english', are the hub's oldest models)."""
+    try:
+        from huggingface_hub.errors import HFValidationError
+        from huggingface_hub.utils._validators import validate_repo_id  # not re-exported for mypy
+    except ImportError:  # no hub client: _from_hub says so
+        return True
+    try:
+        validate_repo_id(source)
+    except HFValidationError:
+        return False
+    return True
+
+
 def _from_hub(repo_id: str) -> Path:
     offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false")
     try:
@@ -82,7 +99,8 @@ def _from_hub(repo_id: str) -> Path:
 
         return Path(snapshot_download(repo_id, local_files_only=offline))
     except Exception as exc:  # network, auth, missing repo: all end the same way for the user
+        why = "HF_HUB_OFFLINE is set" if offline else type(exc).__name__
         raise SourceUnavailableError(
             f"hub id '{repo_id}' is not in the local cache and could not be downloaded "
-            f"({type(exc).__name__}); on an offline machine download it elsewhere and pass the directory"
+            f"({why}); on an offline machine download it elsewhere and pass the directory"
         ) from exc

@@ -125,7 +125,7 @@ def train(
     unknown = [m for m in models if m not in CANDIDATES]
     if unknown or not models:
         raise SourceUnavailableError(f"unknown models {unknown}; choose from {list(CANDIDATES)}")
-    x = spec.encode(frame.to_dict("records"))
+    x = spec.encode(frame.to_dict("records"), strict=False)  # cells as pandas read them
     y = np.array([spec.classes.index(str(v)) for v in frame[spec.target]])
     counts = np.bincount(y, minlength=len(spec.classes))
     if len(spec.classes) < 2 or counts.min() < 2:

@@ -70,7 +70,7 @@ class Catalog:
                 raise UnavailableError(
                     f"model '{name}' is in the repository but not loaded in Triton"
                 ) from exc
-            raise
+            raise NotFoundError(f"model '{name}' is not served") from exc
         versions = sorted((v for v in meta.versions if v.isdigit()), key=int)
         if not versions:
             raise NotFoundError(f"model '{name}' has no numbered version ready")
@@ -97,10 +97,10 @@ class Catalog:
         if key not in self._contracts:
             try:
                 self._contracts[key] = self.repository.contract(name, version)
-            except ContractMissingError as exc:
+            except ContractMissingError as exc:  # its text names a path on this server: not for clients
                 raise NotFoundError(
-                    f"model '{name}' v{version} has no export contract ({exc}): it serves raw tensors "
-                    "through Triton's own protocol only"
+                    f"model '{name}' v{version} has no export contract (not written by `modelserve "
+                    "export`): it serves raw tensors through Triton's own protocol only"
                 ) from exc
             except ContractError as exc:
                 raise UnavailableError(f"model '{name}' v{version}: {exc}") from exc
@@ -119,7 +119,10 @@ class Catalog:
     async def max_batch(self, served: Served[C]) -> int:
         """The served version's max_batch_size in Triton (0: the model does not batch)."""
         if served.key not in self._max_batch:
-            config = await self.triton.config(served.name, served.version)
+            try:
+                config = await self.triton.config(served.name, served.version)
+            except ModelNotFoundError as exc:  # unloaded since its version was looked up
+                raise NotFoundError(f"model '{served.name}' version {served.version} is not served") from exc
             self._max_batch[served.key] = int(config.max_batch_size)
         return self._max_batch[served.key]
 

@@ -5,7 +5,7 @@ ApiError (500)
 ├── UnauthorizedError       401  missing or wrong API key
 ├── NotFoundError           404  unknown model, or not the kind the route serves
 ├── PayloadTooLargeError    413  body, image, pixel or record count over the limit
-├── UnsupportedMediaError   415  not an image in a supported format
+├── UnsupportedMediaError   415  not an image in a supported format; JSON without a JSON Content-Type
 ├── UnprocessableError      422  a field is missing, unknown or of the wrong type
 ├── UnavailableError        503  Triton down, model not ready, monitoring store down (with Retry-After)
 └── GatewayTimeoutError     504  Triton did not answer in time
@@ -90,7 +90,7 @@ _STATUSES = {
     401: "missing or wrong X-API-Key header",
     404: "unknown model, or a model of another kind than the route serves",
     413: "body, image, pixel, record or text size over its limit",
-    415: "not an image in a supported format",
+    415: "not an image in a supported format; a JSON body without Content-Type: application/json",
     422: "a field missing, unknown, of the wrong type or out of range; malformed JSON",
     503: "Triton down or restarting, model not loaded or not ready, monitoring store down",
     504: "Triton did not answer in time",
@@ -102,8 +102,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def from_client_error(exc: ClientError) -> ApiError:
-    if isinstance(exc, ModelNotFoundError):
-        return NotFoundError(exc.message)
+    if isinstance(exc, ModelNotFoundError):  # Triton's words, not our call's name ("metadata m: ...")
+        return NotFoundError(f"not served: {exc.reason}")
     if isinstance(exc, ServerUnavailableError | ModelNotReadyError):
         return UnavailableError(exc.message)
     if isinstance(exc, InferenceTimeoutError):

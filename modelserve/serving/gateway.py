@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 from modelserve.client import InferenceTimeoutError, ModelNotFoundError, ModelNotReadyError
 from modelserve.serving.catalog import Catalog
 from modelserve.serving.coalesce import Coalescer
+from modelserve.serving.errors import NotFoundError
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class Gateway:
             raise InferenceTimeoutError(
                 f"infer {model}: no answer from Triton within {self.timeout_s:g} s"
             ) from exc
+        except ModelNotFoundError as exc:  # its text names our call ("infer m version 2: ...")
+            which = f"model '{model}'" + (f" version {version}" if version else "")
+            raise NotFoundError(f"{which} is not served") from exc
         finally:
             request.state.triton_s = getattr(request.state, "triton_s", 0.0) + time.perf_counter() - start
 

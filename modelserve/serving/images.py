@@ -5,6 +5,8 @@ converted to RGB, nearest-neighbour resize (Keras' default), float32 0..255, NHW
 preprocessing is inside the exported graph. Two departures, both for images Keras reads wrongly:
 an EXIF orientation is applied (a phone photo is read upright, as a viewer shows it), and 16-bit
 images are scaled to 8 bits (Pillow's RGB conversion clips them: a 16-bit PNG came out white).
+An image whose data ends before its pixels do is refused, never filled in: Pillow's
+``LOAD_TRUNCATED_IMAGES`` stays off, and a JPEG is checked by its structure (``serving.jpeg``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,16 @@ import io
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from modelserve.contracts.image import ImagePreprocessing
-from modelserve.serving.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaError
+from modelserve.serving.errors import (
+    ApiError,
+    BadRequestError,
+    PayloadTooLargeError,
+    UnsupportedMediaError,
+)
+from modelserve.serving.jpeg import layout, strict_bytes
 
 FORMATS = ("JPEG", "PNG", "WEBP")
 RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR}
@@ -49,10 +57,28 @@ def open_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
     width, height = image.size
     if width * height > max_pixels:  # checked before decoding the pixels: no decompression bombs
         raise PayloadTooLargeError(f"image of {width}x{height} pixels; the limit is {max_pixels} pixels")
-    return image
+    return _strict_jpeg(data, image) if image.format == "JPEG" else image
+
+
+def _strict_jpeg(data: bytes, image: Image.Image) -> Image.Image:
+    """The JPEG to decode: refused when its data cannot fill the declared size, and reopened so
+    that data ending early fails to decode (``serving.jpeg`` says why both are needed)."""
+    jpeg = layout(data)
+    if jpeg is None:
+        return image
+    if jpeg.data_bytes < jpeg.min_data_bytes:
+        raise BadRequestError(
+            f"corrupt JPEG image: truncated, its header declares {jpeg.width}x{jpeg.height} pixels, which "
+            f"need at least {jpeg.min_data_bytes} bytes of image data; it has {jpeg.data_bytes}"
+        )
+    if not jpeg.strict_decodable:
+        return image
+    return Image.open(io.BytesIO(strict_bytes(data, jpeg)))
 
 
 def load_rgb(image: Image.Image) -> Image.Image:
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # Pillow's global, set by some library: it fills in the gaps
+        raise ApiError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on: truncated images would decode as garbage")
     try:
         image.load()
         image = _upright(image)
@@ -63,7 +89,8 @@ def load_rgb(image: Image.Image) -> Image.Image:
     except Image.DecompressionBombError as exc:
         raise PayloadTooLargeError(f"image too large to decode: {exc}") from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:  # truncated, or a header alone
-        raise BadRequestError(f"corrupt {image.format} image: {exc}") from exc
+        why = "truncated, the data ends before the pixels" if "truncated" in str(exc) else str(exc)
+        raise BadRequestError(f"corrupt {image.format} image: {why}") from exc
 
 
 WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")

@@ -72,7 +72,24 @@ def test_bad_records_and_unknown_models_get_clear_errors(server, exported):
     assert missing.status_code == 422 and "missing field 'category'" in missing.json()["error"]["message"]
     assert extra.status_code == 422 and "unknown field 'zip'" in extra.json()["error"]["message"]
     assert unknown.status_code == 404
+    assert unknown.json()["error"]["message"] == "model 'no_such_model' is not served"  # no "metadata ..."
     assert not_tabular.status_code == 404 and "no export contract" in not_tabular.json()["error"]["message"]
+    assert str(root) not in not_tabular.json()["error"]["message"]  # no path on the server
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [({"a": 1}, "an object"), (["games"], "an array"), (3, "a number"), (True, "a boolean")],
+)
+def test_a_category_of_another_json_type_is_422_naming_field_and_type(server, exported, value, got):
+    root, _, frame = exported
+    record = frame.drop(columns=["user_id", "segment"]).iloc[0].to_dict()
+    with _api(server, root) as api:
+        resp = api.post("/v1/models/api_segments/predict", json={**record, "category": value})
+        missing = api.post("/v1/models/api_segments/predict", json={**record, "category": None})
+    message = resp.json()["error"]["message"]
+    assert resp.status_code == 422 and "field 'category' must be a string" in message and got in message
+    assert missing.status_code == 200, missing.text  # null: an unknown category, as documented
 
 
 def test_the_demo_models_answer_on_the_predict_route(server, repository):

@@ -18,6 +18,7 @@ from modelserve.client import (
     ClientError,
     ModelNotFoundError,
     ModelNotReadyError,
+    ServerUnavailableError,
     TritonClient,
 )
 from modelserve.families.tabular.demo import DemoModel
@@ -140,6 +141,14 @@ def test_corrupt_version_fails_to_load_while_everything_keeps_serving(server, re
         shutil.rmtree(corrupt, ignore_errors=True)
     assert failures == []
     assert answered[0] > 0
+
+
+def test_grpc_sent_to_the_http_port_names_the_likely_mistake(server):
+    # Triton's HTTP server closes the connection on gRPC's preface: gRPC alone says "Socket closed".
+    wrong = TritonClient(server.endpoints.http_url, protocol="grpc", timeout_s=10)
+    with pytest.raises(ServerUnavailableError, match="is this Triton's HTTP port") as err, wrong as client:
+        client.metadata("iris_rf", "")
+    assert f"no gRPC server at {server.endpoints.http_url}" in str(err.value) and "8001" in str(err.value)
 
 
 def test_kserve_v2_json_over_plain_http(server):

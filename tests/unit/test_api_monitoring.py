@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -69,6 +70,29 @@ def test_unknown_model_report_is_404(tmp_path: Path) -> None:
         response = client.get("/v1/monitoring/nothing_here/report")
         assert response.status_code == 404 and "nothing_here" in response.json()["error"]["message"]
         assert client.get("/v1/monitoring/m/history?limit=0").status_code == 422
+
+
+@pytest.mark.parametrize("route", ["history", "events", "report", "drift"])
+@pytest.mark.parametrize("name", ["%2E%2E", "segments%00", "a%20b", ".hidden"])
+def test_a_malformed_model_name_is_422_naming_the_rule(tmp_path: Path, route: str, name: str) -> None:
+    with _client(tmp_path) as client:
+        response = client.get(f"/v1/monitoring/{name}/{route}")
+    assert response.status_code == 422, response.text
+    assert "use letters, digits, '_', '-' and '.'" in response.json()["error"]["message"]
+
+
+def test_history_and_events_are_404_for_a_model_nobody_knows(tmp_path: Path) -> None:
+    (tmp_path / "repo" / "exported").mkdir(parents=True)
+    with _client(tmp_path, repository=tmp_path / "repo") as client:
+        monitor = client.app.state.services.monitor  # type: ignore[attr-defined]
+        monitor.record("retired", "1", np.zeros((1, 2)), ["a"], [0.9], 1.0)
+        client.portal.call(monitor.flush)  # type: ignore[union-attr]
+        for route in ("history", "events"):
+            unknown = client.get(f"/v1/monitoring/nope/{route}")
+            assert unknown.status_code == 404, unknown.text
+            assert "model 'nope' is not in the repository" in unknown.json()["error"]["message"]
+            assert client.get(f"/v1/monitoring/exported/{route}").status_code == 200  # in the repository
+            assert client.get(f"/v1/monitoring/retired/{route}").status_code == 200  # predictions recorded
 
 
 def test_a_store_that_cannot_open_stops_start_up_naming_it(tmp_path: Path) -> None:

@@ -44,6 +44,8 @@ def test_a_bad_field_is_422_naming_it():
         encode(SPEC, [{"age": 3}], "float64")
     with pytest.raises(UnprocessableError, match="'age' must be a number"):
         encode(SPEC, [{"age": "x", "tier": "a"}], "float64")
+    with pytest.raises(UnprocessableError, match="'tier' must be a string \\(a category\\), got an array"):
+        encode(SPEC, [{"age": 1, "tier": ["a"]}], "float64")
 
 
 def test_postprocess_names_classes_and_confidence():

@@ -53,6 +53,24 @@ def test_connection_refused_is_server_unavailable():
     assert isinstance(err, ServerUnavailableError) and "h:1" in err.message
 
 
+@pytest.mark.parametrize(
+    "last_error",
+    [
+        "UNAVAILABLE: ipv4:127.0.0.1:8000: Socket closed",  # Triton's HTTP port
+        "UNAVAILABLE: ipv4:127.0.0.1:8000: Failed parsing HTTP/2 (Expected SETTINGS frame)",
+    ],
+)
+def test_grpc_to_a_port_that_does_not_speak_it_names_the_grpc_port(last_error):
+    message = f"failed to connect to all addresses; last error: {last_error}"
+    unavailable = "StatusCode.UNAVAILABLE"
+    err = translate(InferenceServerException(message, status=unavailable), url="h:8000", what="w")
+    assert isinstance(err, ServerUnavailableError)
+    assert "no gRPC server at h:8000: is this Triton's HTTP port?" in err.message and "8001" in err.message
+    refused = "failed to connect to all addresses; last error: UNKNOWN: Connection refused"
+    err = translate(InferenceServerException(refused, status=unavailable), url="h:8001", what="w")
+    assert "cannot reach Triton at h:8001" in err.message and "HTTP port" not in err.message
+
+
 def test_socket_timeout_is_a_timeout():
     assert isinstance(translate(TimeoutError("timed out"), url="h:1", what="infer"), InferenceTimeoutError)
 

@@ -61,6 +61,58 @@ def test_bad_records_name_the_field(record, field, message):
     assert err.value.field == field
 
 
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [
+        ({"a": 1}, "got an object"),
+        (["books"], "got an array"),
+        (3, "got a number (3)"),
+        (2.5, "got a number (2.5)"),
+        (True, "got a boolean"),
+    ],
+)
+def test_a_category_must_be_a_string(value, got):
+    record = {"age": 1, "category": value, "created_at": "2026-01-01"}
+    with pytest.raises(FeatureValidationError, match="field 'category' must be a string") as err:
+        SPEC.encode([record])
+    assert err.value.field == "category" and got in str(err.value)
+
+
+@pytest.mark.parametrize("value", [1_772_650_800, True, {"day": 4}, ["2026-03-04"]])
+def test_a_date_must_be_a_string(value):
+    # pandas would read 1772650800 as nanoseconds after 1970: a plausible-looking wrong date.
+    with pytest.raises(FeatureValidationError, match="'created_at' must be a date/time string") as err:
+        SPEC.encode([{"age": 1, "category": "books", "created_at": value}])
+    assert err.value.field == "created_at"
+
+
+def test_missing_categories_and_dates_may_be_null_or_nan_and_booleans_fit_a_boolean_vocabulary():
+    spec = FeatureSpec(
+        fields=(*SPEC.fields, FieldSpec(name="member", kind="categorical", categories=("False", "True"))),
+        target="y",
+        classes=("a", "b"),
+    )
+    base = {"age": 1, "category": "games", "created_at": "2026-03-04T18:30:00"}
+    missing = {**base, "category": math.nan, "created_at": None, "member": None}
+    x = spec.encode([{**base, "member": True}, missing])
+    assert x[0, -1] == 1.0 and x[1, 1] == -1.0 and math.isnan(x[1, 2]) and x[1, -1] == -1.0
+    with pytest.raises(FeatureValidationError, match=r"'member' must be a string or a boolean \(a"):
+        spec.encode([{**base, "member": 1}])
+
+
+def test_a_frames_cells_encode_by_their_text_as_in_training():
+    # Training encodes pandas' cells: an int in a mixed column, a Timestamp in a parsed date column.
+    spec = FeatureSpec(
+        fields=(FieldSpec(name="code", kind="categorical", categories=("7", "x")), SPEC.fields[2]),
+        target="y",
+        classes=("a", "b"),
+    )
+    record = {"code": 7, "created_at": pd.Timestamp("2026-03-04T18:30:00")}
+    assert spec.encode([record], strict=False).tolist() == [[0.0, 18.0, 2.0, 3.0]]
+    with pytest.raises(FeatureValidationError, match="'code' must be a string"):
+        spec.encode([record])
+
+
 def test_spec_round_trips_through_its_dict_form():
     assert FeatureSpec.from_dict(SPEC.as_dict()) == SPEC
 

@@ -21,6 +21,7 @@ from modelserve.client import ClientError
 from modelserve.families.tabular.contract import TabularContract
 from modelserve.families.tabular.handler import predict_records
 from modelserve.monitor.errors import StoreError
+from modelserve.serving.bodies import check_json_content_type
 from modelserve.serving.call import Call
 from modelserve.serving.errors import (
     ApiError,
@@ -48,7 +49,7 @@ class CompatError(BaseModel):
 @router.post(
     "/predict",
     response_model=CompatResponse,
-    responses={code: {"model": CompatError} for code in (404, 413, 422, 503, 504)},
+    responses={code: {"model": CompatError} for code in (404, 413, 415, 422, 503, 504)},
     summary="Compatibility: the original Flask service's /predict for the configured tabular model",
 )
 async def predict(request: Request, response: Response, svc: Svc) -> Any:
@@ -56,6 +57,7 @@ async def predict(request: Request, response: Response, svc: Svc) -> Any:
         name = svc.settings.compat_model
         if not name:
             raise NotFoundError("POST /predict serves one tabular model: set MODELSERVE_COMPAT_MODEL")
+        check_json_content_type(request.headers.get("content-type"))  # as every JSON route
         try:
             body = json.loads(await request.body())
         except ValueError as exc:

@@ -109,11 +109,13 @@ def _load(row: Mapping[str, Any]) -> str:
     return f"c{row['concurrency']}" if row["mode"] == "closed" else f"{row['rate']:g}/s"
 
 
-def _find(rows: Sequence[Mapping[str, Any]], prefix: str) -> Mapping[str, Any] | None:
-    for row in rows:
-        if row["target"].startswith(prefix + " ") and row["count"] > 0:
-            return row
-    return None
+def _matching(rows: Sequence[Mapping[str, Any]], prefix: str) -> list[Mapping[str, Any]]:
+    return [r for r in rows if r["target"].startswith(prefix + " ") and r["count"] > 0]
+
+
+def _model(row: Mapping[str, Any]) -> str:
+    """The model a target measures: its last word ("api classify resnet50" -> "resnet50")."""
+    return str(row["target"]).split()[-1]
 
 
 def ratios(rows: Sequence[Mapping[str, Any]], rules: Sequence[RatioRule] = RULES) -> list[Ratio]:
@@ -126,34 +128,41 @@ def ratios(rows: Sequence[Mapping[str, Any]], rules: Sequence[RatioRule] = RULES
         for rule in rules:
             if rule.metric == "throughput" and cell[0]["mode"] == "open":
                 continue  # at a fixed request rate every target serves the rate: nothing to compare
-            num, den = _find(cell, rule.numerator), _find(cell, rule.denominator)
-            if num is None or den is None or not den[rule.metric]:
-                continue
-            value = float(num[rule.metric]) / float(den[rule.metric])
-            met = None
-            if rule.goal is not None:
-                met = value >= rule.goal if rule.goal_is_minimum else value <= rule.goal
-            out.append(
-                Ratio(
-                    group=group,
-                    load=load,
-                    label=rule.label,
-                    numerator=str(num["target"]),
-                    denominator=str(den["target"]),
-                    value=value,
-                    goal=rule.goal,
-                    goal_is_minimum=rule.goal_is_minimum,
-                    met=met,
-                )
-            )
+            # Each numerator against the denominator of the same model: a route's p50 over another
+            # model's (resnet50 API / segments Triton) was a verdict from the wrong rows.
+            dens = {_model(d): d for d in _matching(cell, rule.denominator)}
+            for num in _matching(cell, rule.numerator):
+                den = dens.get(_model(num))
+                if den is None or not den[rule.metric]:
+                    continue
+                out.append(_ratio(group, load, rule, num, den))
     return out
 
 
+def _ratio(group: str, load: str, rule: RatioRule, num: Mapping[str, Any], den: Mapping[str, Any]) -> Ratio:
+    value = float(num[rule.metric]) / float(den[rule.metric])
+    met = None
+    if rule.goal is not None:
+        met = value >= rule.goal if rule.goal_is_minimum else value <= rule.goal
+    return Ratio(
+        group=group,
+        load=load,
+        label=rule.label,
+        numerator=str(num["target"]),
+        denominator=str(den["target"]),
+        value=value,
+        goal=rule.goal,
+        goal_is_minimum=rule.goal_is_minimum,
+        met=met,
+    )
+
+
 def format_ratios(items: Sequence[Ratio]) -> str:
-    lines = [f"{'group':<14} {'load':>6} {'ratio':<46} {'value':>8} {'goal':>14}"]
+    lines = [f"{'group':<14} {'load':>6} {'ratio':<46} {'model':<18} {'value':>8} {'goal':>14}"]
     for r in items:
         goal = ""
         if r.goal is not None:
             goal = f"{'>=' if r.goal_is_minimum else '<='}{r.goal:g} {'met' if r.met else 'MISSED'}"
-        lines.append(f"{r.group:<14} {r.load:>6} {r.label:<46} {r.value:>8.3g} {goal:>14}")
+        model = r.numerator.split()[-1]
+        lines.append(f"{r.group:<14} {r.load:>6} {r.label:<46} {model:<18} {r.value:>8.3g} {goal:>14}")
     return "\n".join(lines)

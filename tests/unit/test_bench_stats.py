@@ -169,6 +169,19 @@ def test_ratios_pair_targets_of_one_load_point_and_judge_goals() -> None:
     assert not any(r.denominator.startswith("mlserver") for r in found.values())
 
 
+def test_ratios_pair_the_rows_of_one_model() -> None:
+    """The routes run judged API resnet50's p50 against Triton's *segments* row (48.5, MISSED);
+    against Triton's resnet50 row it is 0.80 (met)."""
+    rows = [
+        {**_row_dict("api classify resnet50", 0, 125.82), "p50_ms": 62.91},
+        {**_row_dict("triton grpc segments", 0, 2.60), "p50_ms": 1.30},
+        {**_row_dict("triton grpc resnet50", 0, 157.6), "p50_ms": 78.80},
+    ]
+    [found] = [r for r in ratios(rows) if r.label.endswith("p50")]
+    assert found.denominator == "triton grpc resnet50" and found.value == pytest.approx(62.91 / 78.80)
+    assert found.met is True and "resnet50" in format_ratios([found])
+
+
 def test_ratios_skip_open_loop_throughput() -> None:
     rows = [
         {**_row_dict("triton http rf", 100, 2.0), "mode": "open", "rate": 100.0, "concurrency": None},

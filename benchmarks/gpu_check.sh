@@ -41,9 +41,11 @@ EOF
   nproc
 } 2>&1 | tee "$OUT/machine.txt"
 
-timeout --signal=INT "$SERVED_S" python3 -m modelserve.benchmarks.gpu_concurrency "${served_args[@]}" \
+# The step stops the tritonserver it started itself: SIGINT reaches its Python (which stops the
+# server it holds), and if that hangs, SIGKILL 30 s later ends it and the kernel sends the server
+# SIGTERM (setpriv --pdeathsig, serve/server.py). Nothing here touches another Triton on the host.
+timeout --signal=INT --kill-after=30 "$SERVED_S" python3 -m modelserve.benchmarks.gpu_concurrency "${served_args[@]}" \
   --seconds "${POINT_S:-2.5}" --time-budget-s $((SERVED_S - 60)) --out "$OUT/served.json" 2>&1 | tee "$OUT/served.log"
-pkill -f tritonserver 2>/dev/null
-timeout --signal=INT "$ENGINE_S" python3 -m modelserve.benchmarks.gpu_engine "${engine_args[@]}" --batches "${ENGINE_BATCHES:-resnet50=1,128 bert=1,64 vgg16=1,64}" --runs 20 --warmup 5 \
+timeout --signal=INT --kill-after=30 "$ENGINE_S" python3 -m modelserve.benchmarks.gpu_engine "${engine_args[@]}" --batches "${ENGINE_BATCHES:-resnet50=1,128 bert=1,64 vgg16=1,64}" --runs 20 --warmup 5 \
   --time-budget-s $((ENGINE_S - 40)) --out "$OUT/engine.json" 2>&1 | tee "$OUT/engine.log" | grep -v '^\[' 
 echo "done: $(ls "$OUT")"

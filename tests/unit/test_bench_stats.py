@@ -210,3 +210,12 @@ def test_the_cli_knows_the_suite_scenarios_and_results_folder_without_importing_
     from modelserve.cli import bench as cli
 
     assert cli.SCENARIO_NAMES == suite.SCENARIOS and cli.DEFAULT_RESULTS == suite.DEFAULT_RESULTS
+
+
+def test_the_gpu_check_never_signals_processes_it_did_not_start() -> None:
+    """`pkill -f tritonserver` stopped every Triton on a GPU node, a user's own included."""
+    from pathlib import Path
+
+    script = (Path(__file__).parents[2] / "benchmarks" / "gpu_check.sh").read_text()
+    commands = [line.split("#")[0] for line in script.splitlines()]
+    assert not [c for c in commands if "pkill" in c or "killall" in c or "kill " in c]

@@ -60,7 +60,26 @@ def read(history: Path) -> list[dict[str, Any]]:
                 runs.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{history}:{n}: not a JSON line ({exc.msg})") from exc
-    return runs
+    # Oldest first by when each run started (ids begin with a UTC timestamp): lines are appended
+    # in the order runs finished, and merged branches interleave them.
+    return sorted(runs, key=lambda r: str(r.get("run_id", "")))
+
+
+def describe(run: Mapping[str, Any]) -> str:
+    """A run in one line: id, commit, CPU, cores."""
+    m = run.get("machine", {})
+    return (
+        f"{run['run_id']} (commit {m.get('commit', '?')}, {m.get('cpu', '?')}, {m.get('cores', '?')} cores)"
+    )
+
+
+def machine_difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> str | None:
+    """What makes two runs' numbers incomparable (another CPU model, core count or GPU), or None."""
+    ma, mb = a.get("machine", {}), b.get("machine", {})
+    diffs = [
+        f"{k}: {ma.get(k)!r} vs {mb.get(k)!r}" for k in ("cpu", "cores", "gpu") if ma.get(k) != mb.get(k)
+    ]
+    return "; ".join(diffs) or None
 
 
 def resolve(ref: str, history: Path) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from modelserve.benchmarks.report import Row, table, write_outputs
 from modelserve.benchmarks.stats import machine_info
 
 SCENARIOS = ("tabular", "vision", "routes")
-DEFAULT_RESULTS = Path("benchmarks/results")
+DEFAULT_RESULTS = Path(".modelserve/bench")  # outside the tracked tree: a run leaves git clean
+RECORDED = Path("benchmarks/results")  # the committed history (``modelserve bench --record``)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,7 +66,7 @@ def record(results: Path, document: dict[str, Any], rows: list[Row]) -> tuple[Pa
     run_dir = results / "runs" / document["run_id"]
     paths = write_outputs(run_dir, rows, document)
     history.append(results / "history.jsonl", document)
-    if results == DEFAULT_RESULTS and docs_tables.DOC.parent.is_dir():
+    if results == RECORDED and docs_tables.DOC.parent.is_dir():
         docs_tables.write()
     return run_dir, paths
 
@@ -114,10 +115,16 @@ def run(options: RunOptions, *, out: Callable[[str], None] = print) -> dict[str,
     if isinstance(pa, dict) and "unavailable" in pa:
         out(f"\n{pa['unavailable']}: measured with this suite's own load generator only")
     out(f"\nwrote {run_dir}: " + ", ".join(p.name for p in paths))
-    out(
-        f"appended to {options.results / 'history.jsonl'} (compare: modelserve bench compare latest~1 latest)"
-    )
+    path = options.results / "history.jsonl"
+    runs = len(history.read(path))
+    compare = f"modelserve bench compare latest~1 latest{_flag(options.results)}"
+    hint = "" if runs < 2 else f" (compare with the run before: {compare})"
+    out(f"appended to {path}: {runs} run{'s' if runs != 1 else ''}{hint}")
     return document
+
+
+def _flag(results: Path) -> str:
+    return "" if results == DEFAULT_RESULTS else f" --results {results}"
 
 
 def load_document(path: Path) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from modelserve.cli.common import run, setup_logging
 
 # Kept here rather than imported from the suite: importing the suite (load generator, clients,
 # plots) at start cost the whole CLI 0.4 s. A unit test checks both agree.
-DEFAULT_RESULTS = Path("benchmarks/results")
+DEFAULT_RESULTS = Path(".modelserve/bench")  # outside the tracked tree: a run leaves git clean
+RECORDED = Path("benchmarks/results")  # the committed history, written with --record
 SCENARIO_NAMES = ("tabular", "vision", "routes")
 
 app = typer.Typer(
@@ -20,7 +21,10 @@ app = typer.Typer(
 )
 
 
-Results = Annotated[Path, typer.Option("--results", help="results folder (runs/, history.jsonl)")]
+Results = Annotated[
+    Path,
+    typer.Option("--results", help="results folder (runs/, history.jsonl); benchmarks/results: committed"),
+]
 
 
 def _ints(text: str, what: str) -> tuple[int, ...]:
@@ -65,6 +69,13 @@ def bench(
         typer.Option(help="flask, onnxruntime, mlserver (own venv, created on first use), api-unmonitored"),
     ] = "flask,onnxruntime,mlserver",
     results: Results = DEFAULT_RESULTS,
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record",
+            help=f"write into {RECORDED} (the committed history) and regenerate docs/benchmark-results.md",
+        ),
+    ] = False,
     plots: Annotated[bool, typer.Option(help="write PNG plots")] = True,
     perf_analyzer: Annotated[bool, typer.Option(help="also drive perf_analyzer when on PATH")] = True,
     api_workers: Annotated[int, typer.Option(min=1, max=64, help="API processes (tabular scenario)")] = 1,
@@ -86,7 +97,7 @@ def bench(
             batch,
             model,
             baseline,
-            results,
+            RECORDED if record else results,
             plots,
             perf_analyzer,
             api_workers,
@@ -149,6 +160,9 @@ def compare(
     a: Annotated[str, typer.Argument(help="run: id (prefix), run.json or its folder, latest~N")],
     b: Annotated[str, typer.Argument(help="the run to judge against A")] = "latest",
     results: Results = DEFAULT_RESULTS,
+    across_machines: Annotated[
+        bool, typer.Option("--across-machines", help="compare runs from different CPUs/GPUs anyway")
+    ] = False,
 ) -> None:
     """Differences B vs A per target and load, judged against the trials' measured spread."""
 
@@ -157,6 +171,15 @@ def compare(
 
         path = results / "history.jsonl"
         run_a, run_b = history.resolve(a, path), history.resolve(b, path)
+        typer.echo(f"A: {history.describe(run_a)}\nB: {history.describe(run_b)}")
+        difference = history.machine_difference(run_a, run_b)
+        if difference and not across_machines:
+            raise ValueError(
+                f"A and B ran on different machines ({difference}): their numbers do not compare; "
+                "pass --across-machines to see the table anyway"
+            )
+        if difference:
+            typer.echo(f"WARNING: different machines ({difference}): differences include the machine")
         same_commit = run_a["machine"].get("commit") == run_b["machine"].get("commit")
         # An A/A comparison must not calibrate itself: floors come from the other same-commit pairs.
         others = [

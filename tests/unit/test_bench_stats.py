@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -210,12 +211,52 @@ def test_the_cli_knows_the_suite_scenarios_and_results_folder_without_importing_
     from modelserve.cli import bench as cli
 
     assert cli.SCENARIO_NAMES == suite.SCENARIOS and cli.DEFAULT_RESULTS == suite.DEFAULT_RESULTS
+    assert cli.RECORDED == suite.RECORDED
 
 
 def test_the_gpu_check_never_signals_processes_it_did_not_start() -> None:
     """`pkill -f tritonserver` stopped every Triton on a GPU node, a user's own included."""
-    from pathlib import Path
-
     script = (Path(__file__).parents[2] / "benchmarks" / "gpu_check.sh").read_text()
     commands = [line.split("#")[0] for line in script.splitlines()]
     assert not [c for c in commands if "pkill" in c or "killall" in c or "kill " in c]
+
+
+def _history(path: Path, *runs: tuple[str, str]) -> None:
+    from modelserve.benchmarks import history
+
+    for run_id, cpu in runs:
+        machine = {"cpu": cpu, "cores": 2, "gpu": None, "commit": "abc1234"}
+        history.append(path, {"run_id": run_id, "machine": machine, "rows": []})
+
+
+def test_the_history_reads_oldest_first_whatever_the_line_order(tmp_path: Path) -> None:
+    from modelserve.benchmarks import history
+
+    path = tmp_path / "history.jsonl"
+    _history(path, ("20261201T000000Z-tabular", "AMD EPYC"), ("20261130T000000Z-vision", "AMD EPYC"))
+    assert [r["run_id"] for r in history.read(path)] == [
+        "20261130T000000Z-vision",
+        "20261201T000000Z-tabular",
+    ]
+
+
+def test_compare_names_a_and_b_and_refuses_runs_from_other_machines(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from modelserve.cli.app import app
+
+    path = tmp_path / "history.jsonl"
+    _history(path, ("20261130T000000Z-tabular", "AMD EPYC 7B13"), ("20261207T000000Z-tabular", "Intel Xeon"))
+    got = CliRunner().invoke(app, ["bench", "compare", "latest~1", "latest", "--results", str(tmp_path)])
+    assert got.exit_code == 1
+    assert "A: 20261130T000000Z-tabular (commit abc1234, AMD EPYC 7B13, 2 cores)" in got.output
+    assert "B: 20261207T000000Z-tabular" in got.output
+    assert "different machines (cpu: 'AMD EPYC 7B13' vs 'Intel Xeon')" in got.output
+    assert "--across-machines" in got.output
+
+
+def test_a_run_writes_outside_the_tracked_tree_unless_recorded() -> None:
+    from modelserve.cli import bench as cli
+
+    assert Path(".modelserve/bench") == cli.DEFAULT_RESULTS  # ignored by git: `git status` stays clean
+    assert Path("benchmarks/results") == cli.RECORDED

@@ -69,3 +69,28 @@ def test_a_short_tabular_run_measures_every_target_and_writes_its_reports(tmp_pa
     compared = CliRunner().invoke(app, ["bench", "compare", "latest", "latest", "--results", str(tmp_path)])
     assert compared.exit_code == 0, compared.output
     assert "within noise" in compared.output or "no band" in compared.output
+
+
+def test_the_routes_scenario_runs_from_the_installed_command_outside_the_checkout(tmp_path: Path) -> None:
+    """From the console script, in a folder of its own: the scenario once imported a test module
+    (`tests.tiny_transformers`) that only the checkout has, and judged resnet50's API p50 against
+    another model's Triton row."""
+    import shutil
+    import subprocess
+    import sys
+
+    command = shutil.which("modelserve", path=str(Path(sys.executable).parent))
+    assert command is not None, "the modelserve console script is not installed beside this Python"
+    args = ["--scenario", "routes", "--concurrency", "1", "--requests", "3", "--trials", "1", "--warmup", "0"]
+    args += ["--no-plots", "--no-perf-analyzer", "--results", str(tmp_path / "res")]
+    done = subprocess.run(
+        [command, "bench", *args], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    [run_json] = (tmp_path / "res" / "runs").glob("*/run.json")
+    found = json.loads(run_json.read_text())["ratios"]
+    p50 = [r for r in found if r["label"].endswith("(preprocessed tensor), p50")]
+    assert [(r["numerator"], r["denominator"]) for r in p50] == [
+        ("api classify resnet50", "triton grpc resnet50")
+    ]
+    assert not (tmp_path / "benchmarks").exists()  # nothing written where it was not asked
